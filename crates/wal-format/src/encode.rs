@@ -1,0 +1,186 @@
+//! Encoding frames straight into a caller's buffer (normally a mapped chunk).
+//!
+//! Nothing is allocated: the header is written in place through zerocopy, the payload is copied
+//! once, the alignment padding is zeroed, and the checksum is computed over the bytes where they
+//! now lie. A batch is validated first (sizes, tags, LSN range, space) and then written in one
+//! pass, so an error leaves the destination untouched. Deciding *where* in a chunk to write, and
+//! what to do when a chunk is full, is the segment layer's job.
+
+use zerocopy::FromBytes;
+
+use crate::checksum::{FrameHasher, Salt};
+use crate::error::Error;
+use crate::header::FrameHeader;
+use crate::limits::{HEADER_SIZE_BYTES, frame_len};
+use crate::lsn::Lsn;
+use crate::tag::Tag;
+
+/// One record to encode: its tag and payload. Its LSN is assigned by position in the batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// The tag; must satisfy [`Tag::is_writable`].
+    pub tag: Tag,
+    /// The payload, at most `MAX_PAYLOAD_BYTES`.
+    pub payload: &'a [u8],
+}
+
+/// Encodes frames for one chunk, reusing the chunk's salted checksum state.
+#[derive(Clone, Debug)]
+pub struct FrameEncoder {
+    hasher: FrameHasher,
+}
+
+impl FrameEncoder {
+    /// An encoder for the chunk with this salt.
+    #[must_use]
+    pub fn new(salt: Salt) -> FrameEncoder {
+        FrameEncoder { hasher: FrameHasher::new(salt) }
+    }
+
+    /// Encodes one record with LSN `lsn` at the start of `dst`; returns the frame length.
+    ///
+    /// # Errors
+    /// `PayloadTooLarge`, `ReservedTag`, `LsnExhausted` or `NoSpace`; `dst` is then untouched.
+    pub fn encode(&self, dst: &mut [u8], lsn: Lsn, record: Record<'_>) -> Result<usize, Error> {
+        self.encode_batch(dst, lsn, &[record])
+    }
+
+    /// Encodes `records` back to back at the start of `dst`, with LSNs `first_lsn`,
+    /// `first_lsn + 1`, ...; returns the bytes written. All or nothing.
+    ///
+    /// # Errors
+    /// As [`FrameEncoder::encode`], for the first offending record or the batch as a whole.
+    pub fn encode_batch(
+        &self,
+        dst: &mut [u8],
+        first_lsn: Lsn,
+        records: &[Record<'_>],
+    ) -> Result<usize, Error> {
+        let needed = batch_len(records)?;
+        check_lsn_range(first_lsn, records.len())?;
+        if needed > dst.len() {
+            return Err(Error::NoSpace { needed, available: dst.len() });
+        }
+        let mut offset = 0;
+        let mut lsn = first_lsn.0;
+        for record in records {
+            offset += self.write_frame(&mut dst[offset..], Lsn(lsn), record.tag, record.payload);
+            lsn += 1;
+        }
+        debug_assert_eq!(offset, needed);
+        Ok(needed)
+    }
+
+    /// Writes a padding frame at the start of `dst`: the rest of the chunk holds no frame.
+    /// `next_lsn` is the LSN the next record (in the next chunk) will have. Returns its length.
+    ///
+    /// # Errors
+    /// `NoSpace` if fewer than `HEADER_SIZE_BYTES` remain; then no padding frame is needed,
+    /// because a reader treats such a short chunk tail as empty.
+    pub fn encode_padding(&self, dst: &mut [u8], next_lsn: Lsn) -> Result<usize, Error> {
+        if dst.len() < HEADER_SIZE_BYTES {
+            return Err(Error::NoSpace { needed: HEADER_SIZE_BYTES, available: dst.len() });
+        }
+        Ok(self.write_frame(dst, next_lsn, Tag::PADDING, &[]))
+    }
+
+    /// Writes one frame whose arguments were validated by the caller.
+    fn write_frame(&self, dst: &mut [u8], lsn: Lsn, tag: Tag, payload: &[u8]) -> usize {
+        let len = frame_len(payload.len()).expect("payload length validated by the caller");
+        let frame = &mut dst[..len];
+        let (header, body) =
+            FrameHeader::mut_from_prefix(frame).expect("a validated frame holds a header");
+        *header = FrameHeader {
+            checksum: 0.into(),
+            payload_len: u32::try_from(payload.len()).expect("bounded by MAX_PAYLOAD_BYTES").into(),
+            lsn: lsn.0.into(),
+            tag: tag.byte(),
+            reserved: [0; 7],
+        };
+        let (data, alignment) = body.split_at_mut(payload.len());
+        data.copy_from_slice(payload);
+        alignment.fill(0);
+        let checksum = self.hasher.checksum(frame);
+        let (header, _) = FrameHeader::mut_from_prefix(frame).expect("checked above");
+        header.checksum = checksum.into();
+        len
+    }
+}
+
+/// Total length of the frames that would carry `records`, after checking each one's size and tag.
+///
+/// # Errors
+/// `PayloadTooLarge` or `ReservedTag` for the first record that breaks a rule.
+pub fn batch_len(records: &[Record<'_>]) -> Result<usize, Error> {
+    records.iter().try_fold(0usize, |total, record| {
+        if !record.tag.is_writable() {
+            return Err(Error::ReservedTag { tag: record.tag });
+        }
+        let len = frame_len(record.payload.len())
+            .ok_or(Error::PayloadTooLarge { len: record.payload.len() })?;
+        // Every frame lives in memory already, so the sum fits in usize; checked anyway.
+        total.checked_add(len).ok_or(Error::NoSpace { needed: usize::MAX, available: 0 })
+    })
+}
+
+/// LSN `u64::MAX` is never assigned, so `lsn + 1` is always representable for a valid record.
+fn check_lsn_range(first: Lsn, count: usize) -> Result<(), Error> {
+    let count = u64::try_from(count).map_err(|_| Error::LsnExhausted)?;
+    match first.0.checked_add(count) {
+        Some(_) => Ok(()),
+        None => Err(Error::LsnExhausted),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(tag: Tag, payload: &[u8]) -> Record<'_> {
+        Record { tag, payload }
+    }
+
+    #[test]
+    fn errors_leave_the_destination_untouched() {
+        let encoder = FrameEncoder::new(Salt(5));
+        let mut dst = [0xAAu8; 64];
+        let too_big = vec![0u8; crate::MAX_PAYLOAD_BYTES + 1];
+        let cases = [
+            (Lsn(1), vec![record(Tag::DELTA, b"ok"), record(Tag::PADDING, b"")]),
+            (Lsn(1), vec![record(Tag::from_byte(0x09), b"future")]),
+            (Lsn(1), vec![record(Tag::from_byte(0x81), b"future")]),
+            (Lsn(1), vec![record(Tag::ENTRY, &too_big)]),
+            (Lsn(1), vec![record(Tag::ENTRY, &[1; 41])]),
+            (Lsn(u64::MAX - 1), vec![record(Tag::ENTRY, b"a"), record(Tag::ENTRY, b"b")]),
+            (Lsn(u64::MAX), vec![record(Tag::ENTRY, b"a")]),
+        ];
+        for (lsn, records) in cases {
+            assert!(encoder.encode_batch(&mut dst, lsn, &records).is_err(), "{records:?}");
+            assert!(dst.iter().all(|&b| b == 0xAA), "{records:?} wrote into dst");
+        }
+        assert_eq!(
+            encoder.encode_padding(&mut dst[..16], Lsn(3)),
+            Err(Error::NoSpace { needed: 24, available: 16 })
+        );
+    }
+
+    #[test]
+    fn the_last_assignable_lsn_is_max_minus_one() {
+        let encoder = FrameEncoder::new(Salt(0));
+        let mut dst = [0u8; 32];
+        assert!(encoder.encode(&mut dst, Lsn(u64::MAX - 1), record(Tag::ENTRY, b"x")).is_ok());
+        assert_eq!(
+            encoder.encode(&mut dst, Lsn(u64::MAX), record(Tag::ENTRY, b"x")),
+            Err(Error::LsnExhausted)
+        );
+    }
+
+    #[test]
+    fn stale_bytes_in_the_alignment_padding_are_overwritten() {
+        let encoder = FrameEncoder::new(Salt(0));
+        let mut dst = [0xFFu8; 32];
+        assert_eq!(encoder.encode(&mut dst, Lsn(0), record(Tag::ENTRY, b"abc")), Ok(32));
+        assert_eq!(&dst[24..27], b"abc");
+        assert_eq!(&dst[27..32], &[0; 5]);
+    }
+}
