@@ -80,7 +80,7 @@ fn decode_at<'a>(
     hasher: &FrameHasher,
     expected: Lsn,
 ) -> Result<(Decoded<'a>, usize), Error> {
-    if offset % ALIGNMENT_BYTES != 0 {
+    if !offset.is_multiple_of(ALIGNMENT_BYTES) {
         return Err(Error::Misaligned { offset });
     }
     let rest = buf.get(offset..).unwrap_or_default();

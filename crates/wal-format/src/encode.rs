@@ -62,10 +62,10 @@ impl FrameEncoder {
             return Err(Error::NoSpace { needed, available: dst.len() });
         }
         let mut offset = 0;
-        let mut lsn = first_lsn.0;
-        for record in records {
-            offset += self.write_frame(&mut dst[offset..], Lsn(lsn), record.tag, record.payload);
-            lsn += 1;
+        for (index, record) in records.iter().enumerate() {
+            // check_lsn_range proved that first_lsn + records.len() does not overflow.
+            let lsn = Lsn(first_lsn.0 + index as u64);
+            offset += self.write_frame(&mut dst[offset..], lsn, record.tag, record.payload);
         }
         debug_assert_eq!(offset, needed);
         Ok(needed)

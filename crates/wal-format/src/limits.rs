@@ -50,10 +50,11 @@ pub const fn frame_len(payload_len: usize) -> Option<usize> {
 }
 
 const _: () = assert!(ALIGNMENT_BYTES.is_power_of_two());
-const _: () = assert!(HEADER_SIZE_BYTES % ALIGNMENT_BYTES == 0);
-const _: () = assert!(512 % ALIGNMENT_BYTES == 0, "a header must never straddle a sector");
+const _: () = assert!(HEADER_SIZE_BYTES.is_multiple_of(ALIGNMENT_BYTES));
+const _: () =
+    assert!(512usize.is_multiple_of(ALIGNMENT_BYTES), "a header must never straddle a sector");
 const _: () = assert!(HEADER_SIZE_BYTES <= 512);
-const _: () = assert!(MAX_FRAME_BYTES % ALIGNMENT_BYTES == 0);
+const _: () = assert!(MAX_FRAME_BYTES.is_multiple_of(ALIGNMENT_BYTES));
 // The length field is a u32, and the largest frame must be addressable on 32-bit targets too.
 const _: () = assert!(MAX_PAYLOAD_BYTES <= u32::MAX as usize);
 const _: () = assert!(MAX_FRAME_BYTES <= i32::MAX as usize);

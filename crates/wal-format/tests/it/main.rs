@@ -1,5 +1,6 @@
 //! Integration tests of the frame codec, in one binary: round trips, damage, compatibility with
 //! newer writers, golden files of each format version, annotated dumps and the spec tables.
+#![allow(clippy::cast_possible_truncation, reason = "test data are byte patterns that wrap")]
 
 mod compat;
 mod damage;
