@@ -1,9 +1,9 @@
-//! One frame decoded from arbitrary bytes at an arbitrary offset: never a panic, and any frame
-//! accepted must lie inside the input.
+//! One frame decoded (and dumped) from arbitrary bytes at an arbitrary offset: never a panic, and
+//! any frame accepted must lie inside the input.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wal_format::{Decoded, Lsn, Salt, decode_frame};
+use wal_format::{Decoded, Lsn, Salt, annotate_frame, decode_frame};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 10 {
@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let salt = Salt(u64::from(control[0]) * 0x9E37_79B9);
     let lsn = Lsn(u64::from_le_bytes(control[1..9].try_into().unwrap()));
     let offset = usize::from(control[9]);
+    let _ = annotate_frame(bytes, offset);
     if let Ok((decoded, len)) = decode_frame(bytes, offset, salt, lsn) {
         assert!(offset + len <= bytes.len());
         if let Decoded::Record(frame) = decoded {

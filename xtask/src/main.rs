@@ -3,11 +3,12 @@
 //! - `ci`: the one gate: formatting, clippy, tests, docs, the layering check, and a short fuzz smoke
 //!   run when a nightly toolchain with cargo-fuzz is installed.
 //! - `fuzz [--seconds N] [TARGET...]`: runs the cargo-fuzz targets (nightly).
-//! - `bench`: runs the criterion benchmarks.
+//! - `bench`: runs the criterion benchmarks and prints the codec table for `docs/PERFORMANCE.md`.
 //! - `layering`: checks the crate dependency graph against `docs/ARCHITECTURE.md`.
 //!
 //! This program only orchestrates cargo; it holds no project logic beyond the layering rule.
 
+mod bench_report;
 mod layering;
 
 use std::path::{Path, PathBuf};
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
         match args.first().map(String::as_str) {
             Some("ci") => ci(),
             Some("fuzz") => fuzz_command(&args[1..]),
-            Some("bench") => cargo(&["bench", "--package", "wal-benches"], &[]),
+            Some("bench") => bench(),
             Some("layering") => layering::check_workspace(&workspace_root()),
             _ => Err("usage: cargo xtask <ci | fuzz [--seconds N] [TARGET...] | bench | layering>"
                 .into()),
@@ -68,6 +69,12 @@ fn step(name: &str, run: impl FnOnce() -> Result) -> Result {
     run().map_err(|error| format!("{name} failed: {error}"))?;
     println!("xtask: == {name} ok ({:.1} s)", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+fn bench() -> Result {
+    cargo(&["bench", "--package", "wal-benches", "--bench", "codec"], &[])?;
+    bench_report::print_codec_report(&workspace_root().join("target/criterion"))?;
+    cargo(&["bench", "--package", "wal-benches", "--bench", "codec_paired"], &[])
 }
 
 fn fuzz_command(args: &[String]) -> Result {

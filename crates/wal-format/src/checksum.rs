@@ -37,6 +37,7 @@ impl FrameHasher {
     /// # Panics
     /// If `frame` is shorter than the checksum field, which callers rule out beforehand.
     #[must_use]
+    #[inline]
     pub fn checksum(&self, frame: &[u8]) -> u32 {
         let mut hasher = self.salted.clone();
         hasher.update(&frame[CHECKSUMMED_FROM..]);

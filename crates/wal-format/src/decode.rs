@@ -74,6 +74,7 @@ pub fn decode_frame(
     decode_at(buf, offset, &FrameHasher::new(salt), expected)
 }
 
+#[inline]
 fn decode_at<'a>(
     buf: &'a [u8],
     offset: usize,
@@ -157,6 +158,7 @@ impl Cursor {
         }
     }
 
+    #[inline]
     fn next<'a>(&mut self, buf: &'a [u8]) -> Option<Result<FrameRef<'a>, Error>> {
         loop {
             if self.stop.is_some() {

@@ -11,7 +11,7 @@ use zerocopy::FromBytes;
 use crate::checksum::{FrameHasher, Salt};
 use crate::error::Error;
 use crate::header::FrameHeader;
-use crate::limits::{HEADER_SIZE_BYTES, frame_len};
+use crate::limits::{ALIGNMENT_BYTES, HEADER_SIZE_BYTES, frame_len};
 use crate::lsn::Lsn;
 use crate::tag::Tag;
 
@@ -85,9 +85,14 @@ impl FrameEncoder {
     }
 
     /// Writes one frame whose arguments were validated by the caller.
+    #[inline]
     fn write_frame(&self, dst: &mut [u8], lsn: Lsn, tag: Tag, payload: &[u8]) -> usize {
         let len = frame_len(payload.len()).expect("payload length validated by the caller");
         let frame = &mut dst[..len];
+        // Zero the last 8 bytes first: that covers the 0..=7 bytes of alignment padding with one
+        // fixed-size store instead of a variable-length fill; header and payload overwrite the rest.
+        let tail = len - ALIGNMENT_BYTES;
+        frame[tail..].copy_from_slice(&[0; ALIGNMENT_BYTES]);
         let (header, body) =
             FrameHeader::mut_from_prefix(frame).expect("a validated frame holds a header");
         *header = FrameHeader {
@@ -97,9 +102,7 @@ impl FrameEncoder {
             tag: tag.byte(),
             reserved: [0; 7],
         };
-        let (data, alignment) = body.split_at_mut(payload.len());
-        data.copy_from_slice(payload);
-        alignment.fill(0);
+        body[..payload.len()].copy_from_slice(payload);
         let checksum = self.hasher.checksum(frame);
         let (header, _) = FrameHeader::mut_from_prefix(frame).expect("checked above");
         header.checksum = checksum.into();

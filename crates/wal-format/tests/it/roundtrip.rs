@@ -4,7 +4,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use wal_format::{
     Decoded, FrameDecoder, FrameEncoder, FrameRef, Frames, Lsn, Record, Salt, Stop, Tag,
-    decode_frame, frame_len,
+    annotate_frame, decode_frame, frame_len,
 };
 
 use crate::encode_all;
@@ -88,6 +88,7 @@ proptest! {
     ) {
         // Must not panic, whatever the offset (even past the end or misaligned).
         let _ = decode_frame(&bytes, offset, Salt(salt), Lsn(lsn));
+        let _ = annotate_frame(&bytes, offset);
         let mut frames = Frames::new(&bytes, Salt(salt), Lsn(lsn));
         let mut count = 0;
         for frame in frames.by_ref() {
