@@ -8,9 +8,9 @@
 use std::hint::black_box;
 
 use bytes::Bytes;
-use wal_format::{CHECKSUMMED_FROM, FrameDecoder, FrameEncoder, Frames, Lsn, Record, Salt, Tag};
+use wal_format::{CHECKSUMMED_FROM, FrameEncoder, Frames, Lsn, Record, Salt, Tag};
 
-const SALT: Salt = Salt(0x0123_4567_89AB_CDEF);
+const SALT: Salt = Salt(0x89AB_CDEF);
 
 /// Payload sizes the codec benches use, with how many frames make about 1 MiB.
 pub const CODEC_SHAPES: [(&str, usize, usize); 2] = [("128B", 128, 8192), ("64KiB", 64 << 10, 16)];
@@ -104,7 +104,7 @@ impl CodecWorkload {
     }
 
     fn decode_borrowed(&self) {
-        let mut frames = Frames::new(black_box(&self.chunk), SALT, Lsn(1));
+        let mut frames = Frames::new(black_box(&self.chunk[..]), SALT, Lsn(1));
         for frame in frames.by_ref() {
             black_box(frame.expect("valid").payload);
         }
@@ -112,7 +112,7 @@ impl CodecWorkload {
     }
 
     fn decode_bytes(&self) {
-        let mut frames = FrameDecoder::new(black_box(self.chunk.clone()), SALT, Lsn(1));
+        let mut frames = Frames::new(black_box(self.chunk.clone()), SALT, Lsn(1));
         for frame in frames.by_ref() {
             black_box(frame.expect("valid").payload);
         }

@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (control, bytes) = data.split_at(10);
-    let salt = Salt(u64::from(control[0]) * 0x9E37_79B9);
+    let salt = Salt(u32::from(control[0]).wrapping_mul(0x9E37_79B9));
     let lsn = Lsn(u64::from_le_bytes(control[1..9].try_into().unwrap()));
     let offset = usize::from(control[9]);
     let _ = annotate_frame(bytes, offset);

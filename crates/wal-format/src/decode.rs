@@ -13,13 +13,15 @@ use zerocopy::{FromBytes, IntoBytes};
 use crate::checksum::{FrameHasher, Salt};
 use crate::error::Error;
 use crate::header::FrameHeader;
-use crate::limits::{ALIGNMENT_BYTES, HEADER_SIZE_BYTES, MAX_PAYLOAD_BYTES, align_up};
+use crate::limits::{ALIGNMENT_BYTES, HEADER_SIZE_BYTES, frame_len};
 use crate::lsn::Lsn;
 use crate::tag::{Tag, TagClass};
 
 /// A record borrowed from the buffer it was decoded from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FrameRef<'a> {
+pub struct RecordRef<'a> {
+    /// Offset of the record's frame in the buffer (the chunk).
+    pub offset: usize,
     /// The record's LSN.
     pub lsn: Lsn,
     /// Its tag: a known system tag or a user tag.
@@ -30,7 +32,9 @@ pub struct FrameRef<'a> {
 
 /// A record whose payload is a zero-copy slice of a shared buffer (such as a mapped chunk).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Frame {
+pub struct RecordBytes {
+    /// Offset of the record's frame in the buffer (the chunk).
+    pub offset: usize,
     /// The record's LSN.
     pub lsn: Lsn,
     /// Its tag: a known system tag or a user tag.
@@ -43,7 +47,7 @@ pub struct Frame {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
     /// A record to deliver. Consumes one LSN.
-    Record(FrameRef<'a>),
+    Record(RecordRef<'a>),
     /// A frame with an unknown skippable system tag, verified and passed over. Consumes one LSN.
     Skipped {
         /// Its LSN.
@@ -60,8 +64,8 @@ pub enum Decoded<'a> {
 
 /// Decodes the frame at `offset` in `buf`, expecting LSN `expected`; returns it with its length.
 ///
-/// For one random-access read. A scan through a chunk should use [`Frames`] or
-/// [`FrameDecoder`], which hash the salt once.
+/// For one random-access read. A scan through a chunk should use [`Frames`], which hashes the
+/// salt once.
 ///
 /// # Errors
 /// Any decoding variant of [`Error`]; see the module documentation for the order of checks.
@@ -94,10 +98,9 @@ fn decode_at<'a>(
     }
     let len = header.payload_len.get();
     let payload_len = usize::try_from(len).unwrap_or(usize::MAX);
-    if payload_len > MAX_PAYLOAD_BYTES {
+    let Some(frame_len) = frame_len(payload_len) else {
         return Err(Error::ImpossibleLength { offset, len });
-    }
-    let frame_len = align_up(HEADER_SIZE_BYTES + payload_len);
+    };
     let Some(frame) = rest.get(..frame_len) else {
         return Err(Error::Truncated { offset, needed: frame_len, available: rest.len() });
     };
@@ -107,13 +110,15 @@ fn decode_at<'a>(
         return Err(Error::ChecksumMismatch { offset, stored, computed });
     }
     let found = Lsn(header.lsn.get());
-    if found != expected {
+    let tag = Tag::from_byte(header.tag);
+    // LSN u64::MAX is never assigned to a record, so `found + 1` below cannot overflow.
+    if found != expected || (found == Lsn::MAX && tag != Tag::PADDING) {
         return Err(Error::LsnOutOfSequence { offset, expected, found });
     }
-    let tag = Tag::from_byte(header.tag);
     let decoded = match tag.class() {
         TagClass::Known if tag == Tag::PADDING => Decoded::Padding { next_lsn: found },
-        TagClass::Known | TagClass::User => Decoded::Record(FrameRef {
+        TagClass::Known | TagClass::User => Decoded::Record(RecordRef {
+            offset,
             lsn: found,
             tag,
             payload: &frame[HEADER_SIZE_BYTES..HEADER_SIZE_BYTES + payload_len],
@@ -124,7 +129,34 @@ fn decode_at<'a>(
     Ok((decoded, frame_len))
 }
 
-/// Where a sequential scan stands: the state shared by [`Frames`] and [`FrameDecoder`].
+/// Why a scan ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The last frame ended exactly at the end of the chunk.
+    ChunkEnd,
+    /// Fewer than `HEADER_SIZE_BYTES` remain after the last frame: no frame fits there, so the
+    /// writer left them unwritten and moved to the next chunk.
+    ChunkTail,
+    /// A padding frame at [`Frames::offset`] closed the chunk.
+    Padding,
+    /// The scan returned an error for the frame at [`Frames::offset`].
+    Error,
+}
+
+/// A scan through the frames of one chunk, yielding its records in order.
+///
+/// The buffer is the whole chunk (or a view of it whose end is the chunk's end): the scan ends at
+/// a padding frame, at the end of the buffer, or where fewer than `HEADER_SIZE_BYTES` remain. It
+/// yields [`RecordRef`]s from a `&[u8]` and zero-copy [`RecordBytes`] from a [`Bytes`]. Unknown
+/// skippable frames are verified, counted and passed over. After an error the scan yields nothing
+/// more, and [`Frames::offset`] is where the bad frame starts.
+#[derive(Clone, Debug)]
+pub struct Frames<B> {
+    buf: B,
+    cursor: Cursor,
+}
+
+/// The position and expectations of a scan, apart from the buffer so both can be borrowed.
 #[derive(Clone, Debug)]
 struct Cursor {
     hasher: FrameHasher,
@@ -134,82 +166,19 @@ struct Cursor {
     stop: Option<Stop>,
 }
 
-/// Why a scan ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stop {
-    /// The last frame ended exactly at the end of the buffer.
-    EndOfBuffer,
-    /// A padding frame at [`Frames::offset`] closed the chunk.
-    Padding,
-    /// A record with the largest LSN was read; no record can follow it.
-    LsnExhausted,
-    /// The scan returned an error for the frame at [`Frames::offset`].
-    Error,
-}
-
-impl Cursor {
-    fn new(salt: Salt, first_lsn: Lsn) -> Cursor {
-        Cursor {
-            hasher: FrameHasher::new(salt),
-            offset: 0,
-            next_lsn: first_lsn,
-            skipped: 0,
-            stop: None,
-        }
-    }
-
-    #[inline]
-    fn next<'a>(&mut self, buf: &'a [u8]) -> Option<Result<FrameRef<'a>, Error>> {
-        loop {
-            if self.stop.is_some() {
-                return None;
-            }
-            if self.offset == buf.len() {
-                self.stop = Some(Stop::EndOfBuffer);
-                return None;
-            }
-            match decode_at(buf, self.offset, &self.hasher, self.next_lsn) {
-                Ok((Decoded::Record(frame), len)) => {
-                    self.advance(len);
-                    return Some(Ok(frame));
-                }
-                Ok((Decoded::Skipped { .. }, len)) => {
-                    self.skipped += 1;
-                    self.advance(len);
-                }
-                Ok((Decoded::Padding { .. }, _)) => self.stop = Some(Stop::Padding),
-                Err(error) => {
-                    self.stop = Some(Stop::Error);
-                    return Some(Err(error));
-                }
-            }
-        }
-    }
-
-    fn advance(&mut self, frame_len: usize) {
-        self.offset += frame_len;
-        match self.next_lsn.next() {
-            Some(next) => self.next_lsn = next,
-            None => self.stop = Some(Stop::LsnExhausted),
-        }
-    }
-}
-
-/// Scans the frames of a borrowed buffer from its start, yielding borrowed records.
-///
-/// The iterator ends at the end of the buffer or at a padding frame, and after yielding an error.
-/// Unknown skippable frames are verified, counted and passed over.
-#[derive(Clone, Debug)]
-pub struct Frames<'a> {
-    buf: &'a [u8],
-    cursor: Cursor,
-}
-
-impl<'a> Frames<'a> {
-    /// A scan of `buf` (a chunk, or a prefix of one) whose first record has LSN `first_lsn`.
+impl<B: AsRef<[u8]>> Frames<B> {
+    /// A scan of `chunk` from its start, whose first record has LSN `first_lsn`.
     #[must_use]
-    pub fn new(buf: &'a [u8], salt: Salt, first_lsn: Lsn) -> Frames<'a> {
-        Frames { buf, cursor: Cursor::new(salt, first_lsn) }
+    pub fn new(chunk: B, salt: Salt, first_lsn: Lsn) -> Frames<B> {
+        Frames::resume(chunk, salt, 0, first_lsn)
+    }
+
+    /// A scan of `chunk` resumed at a known frame boundary `offset` (from an index), where the
+    /// next record has LSN `next_lsn`. A misaligned offset makes the first step an error.
+    #[must_use]
+    pub fn resume(chunk: B, salt: Salt, offset: usize, next_lsn: Lsn) -> Frames<B> {
+        let hasher = FrameHasher::new(salt);
+        Frames { buf: chunk, cursor: Cursor { hasher, offset, next_lsn, skipped: 0, stop: None } }
     }
 
     /// Offset just past the last valid frame: where the next frame starts or would be written.
@@ -238,64 +207,63 @@ impl<'a> Frames<'a> {
     }
 }
 
-impl<'a> Iterator for Frames<'a> {
-    type Item = Result<FrameRef<'a>, Error>;
+impl Cursor {
+    /// The next record of `buf`, or `None` once the scan has stopped.
+    #[inline]
+    fn step<'b>(&mut self, buf: &'b [u8]) -> Option<Result<RecordRef<'b>, Error>> {
+        loop {
+            if self.stop.is_some() {
+                return None;
+            }
+            match buf.len().checked_sub(self.offset) {
+                Some(0) => self.stop = Some(Stop::ChunkEnd),
+                Some(remaining) if remaining < HEADER_SIZE_BYTES => {
+                    self.stop = Some(Stop::ChunkTail);
+                }
+                _ => match decode_at(buf, self.offset, &self.hasher, self.next_lsn) {
+                    Ok((Decoded::Record(record), len)) => {
+                        self.advance(len);
+                        return Some(Ok(record));
+                    }
+                    Ok((Decoded::Skipped { .. }, len)) => {
+                        self.skipped += 1;
+                        self.advance(len);
+                    }
+                    Ok((Decoded::Padding { .. }, _)) => self.stop = Some(Stop::Padding),
+                    Err(error) => {
+                        self.stop = Some(Stop::Error);
+                        return Some(Err(error));
+                    }
+                },
+            }
+        }
+    }
+
+    fn advance(&mut self, frame_len: usize) {
+        self.offset += frame_len;
+        // decode_at never accepts a record with LSN u64::MAX, so this cannot overflow.
+        self.next_lsn = Lsn(self.next_lsn.0 + 1);
+    }
+}
+
+impl<'a> Iterator for Frames<&'a [u8]> {
+    type Item = Result<RecordRef<'a>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.cursor.next(self.buf)
+        self.cursor.step(self.buf)
     }
 }
 
-/// Scans the frames of a shared buffer, yielding records whose payloads are zero-copy slices of it.
-///
-/// Same rules as [`Frames`]; each payload keeps the buffer (for example a mapped chunk) alive.
-#[derive(Clone, Debug)]
-pub struct FrameDecoder {
-    buf: Bytes,
-    cursor: Cursor,
-}
-
-impl FrameDecoder {
-    /// A scan of `buf` whose first record has LSN `first_lsn`.
-    #[must_use]
-    pub fn new(buf: Bytes, salt: Salt, first_lsn: Lsn) -> FrameDecoder {
-        FrameDecoder { buf, cursor: Cursor::new(salt, first_lsn) }
-    }
-
-    /// See [`Frames::offset`].
-    #[must_use]
-    pub fn offset(&self) -> usize {
-        self.cursor.offset
-    }
-
-    /// See [`Frames::next_lsn`].
-    #[must_use]
-    pub fn next_lsn(&self) -> Lsn {
-        self.cursor.next_lsn
-    }
-
-    /// See [`Frames::skipped`].
-    #[must_use]
-    pub fn skipped(&self) -> u64 {
-        self.cursor.skipped
-    }
-
-    /// See [`Frames::stop`].
-    #[must_use]
-    pub fn stop(&self) -> Option<Stop> {
-        self.cursor.stop
-    }
-}
-
-impl Iterator for FrameDecoder {
-    type Item = Result<Frame, Error>;
+impl Iterator for Frames<Bytes> {
+    type Item = Result<RecordBytes, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let result = self.cursor.next(&self.buf)?;
-        Some(result.map(|frame| Frame {
-            lsn: frame.lsn,
-            tag: frame.tag,
-            payload: self.buf.slice_ref(frame.payload),
+        let result = self.cursor.step(&self.buf)?;
+        Some(result.map(|record| RecordBytes {
+            offset: record.offset,
+            lsn: record.lsn,
+            tag: record.tag,
+            payload: self.buf.slice_ref(record.payload),
         }))
     }
 }

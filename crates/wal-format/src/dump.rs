@@ -6,8 +6,10 @@
 
 use core::fmt::Write as _;
 
-use crate::header::HEADER_FIELDS;
-use crate::limits::{HEADER_SIZE_BYTES, align_up};
+use zerocopy::FromBytes;
+
+use crate::header::{FrameHeader, HEADER_FIELDS};
+use crate::limits::{HEADER_SIZE_BYTES, frame_len};
 use crate::tag::Tag;
 
 /// Payload bytes shown before the dump elides the rest.
@@ -30,14 +32,18 @@ pub fn annotate_frame(buf: &[u8], offset: usize) -> String {
         out.push_str(&meaning(field.name, bytes));
         out.push('\n');
     }
-    let payload_len = le_u64(&rest[4..8]);
-    let payload_len = usize::try_from(payload_len).unwrap_or(usize::MAX);
-    let payload_end = HEADER_SIZE_BYTES.saturating_add(payload_len).min(rest.len());
-    payload_lines(&mut out, &rest[HEADER_SIZE_BYTES..payload_end], payload_len);
-    if payload_end == HEADER_SIZE_BYTES.saturating_add(payload_len) {
-        let frame_end = align_up(payload_end).min(rest.len());
-        if frame_end > payload_end {
-            line(&mut out, payload_end, "alignment", &rest[payload_end..frame_end]);
+    let Ok((header, body)) = FrameHeader::ref_from_prefix(rest) else {
+        unreachable!("every header field was present");
+    };
+    let payload_len = usize::try_from(header.payload_len.get()).unwrap_or(usize::MAX);
+    let payload = &body[..payload_len.min(body.len())];
+    payload_lines(&mut out, payload, payload_len);
+    if let Some(frame_len) = frame_len(payload_len) {
+        let alignment = body.get(payload_len..).unwrap_or_default();
+        let alignment =
+            &alignment[..alignment.len().min(frame_len - HEADER_SIZE_BYTES - payload_len)];
+        if !alignment.is_empty() {
+            line(&mut out, HEADER_SIZE_BYTES + payload_len, "alignment", alignment);
             out.push('\n');
         }
     }

@@ -71,17 +71,16 @@ impl FrameEncoder {
         Ok(needed)
     }
 
-    /// Writes a padding frame at the start of `dst`: the rest of the chunk holds no frame.
-    /// `next_lsn` is the LSN the next record (in the next chunk) will have. Returns its length.
-    ///
-    /// # Errors
-    /// `NoSpace` if fewer than `HEADER_SIZE_BYTES` remain; then no padding frame is needed,
-    /// because a reader treats such a short chunk tail as empty.
-    pub fn encode_padding(&self, dst: &mut [u8], next_lsn: Lsn) -> Result<usize, Error> {
+    /// Closes a chunk: writes a padding frame at the start of `dst` (the rest of the chunk) and
+    /// returns its length. `next_lsn` is the LSN the next record, in the next chunk, will have.
+    /// Returns 0 and writes nothing when fewer than `HEADER_SIZE_BYTES` remain, because a reader
+    /// treats such a short chunk tail as empty.
+    #[must_use]
+    pub fn encode_padding(&self, dst: &mut [u8], next_lsn: Lsn) -> usize {
         if dst.len() < HEADER_SIZE_BYTES {
-            return Err(Error::NoSpace { needed: HEADER_SIZE_BYTES, available: dst.len() });
+            return 0;
         }
-        Ok(self.write_frame(dst, next_lsn, Tag::PADDING, &[]))
+        self.write_frame(dst, next_lsn, Tag::PADDING, &[])
     }
 
     /// Writes one frame whose arguments were validated by the caller.
@@ -121,18 +120,15 @@ pub fn batch_len(records: &[Record<'_>]) -> Result<usize, Error> {
         }
         let len = frame_len(record.payload.len())
             .ok_or(Error::PayloadTooLarge { len: record.payload.len() })?;
-        // Every frame lives in memory already, so the sum fits in usize; checked anyway.
-        total.checked_add(len).ok_or(Error::NoSpace { needed: usize::MAX, available: 0 })
+        // The payloads all lie in memory, so their frames' total cannot overflow usize.
+        Ok(total + len)
     })
 }
 
-/// LSN `u64::MAX` is never assigned, so `lsn + 1` is always representable for a valid record.
+/// Records get `first`, `first + 1`, ...; the last must stay below `Lsn::MAX`, never assigned.
 fn check_lsn_range(first: Lsn, count: usize) -> Result<(), Error> {
     let count = u64::try_from(count).map_err(|_| Error::LsnExhausted)?;
-    match first.0.checked_add(count) {
-        Some(_) => Ok(()),
-        None => Err(Error::LsnExhausted),
-    }
+    first.checked_add(count).map(|_| ()).ok_or(Error::LsnExhausted)
 }
 
 #[cfg(test)]
@@ -148,23 +144,36 @@ mod tests {
         let encoder = FrameEncoder::new(Salt(5));
         let mut dst = [0xAAu8; 64];
         let too_big = vec![0u8; crate::MAX_PAYLOAD_BYTES + 1];
+        let reserved = |byte| Error::ReservedTag { tag: Tag::from_byte(byte) };
         let cases = [
-            (Lsn(1), vec![record(Tag::DELTA, b"ok"), record(Tag::PADDING, b"")]),
-            (Lsn(1), vec![record(Tag::from_byte(0x09), b"future")]),
-            (Lsn(1), vec![record(Tag::from_byte(0x81), b"future")]),
-            (Lsn(1), vec![record(Tag::ENTRY, &too_big)]),
-            (Lsn(1), vec![record(Tag::ENTRY, &[1; 41])]),
-            (Lsn(u64::MAX - 1), vec![record(Tag::ENTRY, b"a"), record(Tag::ENTRY, b"b")]),
-            (Lsn(u64::MAX), vec![record(Tag::ENTRY, b"a")]),
+            (Lsn(1), vec![record(Tag::DELTA, b"ok"), record(Tag::PADDING, b"")], reserved(0x01)),
+            (Lsn(1), vec![record(Tag::from_byte(0x00), b"zero")], reserved(0x00)),
+            (Lsn(1), vec![record(Tag::from_byte(0x09), b"future")], reserved(0x09)),
+            (Lsn(1), vec![record(Tag::from_byte(0x81), b"future")], reserved(0x81)),
+            (
+                Lsn(1),
+                vec![record(Tag::ENTRY, &too_big)],
+                Error::PayloadTooLarge { len: too_big.len() },
+            ),
+            (
+                Lsn(1),
+                vec![record(Tag::ENTRY, &[1; 41])],
+                Error::NoSpace { needed: 72, available: 64 },
+            ),
+            (
+                Lsn(1),
+                vec![record(Tag::ENTRY, b"a"); 3],
+                Error::NoSpace { needed: 96, available: 64 },
+            ),
+            (Lsn(u64::MAX - 1), vec![record(Tag::ENTRY, b"a"); 2], Error::LsnExhausted),
+            (Lsn::MAX, vec![record(Tag::ENTRY, b"a")], Error::LsnExhausted),
         ];
-        for (lsn, records) in cases {
-            assert!(encoder.encode_batch(&mut dst, lsn, &records).is_err(), "{records:?}");
+        for (lsn, records, expected) in cases {
+            assert_eq!(encoder.encode_batch(&mut dst, lsn, &records), Err(expected), "{records:?}");
             assert!(dst.iter().all(|&b| b == 0xAA), "{records:?} wrote into dst");
         }
-        assert_eq!(
-            encoder.encode_padding(&mut dst[..16], Lsn(3)),
-            Err(Error::NoSpace { needed: 24, available: 16 })
-        );
+        assert_eq!(encoder.encode_padding(&mut dst[..16], Lsn(3)), 0);
+        assert!(dst.iter().all(|&b| b == 0xAA), "a short chunk tail is left alone");
     }
 
     #[test]
@@ -173,7 +182,7 @@ mod tests {
         let mut dst = [0u8; 32];
         assert!(encoder.encode(&mut dst, Lsn(u64::MAX - 1), record(Tag::ENTRY, b"x")).is_ok());
         assert_eq!(
-            encoder.encode(&mut dst, Lsn(u64::MAX), record(Tag::ENTRY, b"x")),
+            encoder.encode(&mut dst, Lsn::MAX, record(Tag::ENTRY, b"x")),
             Err(Error::LsnExhausted)
         );
     }

@@ -8,12 +8,12 @@
 //!
 //! Encoding writes straight into the caller's buffer; decoding reads headers in place and returns
 //! payloads as borrowed slices or zero-copy [`bytes::Bytes`]. Neither allocates, and decoding never
-//! panics, whatever the input. This crate does not know about files, chunks sizes or recovery
+//! panics, whatever the input. This crate does not know about files, chunk sizes or recovery
 //! policy: the segment layer decides what a decoding error means at a given place in the log.
 //!
 //! ```
 //! use bytes::Bytes;
-//! use wal_format::{FrameDecoder, FrameEncoder, Lsn, Record, Salt, Tag};
+//! use wal_format::{FrameEncoder, Frames, Lsn, Record, Salt, Tag};
 //!
 //! let salt = Salt(0x5eed);
 //! let mut chunk = vec![0u8; 4096];
@@ -24,11 +24,11 @@
 //! ];
 //! let written = FrameEncoder::new(salt).encode_batch(&mut chunk, Lsn(1), &records)?;
 //!
-//! let mut frames = FrameDecoder::new(Bytes::from(chunk), salt, Lsn(1));
+//! let mut frames = Frames::new(Bytes::from(chunk), salt, Lsn(1));
 //! let delta = frames.nth(1).unwrap()?;
 //! assert_eq!((delta.lsn, delta.tag, &delta.payload[..]), (Lsn(2), Tag::DELTA, &b"set x = 1"[..]));
-//! // The rest of the chunk was never written: the scan stops there with a typed error.
 //! assert_eq!(frames.next().unwrap()?.tag, Tag::TXN_COMMIT);
+//! // The rest of the chunk was never written: the scan stops there with a typed error.
 //! assert_eq!(frames.next(), Some(Err(wal_format::Error::Zeroed { offset: written })));
 //! # Ok::<(), wal_format::Error>(())
 //! ```
@@ -44,14 +44,14 @@ mod lsn;
 mod tag;
 
 pub use checksum::{FrameHasher, Salt};
-pub use decode::{Decoded, Frame, FrameDecoder, FrameRef, Frames, Stop, decode_frame};
+pub use decode::{Decoded, Frames, RecordBytes, RecordRef, Stop, decode_frame};
 pub use dump::annotate_frame;
 pub use encode::{FrameEncoder, Record, batch_len};
 pub use error::Error;
 pub use header::{CHECKSUMMED_FROM, FieldLayout, FrameHeader, HEADER_FIELDS};
 pub use limits::{
     ALIGNMENT_BYTES, FORMAT_VERSION, HEADER_SIZE_BYTES, MAX_FRAME_BYTES, MAX_PAYLOAD_BYTES,
-    SALT_SIZE_BYTES, align_up, frame_len,
+    SALT_SIZE_BYTES, frame_len,
 };
 pub use lsn::Lsn;
 pub use tag::{Tag, TagClass};

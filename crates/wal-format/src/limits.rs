@@ -8,8 +8,9 @@
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Every frame starts at a multiple of this many bytes from the start of its chunk, and every
-/// frame's length is a multiple of it. 8 keeps the 8-byte LSN naturally aligned and means a header
-/// never straddles a 512-byte sector.
+/// frame's length is a multiple of it. 8 keeps the 8-byte LSN naturally aligned. (A header can
+/// still cross a 512-byte sector boundary, at offsets 496 and 504 of a sector; a torn header then
+/// fails its checksum like any torn frame.)
 pub const ALIGNMENT_BYTES: usize = 8;
 
 /// Size of the fixed frame header (see `FrameHeader`).
@@ -26,14 +27,13 @@ pub const MAX_PAYLOAD_BYTES: usize = (4 << 20) - HEADER_SIZE_BYTES;
 /// Largest frame: header plus the largest payload, rounded up to the alignment.
 pub const MAX_FRAME_BYTES: usize = align_up(HEADER_SIZE_BYTES + MAX_PAYLOAD_BYTES);
 
-/// Size of the salt mixed into every checksum (a little-endian `u64`).
-pub const SALT_SIZE_BYTES: usize = 8;
+/// Size of the salt mixed into every checksum (a little-endian `u32`; see `Salt` for why 32 bits).
+pub const SALT_SIZE_BYTES: usize = 4;
 
-/// Rounds `len` up to the next multiple of [`ALIGNMENT_BYTES`].
-///
-/// Callers pass lengths already bounded by [`MAX_FRAME_BYTES`], far from `usize::MAX`.
+/// Rounds `len` up to the next multiple of [`ALIGNMENT_BYTES`]. Only for lengths bounded by
+/// [`MAX_FRAME_BYTES`], far from `usize::MAX`; public code uses [`frame_len`].
 #[must_use]
-pub const fn align_up(len: usize) -> usize {
+pub(crate) const fn align_up(len: usize) -> usize {
     (len + (ALIGNMENT_BYTES - 1)) & !(ALIGNMENT_BYTES - 1)
 }
 
@@ -51,16 +51,15 @@ pub const fn frame_len(payload_len: usize) -> Option<usize> {
 
 const _: () = assert!(ALIGNMENT_BYTES.is_power_of_two());
 const _: () = assert!(HEADER_SIZE_BYTES.is_multiple_of(ALIGNMENT_BYTES));
-const _: () =
-    assert!(512usize.is_multiple_of(ALIGNMENT_BYTES), "a header must never straddle a sector");
-const _: () = assert!(HEADER_SIZE_BYTES <= 512);
+// Frames tile sectors evenly: a sector boundary is always a possible frame start.
+const _: () = assert!(512usize.is_multiple_of(ALIGNMENT_BYTES));
 const _: () = assert!(MAX_FRAME_BYTES.is_multiple_of(ALIGNMENT_BYTES));
 // The length field is a u32, and the largest frame must be addressable on 32-bit targets too.
 const _: () = assert!(MAX_PAYLOAD_BYTES <= u32::MAX as usize);
 const _: () = assert!(MAX_FRAME_BYTES <= i32::MAX as usize);
 // The largest frame is exactly a quarter of a 16 MiB chunk.
 const _: () = assert!(MAX_FRAME_BYTES == (16 << 20) / 4);
-const _: () = assert!(SALT_SIZE_BYTES == size_of::<u64>());
+const _: () = assert!(SALT_SIZE_BYTES == size_of::<u32>());
 
 #[cfg(test)]
 mod tests {

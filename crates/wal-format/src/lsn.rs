@@ -1,8 +1,8 @@
 //! The log sequence number newtype.
 //!
 //! An LSN numbers records: it increases by exactly one per record across the whole log, padding
-//! frames excluded. It is a `u64` on disk and never wraps; arithmetic that would overflow is an
-//! error at the encoder, not a silent wrap.
+//! frames excluded. It is a `u64` on disk and never wraps. `Lsn::MAX` is never assigned to a
+//! record, so "the LSN after a record" always exists; the encoder refuses to go there.
 
 use core::fmt;
 
@@ -11,11 +11,14 @@ use core::fmt;
 pub struct Lsn(pub u64);
 
 impl Lsn {
-    /// The LSN after this one, or `None` at `u64::MAX`.
+    /// The largest value, never assigned to a record.
+    pub const MAX: Lsn = Lsn(u64::MAX);
+
+    /// This LSN plus `count`, or `None` if that would pass [`Lsn::MAX`].
     #[must_use]
-    pub const fn next(self) -> Option<Lsn> {
-        match self.0.checked_add(1) {
-            Some(next) => Some(Lsn(next)),
+    pub const fn checked_add(self, count: u64) -> Option<Lsn> {
+        match self.0.checked_add(count) {
+            Some(lsn) => Some(Lsn(lsn)),
             None => None,
         }
     }

@@ -1,16 +1,9 @@
 //! The tag byte: what a frame is, and whether a reader that does not know it may skip it.
 //!
-//! The tag space is split by its two high bits, the way PNG splits chunk types by letter case:
-//!
-//! | bits 7..6 | range       | owner  | an unknown tag is...            |
-//! |-----------|-------------|--------|---------------------------------|
-//! | `00`      | 0x00..=0x3F | system | critical: `UnsupportedTag` error |
-//! | `01`      | 0x40..=0x7F | user   | delivered to the application     |
-//! | `10`      | 0x80..=0xBF | system | skippable: skipped by its length |
-//! | `11`      | 0xC0..=0xFF | user   | delivered to the application     |
-//!
-//! Bit 7 is the *skippable* bit for user tags too, so applications can apply the same rule to
-//! their own range. This module classifies tags; it does not decide what a frame's payload means.
+//! The tag space is split by the byte's two high bits, the way PNG splits chunk types by letter
+//! case: bit 6 says system (0) or user (1), bit 7 says critical (0) or skippable (1). The table and
+//! the compatibility rule are in `docs/format.md`, "Tags". This module classifies tags; it does not
+//! decide what a frame's payload means.
 
 use core::fmt;
 

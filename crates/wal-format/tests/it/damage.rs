@@ -2,12 +2,12 @@
 //! single-bit flips over frames of every padding length.
 
 use wal_format::{
-    Error, FrameEncoder, Frames, Lsn, MAX_PAYLOAD_BYTES, Record, Salt, Tag, decode_frame,
+    Error, FrameEncoder, Frames, Lsn, MAX_PAYLOAD_BYTES, Record, Salt, Stop, Tag, decode_frame,
 };
 
 use crate::encode_all;
 
-const SALT: Salt = Salt(0xDEAD_BEEF_F00D);
+const SALT: Salt = Salt(0xDEAD_F00D);
 
 /// A chunk holding `ENTRY "hello"` at LSN 7 (32 bytes), then 32 zero bytes.
 fn chunk() -> Vec<u8> {
@@ -82,7 +82,7 @@ fn a_valid_frame_in_the_wrong_place_is_out_of_sequence() {
     // The same frame copied to a later position of its chunk, where LSN 8 belongs.
     let mut moved = bytes.clone();
     moved.copy_within(0..32, 32);
-    let mut frames = Frames::new(&moved, SALT, Lsn(7));
+    let mut frames = Frames::new(&moved[..], SALT, Lsn(7));
     assert!(frames.next().unwrap().is_ok());
     assert_eq!(
         frames.next(),
@@ -93,12 +93,22 @@ fn a_valid_frame_in_the_wrong_place_is_out_of_sequence() {
 #[test]
 fn every_single_bit_flip_of_every_frame_shape_is_detected() {
     // Payload lengths 0..=16 cover every amount of alignment padding twice; 128 is the W1 record.
+    // A valid frame follows each one, so a flip that lengthens the frame meets real bytes.
     let mut flips = 0;
     for payload_len in (0..=16).chain([128, 1000]) {
         let payload: Vec<u8> = (0..payload_len).map(|i| (i * 37 % 251) as u8).collect();
-        let frame = encode_all(SALT, Lsn(42), &[Record { tag: Tag::DELTA, payload: &payload }]);
-        for bit in 0..frame.len() * 8 {
-            let mut damaged = frame.clone();
+        let next = vec![0x3Cu8; 2000];
+        let chunk = encode_all(
+            SALT,
+            Lsn(42),
+            &[
+                Record { tag: Tag::DELTA, payload: &payload },
+                Record { tag: Tag::ENTRY, payload: &next },
+            ],
+        );
+        let frame_end = wal_format::frame_len(payload_len).unwrap();
+        for bit in 0..frame_end * 8 {
+            let mut damaged = chunk.clone();
             damaged[bit / 8] ^= 1 << (bit % 8);
             let decoded = decode_frame(&damaged, 0, SALT, Lsn(42));
             assert!(decoded.is_err(), "payload {payload_len}, bit {bit}: {decoded:?}");
@@ -109,16 +119,33 @@ fn every_single_bit_flip_of_every_frame_shape_is_detected() {
 }
 
 #[test]
+fn a_scan_ends_cleanly_at_a_chunk_tail_too_short_for_a_header() {
+    for tail in [8, 16] {
+        let mut bytes = chunk();
+        bytes.truncate(32 + tail);
+        bytes[32..].fill(0x77); // stale bytes of an earlier use: never read
+        let mut frames = Frames::new(&bytes[..], SALT, Lsn(7));
+        assert_eq!(frames.next().unwrap().unwrap().payload, b"hello");
+        assert_eq!(frames.next(), None);
+        assert_eq!(frames.stop(), Some(Stop::ChunkTail));
+        assert_eq!(frames.offset(), 32);
+    }
+}
+
+#[test]
 fn a_zeroed_sector_in_the_middle_of_a_batch_stops_the_scan_there() {
     let payload = [0xA5u8; 200];
     let records: Vec<_> = (0..10).map(|_| Record { tag: Tag::ENTRY, payload: &payload }).collect();
     let mut log = encode_all(SALT, Lsn(0), &records);
     log[512..1024].fill(0);
-    let mut frames = Frames::new(&log, SALT, Lsn(0));
+    let mut frames = Frames::new(&log[..], SALT, Lsn(0));
     let good = frames.by_ref().take_while(Result::is_ok).count();
     // Frames are 224 bytes; the third (bytes 448..672) is the first one the sector touches.
     assert_eq!(good, 2);
     assert_eq!(frames.offset(), 448);
+    assert_eq!(frames.stop(), Some(Stop::Error));
+    let mut again = Frames::resume(&log[..], SALT, 448, Lsn(2));
+    assert!(matches!(again.next(), Some(Err(Error::ChecksumMismatch { offset: 448, .. }))));
 }
 
 #[test]
