@@ -11,22 +11,33 @@ use std::time::Instant;
 
 use wal_benches::{CODEC_OPERATIONS, CODEC_SHAPES, CodecWorkload};
 
-const ROUNDS: usize = 1500;
+const DEFAULT_ROUNDS: usize = 1500;
 const WARM_UP_ROUNDS: usize = 100;
 
 fn main() {
-    println!("paired codec timing: {ROUNDS} interleaved rounds, medians");
+    // `WAL_BENCH_ROUNDS=2 WAL_BENCH_SHAPE=128B` keeps a run under valgrind short and to one shape
+    // (see docs/PERFORMANCE.md, "Instruction counts").
+    let rounds = std::env::var("WAL_BENCH_ROUNDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(DEFAULT_ROUNDS);
+    let warm_up = WARM_UP_ROUNDS.min(rounds);
+    println!("paired codec timing: {rounds} interleaved rounds, medians");
+    let only = std::env::var("WAL_BENCH_SHAPE").ok();
     for (label, payload_len, frames) in CODEC_SHAPES {
+        if only.as_deref().is_some_and(|only| only != label) {
+            continue;
+        }
         let mut workload = CodecWorkload::new(payload_len, frames);
         let count = CODEC_OPERATIONS.len();
-        let mut samples = vec![Vec::with_capacity(ROUNDS); count];
-        for round in 0..WARM_UP_ROUNDS + ROUNDS {
+        let mut samples = vec![Vec::with_capacity(rounds); count];
+        for round in 0..warm_up + rounds {
             for step in 0..count {
                 let index = (round + step) % count;
                 let started = Instant::now();
                 workload.run(CODEC_OPERATIONS[index]);
                 let ns_per_frame = started.elapsed().as_nanos() as f64 / frames as f64;
-                if round >= WARM_UP_ROUNDS {
+                if round >= warm_up {
                     samples[index].push(ns_per_frame);
                 }
             }

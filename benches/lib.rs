@@ -82,12 +82,14 @@ impl CodecWorkload {
 
     /// CRC-32 of exactly the bytes hashed per frame (after the checksum field; the salt is
     /// absorbed once per chunk).
+    #[inline(never)] // a symbol of its own, so callgrind can count its instructions
     fn crc(&self) {
         for frame in self.chunk.chunks_exact(self.frame_len) {
             black_box(crc32fast::hash(black_box(&frame[CHECKSUMMED_FROM..])));
         }
     }
 
+    #[inline(never)]
     fn memcpy(&mut self) {
         let len = self.payload.len();
         for slot in self.scratch.chunks_exact_mut(self.frame_len) {
@@ -96,6 +98,7 @@ impl CodecWorkload {
         black_box(&mut self.scratch);
     }
 
+    #[inline(never)]
     fn encode(&mut self) {
         let records = [Record { tag: Tag::ENTRY, payload: &self.payload }];
         for (lsn, slot) in (1..).zip(self.scratch.chunks_exact_mut(self.frame_len)) {
@@ -103,6 +106,7 @@ impl CodecWorkload {
         }
     }
 
+    #[inline(never)]
     fn decode_borrowed(&self) {
         let mut frames = Frames::new(black_box(&self.chunk[..]), SALT, Lsn(1));
         for frame in frames.by_ref() {
@@ -111,6 +115,7 @@ impl CodecWorkload {
         assert_eq!(frames.offset(), self.chunk.len());
     }
 
+    #[inline(never)]
     fn decode_bytes(&self) {
         let mut frames = Frames::new(black_box(self.chunk.clone()), SALT, Lsn(1));
         for frame in frames.by_ref() {
@@ -120,6 +125,7 @@ impl CodecWorkload {
     }
 
     /// Only the `Bytes::slice` + drop per frame that `decode_bytes` adds to `decode_borrowed`.
+    #[inline(never)]
     fn bytes_slice(&self) {
         let len = self.payload.len();
         for start in (0..self.chunk.len()).step_by(self.frame_len) {

@@ -75,6 +75,7 @@ mod tests {
         // The claim in the module documentation, checked on salts that differ in one bit, in
         // many bits, and by small counts, over frames of several lengths.
         let frames: [&[u8]; 3] = [&[0; 24], &[0xA5; 152], &[7; 4096]];
+        let mut pairs = 0;
         for frame in frames {
             for base in [0u32, 1, 0xDEAD_BEEF, u32::MAX] {
                 let reference = FrameHasher::new(Salt(base)).checksum(frame);
@@ -87,9 +88,11 @@ mod tests {
                         reference,
                         "{base:#x} vs {other:#x}"
                     );
+                    pairs += 1;
                 }
             }
         }
+        println!("salt pairs compared: {pairs}, equal checksums: 0");
     }
 
     #[test]
