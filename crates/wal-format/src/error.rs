@@ -14,8 +14,8 @@ use crate::tag::Tag;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Fewer bytes remain than the frame needs: a write that did not finish, or the end of a chunk
-    /// whose last bytes are too few to hold a header.
+    /// Fewer bytes remain in the buffer than the frame needs: the buffer ends inside the frame.
+    /// (A scan treats a chunk tail too short for a header as the chunk's end, not as this error.)
     #[error("frame at offset {offset}: needs {needed} bytes but only {available} remain")]
     Truncated {
         /// Start of the frame.
