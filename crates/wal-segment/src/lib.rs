@@ -1,6 +1,36 @@
-//! Segment files: the only layer that opens, maps, syncs or deletes files.
+//! Segment files of the write-ahead log: the only layer that opens, maps, syncs or deletes files.
 //!
-//! Not implemented yet. This crate will append frames encoded by `wal-format` into memory-mapped
-//! 16 MiB chunks, keep a sidecar index of exact record boundaries, seal finished segments, hold the
-//! directory lock, and provide a simulated storage that tests can crash. Until then it exports
-//! nothing, so nothing can depend on behaviour it does not have.
+//! A segment is a file of fixed-size chunks (16 MiB by default). Each chunk starts with a
+//! 64-byte header (magic, version, segment id, chunk index, a fresh salt, first LSN) followed by
+//! frames encoded by `wal-format` straight into the chunk's memory map. A chunk's space is
+//! reserved with `fallocate` before it is mapped, so a full disk is an [`Error::OutOfSpace`] when
+//! a chunk is prepared, never a SIGBUS. [`SegmentWriter`] appends and syncs; [`scan_segment`]
+//! reads a segment back and reports exactly where and why its data ends. [`Storage`] abstracts
+//! the files so that tests can run the same code on [`SimStorage`], which models the page cache
+//! and can be crashed.
+//!
+//! Status: the sidecar index, sealing, truncation and segment deletion are not built yet (see
+//! `docs/ARCHITECTURE.md`).
+
+mod chunk_header;
+mod error;
+mod lock;
+mod mapping;
+mod options;
+mod scan;
+pub mod storage;
+mod writer;
+
+pub use chunk_header::{
+    CHUNK_HEADER_BYTES, CHUNK_MAGIC, ChunkHeader, ChunkIdentity, HeaderProblem,
+    SEGMENT_FORMAT_VERSION,
+};
+pub use error::Error;
+pub use lock::DirLock;
+pub use options::{
+    DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS_PER_SEGMENT, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES,
+    SegmentOptions,
+};
+pub use scan::{SegmentEnd, SegmentRecord, SegmentScan, scan_chunks, scan_segment};
+pub use storage::{RealStorage, SimStorage, Storage};
+pub use writer::{SegmentWriter, segment_file_name};

@@ -1,0 +1,112 @@
+//! The one error type of the segment layer. Every variant names where it happened.
+
+use std::io;
+use std::path::PathBuf;
+
+use wal_format::Lsn;
+
+/// Everything that can go wrong with segment files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Another handle, in this process or another, holds the directory's lock.
+    #[error("log directory {dir} is locked by another open log")]
+    Locked {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The disk is full: a chunk could not be reserved. Nothing already written is affected.
+    #[error("out of space reserving {bytes} bytes for {path}")]
+    OutOfSpace {
+        /// The segment file.
+        path: PathBuf,
+        /// Bytes requested.
+        bytes: u64,
+    },
+    /// A write, map or sync failed. After a failed sync the writer is poisoned (see `Poisoned`).
+    #[error("{op} {path}{}: {source}", chunk.map(|c| format!(", chunk {c}")).unwrap_or_default())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The chunk concerned, if any.
+        chunk: Option<u32>,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// An earlier sync or write failed; the writer refuses everything until the log is reopened,
+    /// because a retried sync can report success after the data was lost.
+    #[error("segment {path} is poisoned by an earlier failure; reopen the log")]
+    Poisoned {
+        /// The segment file.
+        path: PathBuf,
+    },
+    /// A record larger than a chunk of the configured size can hold.
+    #[error("record of {len} bytes does not fit in a chunk (largest payload: {max} bytes)")]
+    RecordTooLarge {
+        /// Payload length.
+        len: usize,
+        /// Largest payload a chunk of this size holds.
+        max: usize,
+    },
+    /// The segment has used all its chunks; the caller starts a new segment.
+    #[error("segment {path} is full")]
+    SegmentFull {
+        /// The segment file.
+        path: PathBuf,
+    },
+    /// Invalid options.
+    #[error("invalid options: {reason}")]
+    InvalidOptions {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A record was refused by the codec (a reserved tag, or no LSN left).
+    #[error("record refused: {0}")]
+    Format(#[from] wal_format::Error),
+    /// A segment's chunk holds data that cannot be a torn write: a damaged chunk header, or a
+    /// chunk of another version, segment or position.
+    #[error("segment {path}, chunk {chunk}: {reason}")]
+    Corrupt {
+        /// The segment file.
+        path: PathBuf,
+        /// The chunk index.
+        chunk: u32,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The first LSN in a segment is not the one the caller expected.
+    #[error("segment {path} starts at LSN {found}, expected {expected}")]
+    LsnGap {
+        /// The segment file.
+        path: PathBuf,
+        /// Expected first LSN.
+        expected: Lsn,
+        /// Found first LSN.
+        found: Lsn,
+    },
+}
+
+impl Error {
+    /// Wraps an OS error.
+    pub(crate) fn io(op: &'static str, path: &std::path::Path, source: io::Error) -> Error {
+        Error::Io { op, path: path.to_owned(), chunk: None, source }
+    }
+
+    /// Adds the chunk to an `Io` error.
+    pub(crate) fn in_chunk(self, index: u32) -> Error {
+        match self {
+            Error::Io { op, path, source, .. } => {
+                Error::Io { op, path, chunk: Some(index), source }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Whether an OS error means the disk is full.
+pub(crate) fn is_out_of_space(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error())
+        || error.kind() == io::ErrorKind::StorageFull
+}

@@ -1,0 +1,78 @@
+//! The one place that touches mapped memory: a chunk's mapping, split into a written part that
+//! is shared read-only (as zero-copy `Bytes`) and an unwritten part owned by its single writer.
+//!
+//! Rule that makes this sound: bytes below the *published* offset are never written again while
+//! any `Bytes` of them may exist, and the writer only writes at or above it. Nothing outside this
+//! crate ever sees a raw mapping.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::storage::MappedRegion;
+
+/// A mapped chunk, shared between its writer and the `Bytes` handed to readers.
+#[derive(Debug)]
+pub(crate) struct ChunkMap<M> {
+    map: Arc<M>,
+}
+
+impl<M> Clone for ChunkMap<M> {
+    fn clone(&self) -> Self {
+        ChunkMap { map: Arc::clone(&self.map) }
+    }
+}
+
+/// Keeps a mapping alive for as long as a `Bytes` of part of it exists.
+struct MapSlice<M> {
+    map: Arc<M>,
+    start: usize,
+    len: usize,
+}
+
+impl<M: MappedRegion> AsRef<[u8]> for MapSlice<M> {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `start + len <= map.len()` was checked in `ChunkMap::bytes`, the mapping lives
+        // as long as `self`, and the range is below the published offset, which is never written
+        // again while it can be read (module rule).
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(self.start), self.len) }
+    }
+}
+
+impl<M: MappedRegion> ChunkMap<M> {
+    pub(crate) fn new(map: M) -> ChunkMap<M> {
+        ChunkMap { map: Arc::new(map) }
+    }
+
+    pub(crate) fn len_bytes(&self) -> usize {
+        self.map.len_bytes()
+    }
+
+    /// A zero-copy view of `[start, end)`, which the caller has published (fully written).
+    ///
+    /// # Panics
+    /// If the range is outside the mapping: a bug in the caller.
+    pub(crate) fn bytes(&self, start: usize, end: usize) -> Bytes {
+        assert!(start <= end && end <= self.map.len_bytes(), "{start}..{end} outside the chunk");
+        Bytes::from_owner(MapSlice { map: Arc::clone(&self.map), start, len: end - start })
+    }
+
+    /// The unwritten part `[from, len)`, for the writer to encode into.
+    ///
+    /// # Safety
+    /// The caller is the chunk's only writer, holds no other reference into `[from, len)`, and
+    /// has handed out no `Bytes` covering any of it (everything published lies below `from`).
+    pub(crate) unsafe fn unwritten(&mut self, from: usize) -> &mut [u8] {
+        assert!(from <= self.map.len_bytes(), "{from} outside the chunk");
+        // SAFETY: in bounds (checked above); exclusive per the function's contract, and `&mut
+        // self` keeps this writer from holding two such slices at once.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.map.as_ptr().add(from), self.map.len_bytes() - from)
+        }
+    }
+
+    /// Makes `[start, end)` durable.
+    pub(crate) fn sync(&self, start: usize, end: usize) -> std::io::Result<()> {
+        self.map.sync(start, end - start)
+    }
+}

@@ -1,0 +1,69 @@
+//! Segment options, validated once so the rest of the crate can rely on them.
+
+use crate::chunk_header::CHUNK_HEADER_BYTES;
+use crate::error::Error;
+
+/// Smallest chunk: 64 KiB.
+pub const MIN_CHUNK_BYTES: usize = 64 << 10;
+/// Largest chunk: 1 GiB.
+pub const MAX_CHUNK_BYTES: usize = 1 << 30;
+/// The default chunk: 16 MiB, which holds the largest frame four times over.
+pub const DEFAULT_CHUNK_BYTES: usize = 16 << 20;
+/// The default number of chunks per segment (a 64 MiB segment with the default chunk).
+pub const DEFAULT_CHUNKS_PER_SEGMENT: u32 = 4;
+
+const _: () = assert!(DEFAULT_CHUNK_BYTES >= wal_format::MAX_FRAME_BYTES + CHUNK_HEADER_BYTES);
+const _: () = assert!(MIN_CHUNK_BYTES.is_power_of_two() && MAX_CHUNK_BYTES.is_power_of_two());
+const _: () = assert!(MIN_CHUNK_BYTES > CHUNK_HEADER_BYTES + wal_format::HEADER_SIZE_BYTES);
+
+/// How segments are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentOptions {
+    /// Bytes per chunk: a power of two from [`MIN_CHUNK_BYTES`] to [`MAX_CHUNK_BYTES`].
+    pub chunk_bytes: usize,
+    /// Chunks per segment, at least 1.
+    pub chunks_per_segment: u32,
+}
+
+impl Default for SegmentOptions {
+    fn default() -> Self {
+        SegmentOptions {
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+            chunks_per_segment: DEFAULT_CHUNKS_PER_SEGMENT,
+        }
+    }
+}
+
+impl SegmentOptions {
+    /// Checks the options.
+    ///
+    /// # Errors
+    /// `InvalidOptions` naming the rule broken.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !self.chunk_bytes.is_power_of_two()
+            || !(MIN_CHUNK_BYTES..=MAX_CHUNK_BYTES).contains(&self.chunk_bytes)
+        {
+            return Err(Error::InvalidOptions {
+                reason: "chunk_bytes must be a power of two from 64 KiB to 1 GiB",
+            });
+        }
+        if self.chunks_per_segment == 0 {
+            return Err(Error::InvalidOptions { reason: "chunks_per_segment must be at least 1" });
+        }
+        Ok(())
+    }
+
+    /// log2 of the chunk size, as stored in chunk headers.
+    #[must_use]
+    pub fn chunk_size_log2(&self) -> u8 {
+        // A power of two of at most 2^30: its exponent fits in a u8.
+        u8::try_from(self.chunk_bytes.trailing_zeros()).expect("validated chunk size")
+    }
+
+    /// The largest payload one chunk can hold.
+    #[must_use]
+    pub fn max_payload_bytes(&self) -> usize {
+        let room = self.chunk_bytes - CHUNK_HEADER_BYTES - wal_format::HEADER_SIZE_BYTES;
+        room.min(wal_format::MAX_PAYLOAD_BYTES)
+    }
+}

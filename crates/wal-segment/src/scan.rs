@@ -1,0 +1,176 @@
+//! Reading a segment back: chunk by chunk, checking each chunk header, then scanning its frames.
+//!
+//! The scan stops at the first thing that is not a valid next record and says why, with the
+//! exact position after the last valid frame, so recovery can cut the log back there. Until the
+//! sidecar index records a durable point (a later issue), the whole unsealed segment is treated
+//! as its tail: any frame failure ends the data rather than failing the open. Things that can
+//! never come from a torn write still fail: a chunk header of another version, segment or
+//! position, and a first chunk whose LSN is not the one expected.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use wal_format::{Frames, Lsn, RecordBytes, Stop};
+
+use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity, HeaderProblem};
+use crate::error::Error;
+use crate::mapping::ChunkMap;
+use crate::options::SegmentOptions;
+use crate::storage::{SegmentFile, Storage};
+use crate::writer::segment_file_name;
+
+/// A record read back, with the chunk that holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentRecord {
+    /// The chunk's index in the segment.
+    pub chunk: u32,
+    /// The record; its `offset` is within the chunk, its payload a zero-copy slice of the map.
+    pub record: RecordBytes,
+}
+
+/// Why the readable data of a segment ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SegmentEnd {
+    /// Zero bytes where the next frame would start: the writer stopped there.
+    Unwritten,
+    /// The next chunk was reserved but never started (its header is all zero).
+    UnstartedChunk,
+    /// Every chunk of the file was read to its end.
+    EndOfFile,
+    /// A frame failed a check: a torn write in an unsealed segment.
+    TornFrame(wal_format::Error),
+    /// A chunk header failed its checksum: the chunk was being started when the writer stopped.
+    TornChunkHeader,
+    /// A chunk header is valid but its first LSN is not the next one: stale, never continued.
+    StaleChunk {
+        /// The LSN the header names.
+        found: Lsn,
+    },
+}
+
+/// The result of scanning one segment.
+#[derive(Clone, Debug)]
+pub struct SegmentScan {
+    /// Every valid record, in LSN order.
+    pub records: Vec<SegmentRecord>,
+    /// The LSN the next record would have.
+    pub next_lsn: Lsn,
+    /// The chunk where the data ends.
+    pub end_chunk: u32,
+    /// The offset in `end_chunk` just after the last valid frame (or chunk header).
+    pub end_offset: usize,
+    /// Why it ended there.
+    pub end: SegmentEnd,
+}
+
+/// Scans segment `segment_id` in `dir`, whose first record must have LSN `first_lsn`.
+///
+/// # Errors
+/// `Io` if the file cannot be opened or mapped; `Corrupt` or `LsnGap` as described above.
+pub fn scan_segment<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    segment_id: u64,
+    first_lsn: Lsn,
+    options: SegmentOptions,
+) -> Result<SegmentScan, Error> {
+    options.validate()?;
+    let path = dir.join(segment_file_name(segment_id));
+    let file = storage.open(&path).map_err(|e| Error::io("open", &path, e))?;
+    let len = file.len_bytes().map_err(|e| Error::io("stat", &path, e))?;
+    let chunk_bytes = options.chunk_bytes as u64;
+    let mut chunks = Vec::new();
+    let mut offset = 0;
+    while offset < len {
+        // Never map past the end of the file: that page would raise SIGBUS when read.
+        let map_len = usize::try_from(chunk_bytes.min(len - offset)).expect("at most a chunk");
+        let map = file.map(offset, map_len).map_err(|e| Error::io("map", &path, e))?;
+        chunks.push(ChunkMap::new(map).bytes(0, map_len));
+        offset += chunk_bytes;
+    }
+    scan_chunks(&path, segment_id, first_lsn, options, chunks)
+}
+
+/// Scans the chunks of a segment given as buffers (each a whole chunk, or less at the end of a
+/// short file). The pure core of [`scan_segment`].
+///
+/// # Errors
+/// As [`scan_segment`], without the I/O.
+pub fn scan_chunks(
+    path: &Path,
+    segment_id: u64,
+    first_lsn: Lsn,
+    options: SegmentOptions,
+    chunks: impl IntoIterator<Item = Bytes>,
+) -> Result<SegmentScan, Error> {
+    let mut scan = SegmentScan {
+        records: Vec::new(),
+        next_lsn: first_lsn,
+        end_chunk: 0,
+        end_offset: 0,
+        end: SegmentEnd::EndOfFile,
+    };
+    for (index, chunk) in (0u32..).zip(chunks) {
+        scan.end_chunk = index;
+        scan.end_offset = 0;
+        let expected = ChunkIdentity {
+            chunk_size_log2: options.chunk_size_log2(),
+            segment_id,
+            chunk_index: index,
+            salt: wal_format::Salt(0),
+            first_lsn: scan.next_lsn,
+        };
+        let identity = match ChunkIdentity::decode(&chunk, &expected) {
+            Ok(identity) => identity,
+            Err(HeaderProblem::Unstarted) => return Ok(ended(scan, SegmentEnd::UnstartedChunk)),
+            Err(HeaderProblem::Damaged) => return Ok(ended(scan, SegmentEnd::TornChunkHeader)),
+            Err(problem) => return Err(corrupt(path, index, &problem)),
+        };
+        if identity.first_lsn != scan.next_lsn {
+            if index == 0 {
+                return Err(Error::LsnGap {
+                    path: path.to_owned(),
+                    expected: first_lsn,
+                    found: identity.first_lsn,
+                });
+            }
+            return Ok(ended(scan, SegmentEnd::StaleChunk { found: identity.first_lsn }));
+        }
+        let mut frames = Frames::resume(chunk, identity.salt, CHUNK_HEADER_BYTES, scan.next_lsn);
+        let mut failure = None;
+        for record in frames.by_ref() {
+            match record {
+                Ok(record) => scan.records.push(SegmentRecord { chunk: index, record }),
+                Err(error) => failure = Some(error),
+            }
+        }
+        scan.next_lsn = frames.next_lsn();
+        scan.end_offset = frames.offset();
+        match (frames.stop(), failure) {
+            (_, Some(wal_format::Error::Zeroed { .. })) => {
+                return Ok(ended(scan, SegmentEnd::Unwritten));
+            }
+            (_, Some(error)) => return Ok(ended(scan, SegmentEnd::TornFrame(error))),
+            // A chunk that ends without padding is the last one the writer used.
+            (Some(Stop::ChunkEnd | Stop::ChunkTail), None) => {}
+            (Some(Stop::Padding), None) => {}
+            (stop, None) => unreachable!("a finished scan without error stopped with {stop:?}"),
+        }
+    }
+    Ok(scan)
+}
+
+fn ended(mut scan: SegmentScan, end: SegmentEnd) -> SegmentScan {
+    scan.end = end;
+    scan
+}
+
+fn corrupt(path: &Path, chunk: u32, problem: &HeaderProblem) -> Error {
+    let reason = match problem {
+        HeaderProblem::UnsupportedVersion(version) => {
+            format!("chunk header of unsupported segment format version {version}")
+        }
+        _ => "chunk header of another segment, chunk or chunk size".to_owned(),
+    };
+    Error::Corrupt { path: path.to_owned(), chunk, reason }
+}

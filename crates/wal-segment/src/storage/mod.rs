@@ -1,0 +1,67 @@
+//! The storage a segment lives on, as a trait with two implementations chosen at compile time:
+//! [`RealStorage`] (files, `fallocate`, `memmap2`, `flock`) and [`SimStorage`] (memory that models
+//! the page cache and can be crashed).
+//!
+//! The trait is as narrow as the segment layer needs: files are made of regions reserved with
+//! [`SegmentFile::allocate`] before they are mapped, so no mapped page is ever sparse and a full
+//! disk is an error at allocation, never a SIGBUS at a page fault. Everything here returns
+//! `io::Error`; turning it into the crate's typed errors is the caller's job.
+
+mod real;
+mod sim;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use real::{RealLock, RealStorage};
+pub use sim::{Fault, SIM_PAGE_BYTES, SIM_SECTOR_BYTES, SimStorage};
+
+/// Files, directories and the directory lock.
+pub trait Storage: Clone + Send + Sync + 'static {
+    /// A file of this storage.
+    type File: SegmentFile;
+    /// Held while a directory is locked; dropping it releases the lock.
+    type Lock: Send + 'static;
+
+    /// Creates `dir` and its parents if missing.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Takes the exclusive lock of `dir`, or fails with `ErrorKind::WouldBlock` if another holder,
+    /// in this process or another, has it. The lock dies with its holder.
+    fn try_lock_dir(&self, dir: &Path) -> io::Result<Self::Lock>;
+    /// Creates a new, empty file; fails if it exists.
+    fn create(&self, path: &Path) -> io::Result<Self::File>;
+    /// Opens an existing file for reading and writing.
+    fn open(&self, path: &Path) -> io::Result<Self::File>;
+    /// Deletes a file.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// The files directly in `dir`.
+    fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
+    /// Makes the directory's entries (creations, deletions, renames) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// One file, grown by reserved regions that are then mapped.
+pub trait SegmentFile: Send + Sync + 'static {
+    /// A writable mapping of a region of this file.
+    type Map: MappedRegion;
+
+    /// The file's length in bytes.
+    fn len_bytes(&self) -> io::Result<u64>;
+    /// Reserves real storage for `[offset, offset + len)` (extending the file), so that mapping
+    /// and writing it can never fail for lack of space. Fails with the OS's out-of-space error.
+    fn allocate(&self, offset: u64, len: u64) -> io::Result<()>;
+    /// Maps `[offset, offset + len)`, a region earlier passed to `allocate`, for reading and
+    /// writing.
+    fn map(&self, offset: u64, len: usize) -> io::Result<Self::Map>;
+}
+
+/// A writable mapping. Its bytes are reached through [`MappedRegion::as_ptr`] only by the
+/// crate's `mapping` module, which upholds the aliasing rules.
+pub trait MappedRegion: Send + Sync + 'static {
+    /// The first byte of the mapping. Valid for `len()` bytes while `self` lives.
+    fn as_ptr(&self) -> *mut u8;
+    /// Length of the mapping in bytes.
+    fn len_bytes(&self) -> usize;
+    /// Makes `[offset, offset + len)` of the mapping durable (`msync(MS_SYNC)`), or fails.
+    fn sync(&self, offset: usize, len: usize) -> io::Result<()>;
+}

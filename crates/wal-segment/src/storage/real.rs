@@ -1,0 +1,120 @@
+//! The real storage: files, `fallocate`, shared writable memory maps, and `flock`.
+//!
+//! Space is reserved with `fallocate` (mode 0), which allocates blocks and extends the file, so
+//! a mapped page always has a block behind it: a full disk is `ENOSPC` from `allocate`, never a
+//! SIGBUS at a store. Mapped files are only ever changed through this crate while the directory
+//! lock is held, so nobody truncates a file under a live mapping.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use memmap2::{MmapMut, MmapOptions};
+use rustix::fs::{FallocateFlags, fallocate};
+
+use super::{MappedRegion, SegmentFile, Storage};
+
+/// Name of the lock file inside a log directory.
+const LOCK_FILE_NAME: &str = "LOCK";
+
+/// Files on the local file system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RealStorage;
+
+/// The directory lock: an exclusive `flock` on `LOCK`, released when dropped or when the
+/// process dies.
+#[derive(Debug)]
+pub struct RealLock {
+    _file: File,
+}
+
+impl Storage for RealStorage {
+    type File = RealFile;
+    type Lock = RealLock;
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+
+    fn try_lock_dir(&self, dir: &Path) -> io::Result<RealLock> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(LOCK_FILE_NAME))?;
+        match file.try_lock() {
+            Ok(()) => Ok(RealLock { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
+            Err(TryLockError::Error(error)) => Err(error),
+        }
+    }
+
+    fn create(&self, path: &Path) -> io::Result<RealFile> {
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
+        Ok(RealFile { file })
+    }
+
+    fn open(&self, path: &Path) -> io::Result<RealFile> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        Ok(RealFile { file })
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        std::fs::read_dir(dir)?.map(|entry| entry.map(|entry| entry.path())).collect()
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+}
+
+/// A segment file on disk.
+#[derive(Debug)]
+pub struct RealFile {
+    file: File,
+}
+
+impl SegmentFile for RealFile {
+    type Map = RealMap;
+
+    fn len_bytes(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn allocate(&self, offset: u64, len: u64) -> io::Result<()> {
+        fallocate(&self.file, FallocateFlags::empty(), offset, len).map_err(io::Error::from)
+    }
+
+    fn map(&self, offset: u64, len: usize) -> io::Result<RealMap> {
+        // SAFETY: the mapped region was reserved by `allocate`, so no store can fault for lack of
+        // space; the file is only resized by this crate while the directory lock is held, and
+        // never below a live mapping, so the mapping never loses its backing pages.
+        let map = unsafe { MmapOptions::new().offset(offset).len(len).map_mut(&self.file)? };
+        Ok(RealMap { map })
+    }
+}
+
+/// A shared writable mapping of part of a segment file.
+#[derive(Debug)]
+pub struct RealMap {
+    map: MmapMut,
+}
+
+impl MappedRegion for RealMap {
+    fn as_ptr(&self) -> *mut u8 {
+        self.map.as_ptr().cast_mut()
+    }
+
+    fn len_bytes(&self) -> usize {
+        self.map.len()
+    }
+
+    fn sync(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.map.flush_range(offset, len)
+    }
+}

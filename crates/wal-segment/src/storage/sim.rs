@@ -1,0 +1,447 @@
+//! A simulated storage in memory that models the page cache, for crash tests no real process
+//! can run.
+//!
+//! Each reserved region of a file has two images: the *volatile* one that mappings write into
+//! (what the page cache holds) and the *durable* one as of the last sync (what the disk holds).
+//! `sync` copies the synced pages from volatile to durable. [`SimStorage::crash`] builds the
+//! storage a reboot would find: every 4 KiB page whose volatile bytes differ from its durable
+//! bytes (exactly the pages dirtied since their last sync) is independently lost, kept, or torn
+//! (a prefix of its 512-byte sectors written), chosen by a seeded generator. Directory entries
+//! and reserved regions not yet made durable by a sync may vanish the same way. It can also fail
+//! the Nth operation with EIO or ENOSPC, and refuse allocations beyond a capacity.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{MappedRegion, SegmentFile, Storage};
+
+/// Page size the simulation tracks dirtiness at.
+pub const SIM_PAGE_BYTES: usize = 4096;
+/// Sector size a torn page is torn at.
+pub const SIM_SECTOR_BYTES: usize = 512;
+
+/// An injected failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The operation fails with an I/O error (EIO).
+    Io,
+    /// The operation fails as if the disk were full (ENOSPC).
+    NoSpace,
+}
+
+/// The simulated storage: cheap to clone, all clones share one state.
+#[derive(Clone, Debug, Default)]
+pub struct SimStorage {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    files: BTreeMap<PathBuf, Arc<SimFileState>>,
+    /// Names whose creation has been made durable by a `sync_dir`.
+    durable_names: BTreeSet<PathBuf>,
+    /// Names removed since the last `sync_dir` of their directory: they reappear after a crash.
+    removed: BTreeMap<PathBuf, Arc<SimFileState>>,
+    dirs: BTreeSet<PathBuf>,
+    locked: BTreeSet<PathBuf>,
+    capacity_bytes: Option<u64>,
+    allocated_bytes: u64,
+    /// Operations counted so far, and the failure planned at a given count.
+    ops: u64,
+    planned: Option<(u64, Fault)>,
+}
+
+#[derive(Debug, Default)]
+struct SimFileState {
+    regions: Mutex<Vec<Arc<Region>>>,
+}
+
+/// A reserved region: a stable heap buffer (the volatile image) and its durable image.
+#[derive(Debug)]
+struct Region {
+    offset: u64,
+    volatile: *mut u8,
+    len: usize,
+    durable: Mutex<Vec<u8>>,
+    /// Whether the reservation itself survives a crash (set by the first sync of the region).
+    reservation_durable: Mutex<bool>,
+}
+
+// SAFETY: `volatile` points into a heap buffer owned by the region (freed in `Drop`); the bytes
+// are only written through mappings by the single writer that owns the unwritten part of a chunk,
+// and read by `sync` and `crash` while that writer is not writing the same bytes.
+unsafe impl Send for Region {}
+// SAFETY: as above.
+unsafe impl Sync for Region {}
+
+impl Region {
+    fn new(offset: u64, len: usize) -> Region {
+        let buffer: Box<[u8]> = vec![0u8; len].into_boxed_slice();
+        let volatile = Box::into_raw(buffer).cast::<u8>();
+        Region {
+            offset,
+            volatile,
+            len,
+            durable: Mutex::new(vec![0u8; len]),
+            reservation_durable: Mutex::new(false),
+        }
+    }
+
+    fn volatile(&self) -> &[u8] {
+        // SAFETY: `volatile` is valid for `len` bytes for the region's life (see the Send impl).
+        unsafe { std::slice::from_raw_parts(self.volatile, self.len) }
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        let slice = std::ptr::slice_from_raw_parts_mut(self.volatile, self.len);
+        // SAFETY: the pointer came from `Box::into_raw` of a boxed slice of exactly `len` bytes.
+        drop(unsafe { Box::from_raw(slice) });
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a simulation lock is a test failure already; keep going.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn fault_error(fault: Fault) -> io::Error {
+    match fault {
+        Fault::Io => io::Error::from_raw_os_error(rustix::io::Errno::IO.raw_os_error()),
+        Fault::NoSpace => io::Error::from_raw_os_error(rustix::io::Errno::NOSPC.raw_os_error()),
+    }
+}
+
+impl SimStorage {
+    /// An empty storage with unlimited capacity.
+    #[must_use]
+    pub fn new() -> SimStorage {
+        SimStorage::default()
+    }
+
+    /// Refuses allocations that would take the total reserved bytes past `capacity_bytes`.
+    pub fn set_capacity(&self, capacity_bytes: Option<u64>) {
+        lock(&self.state).capacity_bytes = capacity_bytes;
+    }
+
+    /// Makes the `n`th operation from now (0 = the next one) fail with `fault`. Operations are
+    /// every call of the storage, file and mapping traits.
+    pub fn fail_after(&self, n: u64, fault: Fault) {
+        let mut state = lock(&self.state);
+        state.planned = Some((state.ops + n, fault));
+    }
+
+    /// How many operations have run so far.
+    #[must_use]
+    pub fn operations(&self) -> u64 {
+        lock(&self.state).ops
+    }
+
+    /// Counts an operation and fails it if a fault was planned for it.
+    fn operation(&self) -> io::Result<()> {
+        let mut state = lock(&self.state);
+        let op = state.ops;
+        state.ops += 1;
+        match state.planned {
+            Some((at, fault)) if at == op => {
+                state.planned = None;
+                Err(fault_error(fault))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The storage a machine would find after losing power now, with the unsynced state
+    /// resolved by `seed`. Mappings and files of `self` stay valid but are unrelated to it.
+    #[must_use]
+    pub fn crash(&self, seed: u64) -> SimStorage {
+        let mut rng = SplitMix64(seed);
+        let state = lock(&self.state);
+        let crashed = SimStorage::new();
+        let mut next = lock(&crashed.state);
+        next.dirs = state.dirs.clone();
+        next.capacity_bytes = state.capacity_bytes;
+        let live = state.files.iter().map(|(path, file)| (path, file, false));
+        let removed = state.removed.iter().map(|(path, file)| (path, file, true));
+        for (path, file, was_removed) in live.chain(removed) {
+            let name_durable = state.durable_names.contains(path);
+            // A removal not yet synced may or may not reach the disk; so may a creation.
+            let survives = if was_removed || !name_durable { rng.chance(2) } else { true };
+            if !survives || (was_removed && !name_durable) {
+                continue;
+            }
+            let image = SimFileState::default();
+            for region in lock(&file.regions).iter() {
+                if !*lock(&region.reservation_durable) && rng.chance(2) {
+                    break; // an unsynced reservation was lost, and everything after it
+                }
+                let crashed_region = Region::new(region.offset, region.len);
+                let mut bytes = lock(&region.durable).clone();
+                crash_pages(&mut bytes, region.volatile(), &mut rng);
+                // SAFETY: a fresh region of the same length, not yet shared.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        crashed_region.volatile,
+                        bytes.len(),
+                    )
+                };
+                *lock(&crashed_region.durable) = bytes;
+                *lock(&crashed_region.reservation_durable) = true;
+                next.allocated_bytes += region.len as u64;
+                lock(&image.regions).push(Arc::new(crashed_region));
+            }
+            next.files.insert(path.clone(), Arc::new(image));
+            next.durable_names.insert(path.clone());
+        }
+        drop(next);
+        crashed
+    }
+
+    /// Applies `edit` to the durable and volatile bytes of the file at `path` as one flat
+    /// buffer (regions concatenated): a test's way to damage what is on "disk".
+    ///
+    /// # Panics
+    /// If the file does not exist.
+    pub fn edit_file(&self, path: &Path, edit: impl FnOnce(&mut [u8])) {
+        let file = lock(&self.state).files.get(path).cloned().expect("file exists");
+        let regions = lock(&file.regions);
+        let mut flat: Vec<u8> = regions.iter().flat_map(|r| r.volatile().to_vec()).collect();
+        edit(&mut flat);
+        let mut at = 0;
+        for region in regions.iter() {
+            let part = &flat[at..at + region.len];
+            // SAFETY: the region's buffer has `len` bytes; no mapping writes during a test edit.
+            unsafe { std::ptr::copy_nonoverlapping(part.as_ptr(), region.volatile, region.len) };
+            lock(&region.durable).copy_from_slice(part);
+            at += region.len;
+        }
+    }
+
+    /// The file's current bytes as the page cache holds them (regions concatenated).
+    ///
+    /// # Panics
+    /// If the file does not exist.
+    #[must_use]
+    pub fn read_file(&self, path: &Path) -> Vec<u8> {
+        let file = lock(&self.state).files.get(path).cloned().expect("file exists");
+        lock(&file.regions).iter().flat_map(|region| region.volatile().to_vec()).collect()
+    }
+
+    fn file(&self, path: &Path) -> io::Result<Arc<SimFileState>> {
+        lock(&self.state).files.get(path).cloned().ok_or_else(|| io::ErrorKind::NotFound.into())
+    }
+}
+
+/// Resolves every dirty page of one region: lost, kept, or torn at a sector boundary.
+fn crash_pages(durable: &mut [u8], volatile: &[u8], rng: &mut SplitMix64) {
+    for (old, new) in durable.chunks_mut(SIM_PAGE_BYTES).zip(volatile.chunks(SIM_PAGE_BYTES)) {
+        if old == new {
+            continue;
+        }
+        match rng.below(3) {
+            0 => {} // lost: the disk keeps the old page
+            1 => old.copy_from_slice(new),
+            _ => {
+                // A prefix of 1 to all-but-one sectors reached the disk.
+                let sectors = old.len() / SIM_SECTOR_BYTES;
+                let written = (1 + rng.index(sectors.max(2) - 1)) * SIM_SECTOR_BYTES;
+                let written = written.min(old.len());
+                old[..written].copy_from_slice(&new[..written]);
+            }
+        }
+    }
+}
+
+impl Storage for SimStorage {
+    type File = SimFile;
+    type Lock = SimLock;
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.operation()?;
+        lock(&self.state).dirs.insert(dir.to_owned());
+        Ok(())
+    }
+
+    fn try_lock_dir(&self, dir: &Path) -> io::Result<SimLock> {
+        self.operation()?;
+        if lock(&self.state).locked.insert(dir.to_owned()) {
+            Ok(SimLock { storage: self.clone(), dir: dir.to_owned() })
+        } else {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+
+    fn create(&self, path: &Path) -> io::Result<SimFile> {
+        self.operation()?;
+        let mut state = lock(&self.state);
+        if state.files.contains_key(path) {
+            return Err(io::ErrorKind::AlreadyExists.into());
+        }
+        let file = Arc::new(SimFileState::default());
+        state.files.insert(path.to_owned(), Arc::clone(&file));
+        Ok(SimFile { storage: self.clone(), file })
+    }
+
+    fn open(&self, path: &Path) -> io::Result<SimFile> {
+        self.operation()?;
+        Ok(SimFile { storage: self.clone(), file: self.file(path)? })
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.operation()?;
+        let mut state = lock(&self.state);
+        let file = state.files.remove(path).ok_or(io::ErrorKind::NotFound)?;
+        let freed: u64 = lock(&file.regions).iter().map(|region| region.len as u64).sum();
+        state.allocated_bytes -= freed;
+        state.removed.insert(path.to_owned(), file);
+        Ok(())
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        self.operation()?;
+        let state = lock(&self.state);
+        Ok(state.files.keys().filter(|path| path.parent() == Some(dir)).cloned().collect())
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.operation()?;
+        let mut state = lock(&self.state);
+        let names: Vec<PathBuf> =
+            state.files.keys().filter(|path| path.parent() == Some(dir)).cloned().collect();
+        state.durable_names.extend(names);
+        state.removed.retain(|path, _| path.parent() != Some(dir));
+        let State { durable_names, files, .. } = &mut *state;
+        durable_names.retain(|path| path.parent() != Some(dir) || files.contains_key(path));
+        Ok(())
+    }
+}
+
+/// The simulated directory lock.
+#[derive(Debug)]
+pub struct SimLock {
+    storage: SimStorage,
+    dir: PathBuf,
+}
+
+impl Drop for SimLock {
+    fn drop(&mut self) {
+        lock(&self.storage.state).locked.remove(&self.dir);
+    }
+}
+
+/// A simulated file.
+#[derive(Debug, Clone)]
+pub struct SimFile {
+    storage: SimStorage,
+    file: Arc<SimFileState>,
+}
+
+impl SegmentFile for SimFile {
+    type Map = SimMap;
+
+    fn len_bytes(&self) -> io::Result<u64> {
+        self.storage.operation()?;
+        Ok(lock(&self.file.regions).last().map_or(0, |r| r.offset + r.len as u64))
+    }
+
+    fn allocate(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.storage.operation()?;
+        let mut regions = lock(&self.file.regions);
+        let end = regions.last().map_or(0, |r| r.offset + r.len as u64);
+        if offset != end {
+            // The segment layer only ever grows a file at its end.
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "allocation not at the end"));
+        }
+        let len_usize = usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let mut state = lock(&self.storage.state);
+        if state.capacity_bytes.is_some_and(|cap| state.allocated_bytes + len > cap) {
+            return Err(fault_error(Fault::NoSpace));
+        }
+        state.allocated_bytes += len;
+        drop(state);
+        regions.push(Arc::new(Region::new(offset, len_usize)));
+        Ok(())
+    }
+
+    fn map(&self, offset: u64, len: usize) -> io::Result<SimMap> {
+        self.storage.operation()?;
+        let regions = lock(&self.file.regions);
+        let region = regions
+            .iter()
+            .find(|r| r.offset <= offset && offset + len as u64 <= r.offset + r.len as u64)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "map outside a region"))?;
+        let start =
+            usize::try_from(offset - region.offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+        Ok(SimMap { storage: self.storage.clone(), region: Arc::clone(region), start, len })
+    }
+}
+
+/// A simulated mapping: a window onto a region's volatile image.
+#[derive(Debug)]
+pub struct SimMap {
+    storage: SimStorage,
+    region: Arc<Region>,
+    start: usize,
+    len: usize,
+}
+
+impl MappedRegion for SimMap {
+    fn as_ptr(&self) -> *mut u8 {
+        // SAFETY: `start + len <= region.len` was checked when the map was made.
+        unsafe { self.region.volatile.add(self.start) }
+    }
+
+    fn len_bytes(&self) -> usize {
+        self.len
+    }
+
+    fn sync(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.storage.operation()?;
+        let end = offset
+            .checked_add(len)
+            .filter(|end| *end <= self.len)
+            .ok_or(io::ErrorKind::InvalidInput)?;
+        // Like msync, whole pages are written.
+        let first = (self.start + offset) / SIM_PAGE_BYTES * SIM_PAGE_BYTES;
+        let last = (self.start + end).div_ceil(SIM_PAGE_BYTES) * SIM_PAGE_BYTES;
+        let last = last.min(self.region.len);
+        lock(&self.region.durable)[first..last]
+            .copy_from_slice(&self.region.volatile()[first..last]);
+        *lock(&self.region.reservation_durable) = true;
+        Ok(())
+    }
+}
+
+/// A small seeded generator (SplitMix64): reproducible crash states without a dependency.
+#[derive(Clone, Debug)]
+pub(crate) struct SplitMix64(pub(crate) u64);
+
+impl SplitMix64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A value in `0..bound` (`bound > 0`).
+    pub(crate) fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound
+    }
+
+    /// A value in `0..bound` (`bound > 0`).
+    pub(crate) fn index(&mut self, bound: usize) -> usize {
+        let bound = u64::try_from(bound).expect("usize fits in u64");
+        usize::try_from(self.below(bound)).expect("below a usize bound")
+    }
+
+    /// True with probability `1 / n`.
+    pub(crate) fn chance(&mut self, n: u64) -> bool {
+        self.below(n) == 0
+    }
+}

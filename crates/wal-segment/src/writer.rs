@@ -1,0 +1,256 @@
+//! Appending to one segment through its mapped chunks.
+//!
+//! Data flow: `append` encodes records straight into the current chunk's mapping (one memcpy per
+//! payload, no syscall). When the next record does not fit, the writer closes the chunk with a
+//! padding frame and starts the next one, which was reserved and mapped when the previous chunk
+//! started, and whose header (magic, segment id, index, a fresh salt, first LSN) it writes first.
+//! `sync` makes everything from the durable point to the write position durable with `msync` of
+//! exactly those ranges. A failed sync or map poisons the writer: the data it covered is in an
+//! unknown state, and a later sync could report success without it.
+
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+
+use wal_format::{FrameEncoder, Lsn, Record, batch_len, frame_len};
+
+use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity};
+use crate::error::{Error, is_out_of_space};
+use crate::mapping::ChunkMap;
+use crate::options::SegmentOptions;
+use crate::storage::{SegmentFile, Storage};
+
+/// The file name of segment `id`: 20 decimal digits, so names sort in segment order.
+#[must_use]
+pub fn segment_file_name(id: u64) -> String {
+    format!("{id:020}.wal")
+}
+
+/// One chunk being written: its mapping, encoder, and how far it is written and synced.
+struct OpenChunk<M> {
+    map: ChunkMap<M>,
+    encoder: FrameEncoder,
+    written: usize,
+    synced: usize,
+}
+
+/// Appends records to one segment file.
+pub struct SegmentWriter<S: Storage> {
+    path: PathBuf,
+    file: S::File,
+    options: SegmentOptions,
+    segment_id: u64,
+    /// Chunks started so far that still have unsynced bytes, oldest first, then the current one.
+    chunks: Vec<(u32, OpenChunk<<S::File as SegmentFile>::Map>)>,
+    /// The next chunk, reserved and mapped ahead of need.
+    prepared: Option<ChunkMap<<S::File as SegmentFile>::Map>>,
+    next_lsn: Lsn,
+    durable_lsn: Lsn,
+    poisoned: bool,
+}
+
+impl<S: Storage> SegmentWriter<S> {
+    /// Creates segment `segment_id` in `dir` (whose lock the caller holds), whose first record
+    /// will have LSN `first_lsn`, and makes its directory entry durable.
+    ///
+    /// # Errors
+    /// `OutOfSpace` if the first chunk cannot be reserved, `Io` for other failures.
+    pub fn create(
+        storage: &S,
+        dir: &Path,
+        segment_id: u64,
+        first_lsn: Lsn,
+        options: SegmentOptions,
+    ) -> Result<SegmentWriter<S>, Error> {
+        options.validate()?;
+        let path = dir.join(segment_file_name(segment_id));
+        let file = storage.create(&path).map_err(|e| Error::io("create", &path, e))?;
+        let mut writer = SegmentWriter {
+            path,
+            file,
+            options,
+            segment_id,
+            chunks: Vec::new(),
+            prepared: None,
+            next_lsn: first_lsn,
+            durable_lsn: first_lsn,
+            poisoned: false,
+        };
+        let first = writer.reserve_chunk(0)?;
+        writer.start_chunk(0, first);
+        storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))?;
+        Ok(writer)
+    }
+
+    /// The segment file's path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The LSN the next appended record gets.
+    #[must_use]
+    pub fn next_lsn(&self) -> Lsn {
+        self.next_lsn
+    }
+
+    /// Every record below this LSN is durable.
+    #[must_use]
+    pub fn durable_lsn(&self) -> Lsn {
+        self.durable_lsn
+    }
+
+    /// Appends `records`, in order, and returns the LSN of the first. They are visible in the
+    /// mapping at once and durable after the next successful [`SegmentWriter::sync`].
+    ///
+    /// # Errors
+    /// `RecordTooLarge` or `Format` for a record that can never be written (nothing is appended);
+    /// `SegmentFull` when the segment has no chunk left (the records that fit are appended and
+    /// the error says so by `next_lsn`); `OutOfSpace` or `Io` if a chunk cannot be prepared.
+    pub fn append(&mut self, records: &[Record<'_>]) -> Result<Lsn, Error> {
+        self.check_usable()?;
+        let max = self.options.max_payload_bytes();
+        if let Some(record) = records.iter().find(|record| record.payload.len() > max) {
+            return Err(Error::RecordTooLarge { len: record.payload.len(), max });
+        }
+        batch_len(records)?;
+        let first = self.next_lsn;
+        let mut rest = records;
+        while !rest.is_empty() {
+            let fitting = self.fitting_prefix(rest);
+            if fitting == 0 {
+                self.next_chunk()?;
+                continue;
+            }
+            let (now, later) = rest.split_at(fitting);
+            let lsn = self.next_lsn;
+            let chunk = self.current();
+            // SAFETY: this writer is the chunk's only writer and hands out no `Bytes` of its
+            // unwritten part.
+            let dst = unsafe { chunk.map.unwritten(chunk.written) };
+            let written = chunk.encoder.encode_batch(dst, lsn, now)?;
+            chunk.written += written;
+            self.next_lsn = Lsn(lsn.0 + fitting as u64);
+            rest = later;
+        }
+        Ok(first)
+    }
+
+    /// Makes every appended record durable.
+    ///
+    /// # Errors
+    /// `Io` if a sync fails; the writer is then poisoned.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        self.check_usable()?;
+        for (index, chunk) in &mut self.chunks {
+            if chunk.synced < chunk.written {
+                if let Err(error) = chunk.map.sync(chunk.synced, chunk.written) {
+                    self.poisoned = true;
+                    return Err(Error::io("msync", &self.path, error).in_chunk(*index));
+                }
+                chunk.synced = chunk.written;
+            }
+        }
+        // Only the current chunk can still receive bytes.
+        let current = self.chunks.len() - 1;
+        self.chunks.drain(..current);
+        self.durable_lsn = self.next_lsn;
+        Ok(())
+    }
+
+    fn check_usable(&self) -> Result<(), Error> {
+        if self.poisoned { Err(Error::Poisoned { path: self.path.clone() }) } else { Ok(()) }
+    }
+
+    fn current(&mut self) -> &mut OpenChunk<<S::File as SegmentFile>::Map> {
+        &mut self.chunks.last_mut().expect("a writer always has a current chunk").1
+    }
+
+    /// How many of `records` fit, as frames, in the rest of the current chunk.
+    fn fitting_prefix(&mut self, records: &[Record<'_>]) -> usize {
+        let chunk = self.current();
+        let mut room = chunk.map.len_bytes() - chunk.written;
+        records
+            .iter()
+            .take_while(|record| {
+                let len = frame_len(record.payload.len()).expect("checked against the chunk size");
+                let fits = len <= room;
+                room = room.saturating_sub(len);
+                fits
+            })
+            .count()
+    }
+
+    /// Closes the current chunk with padding and starts the next one.
+    fn next_chunk(&mut self) -> Result<(), Error> {
+        let next_lsn = self.next_lsn;
+        let index = self.chunks.last().map_or(0, |(index, _)| *index) + 1;
+        if index >= self.options.chunks_per_segment {
+            return Err(Error::SegmentFull { path: self.path.clone() });
+        }
+        // Get the next chunk first: if that fails (a full disk), the current one stays open.
+        let map = match self.prepared.take() {
+            Some(map) => map,
+            None => self.reserve_chunk(index)?,
+        };
+        let chunk = self.current();
+        // SAFETY: as in `append`.
+        let dst = unsafe { chunk.map.unwritten(chunk.written) };
+        chunk.written += chunk.encoder.encode_padding(dst, next_lsn);
+        self.start_chunk(index, map);
+        Ok(())
+    }
+
+    /// Writes chunk `index`'s header into `map`, makes it current, and prepares the chunk after.
+    fn start_chunk(&mut self, index: u32, mut map: ChunkMap<<S::File as SegmentFile>::Map>) {
+        let identity = ChunkIdentity {
+            chunk_size_log2: self.options.chunk_size_log2(),
+            segment_id: self.segment_id,
+            chunk_index: index,
+            salt: fresh_salt(self.segment_id, index),
+            first_lsn: self.next_lsn,
+        };
+        // SAFETY: the chunk was just mapped and nothing of it was handed out.
+        let header = unsafe { map.unwritten(0) };
+        header[..CHUNK_HEADER_BYTES].copy_from_slice(&identity.encode());
+        let encoder = FrameEncoder::new(identity.salt);
+        self.chunks
+            .push((index, OpenChunk { map, encoder, written: CHUNK_HEADER_BYTES, synced: 0 }));
+        // Preparing ahead is best effort: if it fails, `next_chunk` tries again and reports.
+        if index + 1 < self.options.chunks_per_segment {
+            self.prepared = self.reserve_chunk(index + 1).ok();
+        }
+    }
+
+    /// Reserves chunk `index`'s space in the file and maps it.
+    fn reserve_chunk(&self, index: u32) -> Result<ChunkMap<<S::File as SegmentFile>::Map>, Error> {
+        let bytes = self.options.chunk_bytes as u64;
+        let offset = u64::from(index) * bytes;
+        self.file.allocate(offset, bytes).map_err(|error| {
+            if is_out_of_space(&error) {
+                Error::OutOfSpace { path: self.path.clone(), bytes }
+            } else {
+                Error::io("allocate", &self.path, error)
+            }
+        })?;
+        let map = self
+            .file
+            .map(offset, self.options.chunk_bytes)
+            .map_err(|error| Error::io("map", &self.path, error))?;
+        Ok(ChunkMap::new(map))
+    }
+}
+
+/// A salt for a new use of a chunk's space: random per process and call, so a stale frame of
+/// an earlier use (or of another chunk) fails its checksum with certainty unless the salts
+/// collide, a 2^-32 chance.
+fn fresh_salt(segment_id: u64, chunk_index: u32) -> wal_format::Salt {
+    let mut hasher = std::hash::RandomState::new().build_hasher();
+    hasher.write_u64(segment_id);
+    hasher.write_u32(chunk_index);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    hasher.write_u128(nanos);
+    let [a, b, c, d, e, f, g, h] = hasher.finish().to_le_bytes();
+    wal_format::Salt(u32::from_le_bytes([a, b, c, d]) ^ u32::from_le_bytes([e, f, g, h]))
+}

@@ -1,0 +1,82 @@
+//! Simulated power loss: seeded workloads append and sync through mapped chunks; at many points
+//! the simulated page cache is crashed with many seeds (each dirty page lost, kept, or torn at a
+//! sector), and the segment is scanned. Every record acknowledged by a sync must come back, and
+//! what comes back must be exactly a prefix of what was written: nothing after a gap.
+
+use wal_format::{Lsn, Record, Tag};
+use wal_segment::{DirLock, Error, SegmentWriter, SimStorage, scan_segment};
+
+use crate::{Written, assert_prefix, options, payload, sim_dir};
+
+const WORKLOADS: u64 = 40;
+const STEPS: usize = 60;
+const SEEDS_PER_STEP: u64 = 5;
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+#[test]
+fn synced_records_survive_every_simulated_crash() {
+    let mut states = 0u64;
+    let mut lost_unsynced = 0u64;
+    for workload in 0..WORKLOADS {
+        let seed = 0xC0FFEE + workload;
+        let mut rng = Rng(seed * 2 + 1);
+        let storage = SimStorage::new();
+        let dir = sim_dir();
+        let _lock = DirLock::acquire(&storage, &dir).unwrap();
+        let mut writer = SegmentWriter::create(&storage, &dir, 1, Lsn(0), options(8)).unwrap();
+        let mut written: Vec<Written> = Vec::new();
+        let mut acknowledged = 0;
+        for _ in 0..STEPS {
+            let count = 1 + rng.below(6) as usize;
+            let batch: Vec<Written> = (0..count)
+                .map(|i| {
+                    let lsn = (written.len() + i) as u64;
+                    let len = [0, 3, 60, 500, 3000, 9000][rng.below(6) as usize];
+                    Written::new(
+                        [Tag::ENTRY, Tag::DELTA, Tag::TXN_COMMIT][rng.below(3) as usize],
+                        payload(lsn, len),
+                    )
+                })
+                .collect();
+            let records: Vec<Record<'_>> = batch.iter().map(Written::record).collect();
+            match writer.append(&records) {
+                Ok(_) => written.extend(batch),
+                Err(Error::SegmentFull { .. }) => break,
+                Err(error) => panic!("seed {seed}: {error}"),
+            }
+            if rng.below(3) == 0 {
+                writer.sync().unwrap();
+                acknowledged = written.len();
+            }
+            for crash_seed in 0..SEEDS_PER_STEP {
+                let crashed = storage.crash(seed << 20 | states);
+                let scan = scan_segment(&crashed, &dir, 1, Lsn(0), options(8))
+                    .unwrap_or_else(|error| panic!("seed {seed}/{crash_seed}: {error}"));
+                let recovered = scan.records.len();
+                assert!(
+                    recovered >= acknowledged && recovered <= written.len(),
+                    "seed {seed}, crash {crash_seed}: recovered {recovered}, acknowledged {acknowledged}, written {}",
+                    written.len()
+                );
+                assert_prefix(&scan, &written, Lsn(0), recovered);
+                lost_unsynced += (written.len() - recovered) as u64;
+                states += 1;
+            }
+        }
+    }
+    println!(
+        "simulated crashes: {states} states, acknowledged records lost: 0, \
+         unsynced records lost (allowed): {lost_unsynced}"
+    );
+    assert!(states >= 10_000, "only {states} crash states explored");
+}

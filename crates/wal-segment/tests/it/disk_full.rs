@@ -1,0 +1,78 @@
+//! A full disk is a typed error when a chunk is reserved, never a SIGBUS, and the writer keeps
+//! what it had and works again once space is freed.
+
+use std::path::Path;
+use std::process::Command;
+
+use wal_format::{Lsn, Record, Tag};
+use wal_segment::{DirLock, Error, RealStorage, SegmentWriter, SimStorage, Storage, scan_segment};
+
+use crate::{CHUNK, options};
+
+/// Appends 1 KiB records until the storage refuses a chunk; returns how many were appended.
+fn fill<S: Storage>(writer: &mut SegmentWriter<S>) -> u64 {
+    let payload = [0x42u8; 1024];
+    for appended in 0.. {
+        match writer.append(&[Record { tag: Tag::ENTRY, payload: &payload }]) {
+            Ok(_) => {}
+            Err(Error::OutOfSpace { bytes, .. }) => {
+                assert_eq!(bytes, CHUNK as u64);
+                return appended;
+            }
+            Err(other) => panic!("expected OutOfSpace, got {other}"),
+        }
+    }
+    unreachable!()
+}
+
+fn check_full_disk<S: Storage>(storage: &S, dir: &Path, free_space: impl FnOnce()) {
+    let _lock = DirLock::acquire(storage, dir).unwrap();
+    let mut writer = SegmentWriter::create(storage, dir, 1, Lsn(0), options(64)).unwrap();
+    let appended = fill(&mut writer);
+    assert!(appended > 0);
+    writer.sync().expect("what was appended before the full disk syncs");
+    let scan = scan_segment(storage, dir, 1, Lsn(0), options(64)).unwrap();
+    assert_eq!(scan.records.len() as u64, appended, "nothing written before the full disk is lost");
+    free_space();
+    writer
+        .append(&[Record { tag: Tag::ENTRY, payload: &[7; 1024] }])
+        .expect("works again once space is freed");
+    writer.sync().unwrap();
+    println!("disk full after {appended} records: typed OutOfSpace, 0 lost, appends resumed");
+}
+
+#[test]
+fn simulated_full_disk() {
+    let storage = SimStorage::new();
+    storage.set_capacity(Some(3 * CHUNK as u64));
+    let again = storage.clone();
+    check_full_disk(&storage, &crate::sim_dir(), move || again.set_capacity(None));
+}
+
+#[test]
+fn full_tmpfs_gives_out_of_space_not_sigbus() {
+    if !rustix::process::geteuid().is_root() {
+        println!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let mount_point = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(mount_point.path())
+        .status();
+    if !mounted.as_ref().is_ok_and(|status| status.success()) {
+        println!("skipped: mount -t tmpfs failed here ({mounted:?})");
+        return;
+    }
+    let dir = mount_point.path().join("log");
+    let filler = mount_point.path().join("filler");
+    // Take part of the space with another file, so freeing it is possible afterwards.
+    std::fs::write(&filler, vec![0u8; 2 * CHUNK]).unwrap();
+    let result = std::panic::catch_unwind(|| {
+        check_full_disk(&RealStorage, &dir, || std::fs::remove_file(&filler).unwrap());
+    });
+    let _ = Command::new("umount").arg(mount_point.path()).status();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

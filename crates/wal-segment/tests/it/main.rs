@@ -1,0 +1,64 @@
+//! Integration tests of segment files, in one binary: round trips on real and simulated storage,
+//! every cut point, simulated crashes, the directory lock, a full disk and failed syncs.
+#![allow(clippy::cast_possible_truncation, reason = "small test indexes and byte patterns")]
+
+mod crash;
+mod cuts;
+mod disk_full;
+mod faults;
+mod lock;
+mod roundtrip;
+mod spec;
+
+use std::path::{Path, PathBuf};
+
+use wal_format::{Lsn, Record, Tag};
+use wal_segment::{SegmentOptions, SegmentScan};
+
+/// The smallest chunk, so tests cross chunk boundaries with little data.
+pub(crate) const CHUNK: usize = 64 << 10;
+
+pub(crate) fn options(chunks_per_segment: u32) -> SegmentOptions {
+    SegmentOptions { chunk_bytes: CHUNK, chunks_per_segment }
+}
+
+/// The log directory used on simulated storage.
+pub(crate) fn sim_dir() -> PathBuf {
+    PathBuf::from("/log")
+}
+
+pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(wal_segment::segment_file_name(id))
+}
+
+/// A record as the tests remember it: tag and payload, its LSN given by its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Written {
+    pub(crate) tag: Tag,
+    pub(crate) payload: Vec<u8>,
+}
+
+impl Written {
+    pub(crate) fn new(tag: Tag, payload: Vec<u8>) -> Written {
+        Written { tag, payload }
+    }
+
+    pub(crate) fn record(&self) -> Record<'_> {
+        Record { tag: self.tag, payload: &self.payload }
+    }
+}
+
+/// A payload whose bytes depend on its LSN, so a record read at the wrong LSN never matches.
+pub(crate) fn payload(lsn: u64, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (lsn.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8).collect()
+}
+
+/// Checks that `scan` holds exactly the first `count` of `written`, from LSN `first`.
+pub(crate) fn assert_prefix(scan: &SegmentScan, written: &[Written], first: Lsn, count: usize) {
+    assert_eq!(scan.records.len(), count, "records recovered (end: {:?})", scan.end);
+    for (index, (got, want)) in scan.records.iter().zip(written).enumerate() {
+        assert_eq!(got.record.lsn, Lsn(first.0 + index as u64));
+        assert_eq!((got.record.tag, &got.record.payload[..]), (want.tag, &want.payload[..]));
+    }
+    assert_eq!(scan.next_lsn, Lsn(first.0 + count as u64));
+}

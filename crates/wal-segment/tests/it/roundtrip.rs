@@ -1,0 +1,93 @@
+//! Records appended through mapped chunks read back exactly, on both storages.
+
+use wal_format::{Lsn, Record, Tag};
+use wal_segment::{
+    CHUNK_HEADER_BYTES, DirLock, Error, RealStorage, SegmentEnd, SegmentOptions, SegmentWriter,
+    SimStorage, Storage, scan_segment,
+};
+
+use crate::{CHUNK, Written, assert_prefix, options, payload, sim_dir};
+
+/// Mixed sizes that cross several chunk boundaries, with syncs in between.
+fn workload() -> Vec<Written> {
+    (0..400u64)
+        .map(|lsn| {
+            let len = [0, 1, 7, 8, 100, 1000, 5000][lsn as usize % 7];
+            let tag = [Tag::TXN_BEGIN, Tag::DELTA, Tag::DELTA, Tag::TXN_COMMIT][lsn as usize % 4];
+            Written::new(tag, payload(lsn, len))
+        })
+        .collect()
+}
+
+fn write_and_read_back<S: Storage>(storage: &S, dir: &std::path::Path) {
+    let _lock = DirLock::acquire(storage, dir).unwrap();
+    let written = workload();
+    let mut writer = SegmentWriter::create(storage, dir, 3, Lsn(500), options(8)).unwrap();
+    for (index, batch) in written.chunks(7).enumerate() {
+        let records: Vec<Record<'_>> = batch.iter().map(Written::record).collect();
+        writer.append(&records).unwrap();
+        if index % 5 == 0 {
+            writer.sync().unwrap();
+        }
+    }
+    writer.sync().unwrap();
+    assert_eq!(writer.durable_lsn(), Lsn(900));
+    let scan = scan_segment(storage, dir, 3, Lsn(500), options(8)).unwrap();
+    assert_prefix(&scan, &written, Lsn(500), written.len());
+    assert!(scan.records.iter().map(|r| r.chunk).max().unwrap() >= 2, "crossed chunks");
+    assert!(
+        matches!(scan.end, SegmentEnd::Unwritten | SegmentEnd::UnstartedChunk),
+        "{:?}",
+        scan.end
+    );
+}
+
+#[test]
+fn real_files_round_trip_across_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    write_and_read_back(&RealStorage, dir.path());
+}
+
+#[test]
+fn simulated_files_round_trip_across_chunks() {
+    write_and_read_back(&SimStorage::new(), &sim_dir());
+}
+
+#[test]
+fn a_full_segment_and_an_oversized_record_are_typed_errors() {
+    let storage = SimStorage::new();
+    let dir = sim_dir();
+    let mut writer = SegmentWriter::create(&storage, &dir, 1, Lsn(0), options(2)).unwrap();
+    let max = options(2).max_payload_bytes();
+    assert_eq!(max, CHUNK - CHUNK_HEADER_BYTES - wal_format::HEADER_SIZE_BYTES);
+    let big = vec![1u8; max + 1];
+    assert!(matches!(
+        writer.append(&[Record { tag: Tag::ENTRY, payload: &big }]),
+        Err(Error::RecordTooLarge { len, .. }) if len == max + 1
+    ));
+    let fits = vec![2u8; max];
+    writer.append(&[Record { tag: Tag::ENTRY, payload: &fits }]).unwrap();
+    writer.append(&[Record { tag: Tag::ENTRY, payload: &fits }]).unwrap();
+    assert!(matches!(
+        writer.append(&[Record { tag: Tag::ENTRY, payload: b"x" }]),
+        Err(Error::SegmentFull { .. })
+    ));
+    writer.sync().unwrap();
+    let scan = scan_segment(&storage, &dir, 1, Lsn(0), options(2)).unwrap();
+    assert_eq!(scan.records.len(), 2);
+    assert_eq!(scan.end, SegmentEnd::EndOfFile);
+}
+
+#[test]
+fn invalid_options_are_refused() {
+    let storage = SimStorage::new();
+    for chunk_bytes in [0, 1000, 32 << 10, 2 << 30, (64 << 10) + 8] {
+        let options = SegmentOptions { chunk_bytes, chunks_per_segment: 1 };
+        assert!(matches!(
+            SegmentWriter::create(&storage, &sim_dir(), 1, Lsn(0), options),
+            Err(Error::InvalidOptions { .. })
+        ));
+    }
+    let options = SegmentOptions { chunk_bytes: CHUNK, chunks_per_segment: 0 };
+    assert!(SegmentWriter::create(&storage, &sim_dir(), 1, Lsn(0), options).is_err());
+}
