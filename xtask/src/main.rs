@@ -74,7 +74,8 @@ fn step(name: &str, run: impl FnOnce() -> Result) -> Result {
 fn bench() -> Result {
     cargo(&["bench", "--package", "wal-benches", "--bench", "codec"], &[])?;
     bench_report::print_codec_report(&workspace_root().join("target/criterion"))?;
-    cargo(&["bench", "--package", "wal-benches", "--bench", "codec_paired"], &[])
+    cargo(&["bench", "--package", "wal-benches", "--bench", "codec_paired"], &[])?;
+    cargo(&["bench", "--package", "wal-benches", "--bench", "segment_sync"], &[])
 }
 
 fn fuzz_command(args: &[String]) -> Result {

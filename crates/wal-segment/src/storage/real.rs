@@ -9,7 +9,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use memmap2::{MmapMut, MmapOptions};
+use memmap2::{Advice, MmapMut, MmapOptions};
 use rustix::fs::{FallocateFlags, fallocate};
 
 use super::{MappedRegion, SegmentFile, Storage};
@@ -95,6 +95,10 @@ impl SegmentFile for RealFile {
         // space; the file is only resized by this crate while the directory lock is held, and
         // never below a live mapping, so the mapping never loses its backing pages.
         let map = unsafe { MmapOptions::new().offset(offset).len(len).map_mut(&self.file)? };
+        // Take the write faults now, while the chunk is prepared, instead of one per page in the
+        // append path (a shared file mapping faults on the first store to each page). Best
+        // effort: kernels before 5.14 refuse the advice, and appends then fault as usual.
+        let _ = map.advise(Advice::PopulateWrite);
         Ok(RealMap { map })
     }
 }

@@ -1,0 +1,208 @@
+//! What a durable commit costs for each way of preparing a chunk's space, and what an append into
+//! a mapped chunk costs against a memcpy of the same bytes. Measured in one run, on the bench
+//! directory's file system (`WAL_BENCH_DIR`, default: the system temp directory).
+//!
+//! Durable commit cells (2,000 commits of one 256 B record each, each durable before the next):
+//! - `msync, fallocated`: store into a mapping of `fallocate`d (unwritten-extent) space, msync;
+//! - `msync, fallocated, mapping pre-faulted for write`: the same, after `MADV_POPULATE_WRITE`
+//!   (what `SegmentWriter` does when it prepares a chunk);
+//! - `msync, zero-filled 1 MiB writes`: the same into space zero-filled by 1 MiB `pwrite`s;
+//! - `msync, zero-filled 4 KiB writes`: the same into space zero-filled by 4 KiB `pwrite`s;
+//! - `pwrite+fdatasync, zero-filled`: `pwrite` into written space, `fdatasync` (the floor);
+//! - `pwrite+fdatasync, growing file`: appending writes that extend the file.
+//!
+//! Append cells: 128 B records through `SegmentWriter::append` on real files (no sync), against
+//! `memcpy` of the same payload bytes into a buffer of the same size.
+#![expect(clippy::cast_precision_loss, reason = "nanosecond counts far below 2^52")]
+
+use std::fs::{File, OpenOptions};
+use std::hint::black_box;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use memmap2::{Advice, MmapMut, MmapOptions};
+use rustix::fs::{FallocateFlags, fallocate};
+use wal_format::{Lsn, Record, Tag};
+use wal_segment::{RealStorage, SegmentOptions, SegmentWriter};
+
+const FILE_BYTES: u64 = 64 << 20;
+const COMMITS: usize = 2000;
+const RECORD_BYTES: usize = 256;
+
+fn main() {
+    let base = std::env::var_os("WAL_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
+    let dir = tempfile::tempdir_in(&base).expect("bench directory");
+    durable_commits(dir.path());
+    append_against_memcpy(dir.path());
+    println!("\n(measured in {})", base.display());
+}
+
+/// Prepares one file per cell, then runs the cells interleaved, `COMMITS / ROUNDS` commits at a
+/// time in rotating order, so drift of the machine lands on every cell alike.
+fn durable_commits(dir: &Path) {
+    const ROUNDS: usize = 20;
+    let cells: [(&str, Prep, Sync); 7] = [
+        ("msync, fallocated", Prep::Fallocate, Sync::Msync),
+        (
+            "msync, fallocated, mapping pre-faulted for write",
+            Prep::Fallocate,
+            Sync::MsyncPrefaulted,
+        ),
+        (
+            "msync, fallocated then zero-filled 4 KiB writes",
+            Prep::FallocateZeroFill(4096),
+            Sync::Msync,
+        ),
+        ("msync, zero-filled 1 MiB writes", Prep::ZeroFill(1 << 20), Sync::Msync),
+        ("msync, zero-filled 4 KiB writes", Prep::ZeroFill(4096), Sync::Msync),
+        ("pwrite+fdatasync, zero-filled 1 MiB writes", Prep::ZeroFill(1 << 20), Sync::Pwrite),
+        ("pwrite+fdatasync, growing file", Prep::Empty, Sync::Pwrite),
+    ];
+    let mut prepared: Vec<(File, Option<MmapMut>, Duration)> = cells
+        .iter()
+        .enumerate()
+        .map(|(index, (_, prep, sync))| {
+            let started = Instant::now();
+            let file = prepare(&dir.join(format!("cell{index}")), prep);
+            let map = match sync {
+                Sync::Msync => Some(map_whole(&file)),
+                Sync::MsyncPrefaulted => {
+                    let map = map_whole(&file);
+                    map.advise(Advice::PopulateWrite).unwrap();
+                    Some(map)
+                }
+                Sync::Pwrite => None,
+            };
+            (file, map, started.elapsed())
+        })
+        .collect();
+    let mut latencies = vec![Vec::with_capacity(COMMITS); cells.len()];
+    for round in 0..ROUNDS {
+        for step in 0..cells.len() {
+            let cell = (round + step) % cells.len();
+            let (file, map, _) = &mut prepared[cell];
+            for commit in 0..COMMITS / ROUNDS {
+                let offset = (round * COMMITS / ROUNDS + commit) * RECORD_BYTES;
+                latencies[cell].push(match map {
+                    Some(map) => msync_commit(map, offset),
+                    None => pwrite_commit(file, offset),
+                });
+            }
+        }
+    }
+    println!("durable 256 B commits: {COMMITS} per cell, interleaved in {ROUNDS} rounds");
+    println!(
+        "| method | prepare and map 64 MiB, ms | commits/s | p50 us | p99 us |\n|---|---|---|---|---|"
+    );
+    for ((name, _, _), (times, (_, _, prep))) in
+        cells.iter().zip(latencies.into_iter().zip(&prepared))
+    {
+        report(name, *prep, times);
+    }
+}
+
+enum Sync {
+    Msync,
+    /// As `SegmentWriter` maps chunks: `MADV_POPULATE_WRITE` right after mapping.
+    MsyncPrefaulted,
+    Pwrite,
+}
+
+enum Prep {
+    Fallocate,
+    FallocateZeroFill(usize),
+    ZeroFill(usize),
+    Empty,
+}
+
+fn prepare(path: &Path, prep: &Prep) -> File {
+    let file = OpenOptions::new().read(true).write(true).create_new(true).open(path).unwrap();
+    match prep {
+        Prep::Fallocate => fallocate(&file, FallocateFlags::empty(), 0, FILE_BYTES).unwrap(),
+        Prep::FallocateZeroFill(write_bytes) => {
+            fallocate(&file, FallocateFlags::empty(), 0, FILE_BYTES).unwrap();
+            zero_fill(&file, *write_bytes);
+        }
+        Prep::ZeroFill(write_bytes) => zero_fill(&file, *write_bytes),
+        Prep::Empty => {}
+    }
+    file.sync_all().unwrap();
+    file
+}
+
+fn zero_fill(file: &File, write_bytes: usize) {
+    let zeros = vec![0u8; write_bytes];
+    for offset in (0..FILE_BYTES).step_by(write_bytes) {
+        file.write_all_at(&zeros, offset).unwrap();
+    }
+}
+
+fn map_whole(file: &File) -> MmapMut {
+    let len = usize::try_from(FILE_BYTES).unwrap();
+    // SAFETY: the file was fully prepared and is private to this bench.
+    unsafe { MmapOptions::new().len(len).map_mut(file).unwrap() }
+}
+
+fn msync_commit(map: &mut MmapMut, offset: usize) -> Duration {
+    let started = Instant::now();
+    map[offset..offset + RECORD_BYTES].copy_from_slice(&[0xA5u8; RECORD_BYTES]);
+    map.flush_range(offset, RECORD_BYTES).unwrap();
+    started.elapsed()
+}
+
+fn pwrite_commit(file: &File, offset: usize) -> Duration {
+    let started = Instant::now();
+    file.write_all_at(&[0xA5u8; RECORD_BYTES], offset as u64).unwrap();
+    file.sync_data().unwrap();
+    started.elapsed()
+}
+
+fn report(name: &str, prepare: Duration, mut latencies: Vec<Duration>) {
+    let total: Duration = latencies.iter().sum();
+    latencies.sort();
+    let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    println!(
+        "| {name} | {:.0} | {:.0} | {:.0} | {:.0} |",
+        prepare.as_secs_f64() * 1e3,
+        latencies.len() as f64 / total.as_secs_f64(),
+        percentile(50).as_secs_f64() * 1e6,
+        percentile(99).as_secs_f64() * 1e6
+    );
+}
+
+fn append_against_memcpy(dir: &Path) {
+    const RECORDS: usize = 100_000;
+    const PAYLOAD: usize = 128;
+    let options = SegmentOptions { chunk_bytes: 16 << 20, chunks_per_segment: 4 };
+    let payload = [0x5Au8; PAYLOAD];
+    let record = [Record { tag: Tag::ENTRY, payload: &payload }];
+    // A buffer touched once beforehand: memcpy without page faults.
+    let mut warm = vec![1u8; RECORDS * (PAYLOAD + 24)];
+    let mut rounds = Vec::new();
+    for round in 0..7u64 {
+        let mut writer =
+            SegmentWriter::create(&RealStorage, dir, 100 + round, Lsn(0), options).unwrap();
+        let started = Instant::now();
+        for _ in 0..RECORDS {
+            writer.append(black_box(&record)).unwrap();
+        }
+        let append = started.elapsed();
+        let started = Instant::now();
+        for slot in warm.chunks_exact_mut(PAYLOAD + 24) {
+            slot[..PAYLOAD].copy_from_slice(black_box(&payload));
+        }
+        black_box(&mut warm);
+        rounds.push((append, started.elapsed()));
+    }
+    rounds.sort_by_key(|(append, _)| *append);
+    let (append, memcpy) = rounds[rounds.len() / 2];
+    let per = |d: Duration| d.as_nanos() as f64 / RECORDS as f64;
+    println!(
+        "\nappend of 128 B records into mapped 16 MiB chunks (median of 7 rounds of {RECORDS})"
+    );
+    println!("| cell | ns/record |\n|---|---|");
+    println!("| SegmentWriter::append, one record per call, fresh chunks | {:.1} |", per(append));
+    println!("| memcpy of the payload into a warm buffer | {:.1} |", per(memcpy));
+    println!("| ratio append / memcpy | {:.1} |", per(append) / per(memcpy));
+}
