@@ -9,14 +9,20 @@
 //! the files so that tests can run the same code on [`SimStorage`], which models the page cache
 //! and can be crashed.
 //!
-//! Status: the sidecar index, sealing, truncation and segment deletion are not built yet (see
+//! Each segment has a sidecar index of record positions, written after the sync that made them
+//! durable; [`recover_segment`] checks it against the data, uses it to tell damage from a torn
+//! tail, and rebuilds it when it is missing or wrong.
+//!
+//! Status: sealing, truncation and segment deletion are not built yet (see
 //! `docs/ARCHITECTURE.md`).
 
 mod chunk_header;
 mod error;
+mod index;
 mod lock;
 mod mapping;
 mod options;
+mod recover;
 mod scan;
 pub mod storage;
 mod writer;
@@ -26,11 +32,16 @@ pub use chunk_header::{
     SEGMENT_FORMAT_VERSION,
 };
 pub use error::Error;
+pub use index::{
+    INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, INDEX_MAGIC, IndexEntry, IndexEntryBytes, IndexHeader,
+    SegmentIndex, index_file_name,
+};
 pub use lock::DirLock;
 pub use options::{
     DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS_PER_SEGMENT, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES,
     SegmentOptions,
 };
+pub use recover::{IndexStatus, RecoveredSegment, recover_segment};
 pub use scan::{SegmentEnd, SegmentRecord, SegmentScan, scan_chunks, scan_segment};
 pub use storage::{RealStorage, SimStorage, Storage};
 pub use writer::{SegmentWriter, segment_file_name};

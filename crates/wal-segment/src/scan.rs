@@ -74,21 +74,32 @@ pub fn scan_segment<S: Storage>(
     first_lsn: Lsn,
     options: SegmentOptions,
 ) -> Result<SegmentScan, Error> {
-    options.validate()?;
     let path = dir.join(segment_file_name(segment_id));
-    let file = storage.open(&path).map_err(|e| Error::io("open", &path, e))?;
-    let len = file.len_bytes().map_err(|e| Error::io("stat", &path, e))?;
+    let maps = map_chunks(storage, &path, options)?;
+    let chunks = maps.iter().map(|map| map.bytes(0, map.len_bytes()));
+    scan_chunks(&path, segment_id, first_lsn, options, chunks)
+}
+
+/// Maps every chunk of the segment file at `path`, the last one only as far as the file goes.
+pub(crate) fn map_chunks<S: Storage>(
+    storage: &S,
+    path: &Path,
+    options: SegmentOptions,
+) -> Result<Vec<ChunkMap<<S::File as SegmentFile>::Map>>, Error> {
+    options.validate()?;
+    let file = storage.open(path).map_err(|e| Error::io("open", path, e))?;
+    let len = file.len_bytes().map_err(|e| Error::io("stat", path, e))?;
     let chunk_bytes = options.chunk_bytes as u64;
-    let mut chunks = Vec::new();
+    let mut maps = Vec::new();
     let mut offset = 0;
     while offset < len {
         // Never map past the end of the file: that page would raise SIGBUS when read.
         let map_len = usize::try_from(chunk_bytes.min(len - offset)).expect("at most a chunk");
-        let map = file.map(offset, map_len).map_err(|e| Error::io("map", &path, e))?;
-        chunks.push(ChunkMap::new(map).bytes(0, map_len));
+        let map = file.map(offset, map_len).map_err(|e| Error::io("map", path, e))?;
+        maps.push(ChunkMap::new(map));
         offset += chunk_bytes;
     }
-    scan_chunks(&path, segment_id, first_lsn, options, chunks)
+    Ok(maps)
 }
 
 /// Scans the chunks of a segment given as buffers (each a whole chunk, or less at the end of a

@@ -5,8 +5,10 @@
 //! padding frame and starts the next one, which was reserved and mapped when the previous chunk
 //! started, and whose header (magic, segment id, index, a fresh salt, first LSN) it writes first.
 //! `sync` makes everything from the durable point to the write position durable with `msync` of
-//! exactly those ranges. A failed sync or map poisons the writer: the data it covered is in an
-//! unknown state, and a later sync could report success without it.
+//! exactly those ranges, and then appends the positions of the records it made durable to the
+//! sidecar index (not synced itself: it is a hint, checked on open). A failed sync or map poisons
+//! the writer: the data it covered is in an unknown state, and a later sync could report success
+//! without it.
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use wal_format::{FrameEncoder, Lsn, Record, batch_len, frame_len};
 
 use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity};
 use crate::error::{Error, is_out_of_space};
+use crate::index::{IndexEntry, SegmentIndex, encode_entry, index_file_name};
 use crate::mapping::ChunkMap;
 use crate::options::SegmentOptions;
 use crate::storage::{SegmentFile, Storage};
@@ -46,6 +49,13 @@ pub struct SegmentWriter<S: Storage> {
     next_lsn: Lsn,
     durable_lsn: Lsn,
     poisoned: bool,
+    index_file: S::File,
+    /// Bytes of the index file written so far.
+    index_len: u64,
+    /// Positions of records appended since the last sync.
+    pending_index: Vec<IndexEntry>,
+    /// An index write failed: stop writing it; the next open rebuilds it from the data.
+    index_broken: bool,
 }
 
 impl<S: Storage> SegmentWriter<S> {
@@ -64,6 +74,11 @@ impl<S: Storage> SegmentWriter<S> {
         options.validate()?;
         let path = dir.join(segment_file_name(segment_id));
         let file = storage.create(&path).map_err(|e| Error::io("create", &path, e))?;
+        let index_path = dir.join(index_file_name(segment_id));
+        let index_file =
+            storage.create(&index_path).map_err(|e| Error::io("create", &index_path, e))?;
+        let header = SegmentIndex::default().encode(segment_id);
+        index_file.write_at(0, &header).map_err(|e| Error::io("write", &index_path, e))?;
         let mut writer = SegmentWriter {
             path,
             file,
@@ -74,6 +89,10 @@ impl<S: Storage> SegmentWriter<S> {
             next_lsn: first_lsn,
             durable_lsn: first_lsn,
             poisoned: false,
+            index_file,
+            index_len: header.len() as u64,
+            pending_index: Vec::new(),
+            index_broken: false,
         };
         let first = writer.reserve_chunk(0)?;
         writer.start_chunk(0, first);
@@ -123,6 +142,18 @@ impl<S: Storage> SegmentWriter<S> {
             }
             let (now, later) = rest.split_at(fitting);
             let lsn = self.next_lsn;
+            let chunk_index = self.chunks.last().map_or(0, |(index, _)| *index);
+            let chunk = self.current();
+            let mut offset = chunk.written;
+            for (index, record) in now.iter().enumerate() {
+                let entry = IndexEntry {
+                    lsn: Lsn(lsn.0 + index as u64),
+                    chunk: chunk_index,
+                    offset: u32::try_from(offset).expect("chunks are at most 1 GiB"),
+                };
+                self.pending_index.push(entry);
+                offset += frame_len(record.payload.len()).expect("checked against the chunk size");
+            }
             let chunk = self.current();
             // SAFETY: this writer is the chunk's only writer and hands out no `Bytes` of its
             // unwritten part.
@@ -154,7 +185,21 @@ impl<S: Storage> SegmentWriter<S> {
         let current = self.chunks.len() - 1;
         self.chunks.drain(..current);
         self.durable_lsn = self.next_lsn;
+        self.write_index();
         Ok(())
+    }
+
+    /// Appends the positions of the records just made durable to the index.
+    fn write_index(&mut self) {
+        if !self.index_broken && !self.pending_index.is_empty() {
+            let bytes: Vec<u8> = self.pending_index.iter().flat_map(encode_entry).collect();
+            match self.index_file.write_at(self.index_len, &bytes) {
+                Ok(()) => self.index_len += bytes.len() as u64,
+                // The data is durable; only the hint is lost. The next open rebuilds it.
+                Err(_) => self.index_broken = true,
+            }
+        }
+        self.pending_index.clear();
     }
 
     fn check_usable(&self) -> Result<(), Error> {

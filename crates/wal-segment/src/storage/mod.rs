@@ -53,6 +53,15 @@ pub trait SegmentFile: Send + Sync + 'static {
     /// Maps `[offset, offset + len)`, a region earlier passed to `allocate`, for reading and
     /// writing.
     fn map(&self, offset: u64, len: usize) -> io::Result<Self::Map>;
+
+    /// The whole content of a file written with `write_at` (a sidecar file, never mapped).
+    fn read_to_end(&self) -> io::Result<Vec<u8>>;
+    /// Writes `bytes` at `offset` of a file that is never mapped, extending it if needed.
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()>;
+    /// Cuts or extends a file that is never mapped to `len` bytes.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// Makes the file's data, and the metadata needed to read it, durable (`fdatasync`).
+    fn sync_data(&self) -> io::Result<()>;
 }
 
 /// A writable mapping. Its bytes are reached through [`MappedRegion::as_ptr`] only by the

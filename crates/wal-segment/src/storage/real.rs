@@ -6,7 +6,8 @@
 //! lock is held, so nobody truncates a file under a live mapping.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io;
+use std::io::{self, Read, Seek};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use memmap2::{Advice, MmapMut, MmapOptions};
@@ -100,6 +101,25 @@ impl SegmentFile for RealFile {
         // effort: kernels before 5.14 refuse the advice, and appends then fault as usual.
         let _ = map.advise(Advice::PopulateWrite);
         Ok(RealMap { map })
+    }
+
+    fn read_to_end(&self) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        (&self.file).seek(io::SeekFrom::Start(0))?;
+        (&self.file).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(bytes, offset)
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
     }
 }
 

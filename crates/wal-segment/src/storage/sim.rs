@@ -56,6 +56,8 @@ struct State {
 #[derive(Debug, Default)]
 struct SimFileState {
     regions: Mutex<Vec<Arc<Region>>>,
+    /// The content of a file written with `write_at` (sidecar files): volatile and durable.
+    plain: Mutex<(Vec<u8>, Vec<u8>)>,
 }
 
 /// A reserved region: a stable heap buffer (the volatile image) and its durable image.
@@ -194,6 +196,8 @@ impl SimStorage {
                 next.allocated_bytes += region.len as u64;
                 lock(&image.regions).push(Arc::new(crashed_region));
             }
+            let (volatile, durable) = &*lock(&file.plain);
+            *lock(&image.plain) = crash_plain(durable, volatile, &mut rng);
             next.files.insert(path.clone(), Arc::new(image));
             next.durable_names.insert(path.clone());
         }
@@ -209,6 +213,12 @@ impl SimStorage {
     pub fn edit_file(&self, path: &Path, edit: impl FnOnce(&mut [u8])) {
         let file = lock(&self.state).files.get(path).cloned().expect("file exists");
         let regions = lock(&file.regions);
+        if regions.is_empty() {
+            let plain = &mut *lock(&file.plain);
+            edit(&mut plain.0);
+            plain.1.clone_from(&plain.0);
+            return;
+        }
         let mut flat: Vec<u8> = regions.iter().flat_map(|r| r.volatile().to_vec()).collect();
         edit(&mut flat);
         let mut at = 0;
@@ -228,12 +238,41 @@ impl SimStorage {
     #[must_use]
     pub fn read_file(&self, path: &Path) -> Vec<u8> {
         let file = lock(&self.state).files.get(path).cloned().expect("file exists");
-        lock(&file.regions).iter().flat_map(|region| region.volatile().to_vec()).collect()
+        let regions = lock(&file.regions);
+        if regions.is_empty() {
+            return lock(&file.plain).0.clone();
+        }
+        regions.iter().flat_map(|region| region.volatile().to_vec()).collect()
     }
 
     fn file(&self, path: &Path) -> io::Result<Arc<SimFileState>> {
         lock(&self.state).files.get(path).cloned().ok_or_else(|| io::ErrorKind::NotFound.into())
     }
+}
+
+/// Resolves an unsynced sidecar file: its length is the old or the new one, and every sector
+/// that differs is independently old or new. Returns (volatile, durable), equal after a crash.
+fn crash_plain(durable: &[u8], volatile: &[u8], rng: &mut SplitMix64) -> (Vec<u8>, Vec<u8>) {
+    let len = if rng.chance(2) { durable.len() } else { volatile.len() };
+    let mut image = vec![0u8; len];
+    for (index, sector) in image.chunks_mut(SIM_SECTOR_BYTES).enumerate() {
+        let start = index * SIM_SECTOR_BYTES;
+        let old = durable.get(start..start + sector.len());
+        let new = volatile.get(start..start + sector.len());
+        let pick = match (old, new) {
+            (Some(old), Some(new)) => {
+                if rng.chance(2) {
+                    old
+                } else {
+                    new
+                }
+            }
+            (Some(only), None) | (None, Some(only)) => only,
+            (None, None) => continue,
+        };
+        sector.copy_from_slice(pick);
+    }
+    (image.clone(), image)
 }
 
 /// Resolves every dirty page of one region: lost, kept, or torn at a sector boundary.
@@ -377,6 +416,36 @@ impl SegmentFile for SimFile {
         let start =
             usize::try_from(offset - region.offset).map_err(|_| io::ErrorKind::InvalidInput)?;
         Ok(SimMap { storage: self.storage.clone(), region: Arc::clone(region), start, len })
+    }
+
+    fn read_to_end(&self) -> io::Result<Vec<u8>> {
+        self.storage.operation()?;
+        Ok(lock(&self.file.plain).0.clone())
+    }
+
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.storage.operation()?;
+        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let volatile = &mut lock(&self.file.plain).0;
+        if volatile.len() < start + bytes.len() {
+            volatile.resize(start + bytes.len(), 0);
+        }
+        volatile[start..start + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.storage.operation()?;
+        let len = usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
+        lock(&self.file.plain).0.resize(len, 0);
+        Ok(())
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.storage.operation()?;
+        let plain = &mut *lock(&self.file.plain);
+        plain.1.clone_from(&plain.0);
+        Ok(())
     }
 }
 

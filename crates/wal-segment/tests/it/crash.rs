@@ -1,10 +1,11 @@
 //! Simulated power loss: seeded workloads append and sync through mapped chunks; at many points
 //! the simulated page cache is crashed with many seeds (each dirty page lost, kept, or torn at a
-//! sector), and the segment is scanned. Every record acknowledged by a sync must come back, and
-//! what comes back must be exactly a prefix of what was written: nothing after a gap.
+//! sector), and the segment is recovered (data scan checked against the sidecar index). Every
+//! record acknowledged by a sync must come back, what comes back must be exactly a prefix of what
+//! was written (nothing after a gap), and no crash may be mistaken for damage.
 
 use wal_format::{Lsn, Record, Tag};
-use wal_segment::{DirLock, Error, SegmentWriter, SimStorage, scan_segment};
+use wal_segment::{DirLock, Error, SegmentWriter, SimStorage, recover_segment};
 
 use crate::{Written, assert_prefix, options, payload, sim_dir};
 
@@ -60,15 +61,17 @@ fn synced_records_survive_every_simulated_crash() {
             }
             for crash_seed in 0..SEEDS_PER_STEP {
                 let crashed = storage.crash(seed << 20 | states);
-                let scan = scan_segment(&crashed, &dir, 1, Lsn(0), options(8))
+                // Full recovery, index included: a crash must never look like damage.
+                let recovered = recover_segment(&crashed, &dir, 1, Lsn(0), options(8))
                     .unwrap_or_else(|error| panic!("seed {seed}/{crash_seed}: {error}"));
+                let scan = &recovered.scan;
                 let recovered = scan.records.len();
                 assert!(
                     recovered >= acknowledged && recovered <= written.len(),
                     "seed {seed}, crash {crash_seed}: recovered {recovered}, acknowledged {acknowledged}, written {}",
                     written.len()
                 );
-                assert_prefix(&scan, &written, Lsn(0), recovered);
+                assert_prefix(scan, &written, Lsn(0), recovered);
                 lost_unsynced += (written.len() - recovered) as u64;
                 states += 1;
             }

@@ -6,6 +6,7 @@ mod crash;
 mod cuts;
 mod disk_full;
 mod faults;
+mod index;
 mod lock;
 mod roundtrip;
 mod spec;

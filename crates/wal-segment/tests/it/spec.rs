@@ -1,30 +1,30 @@
-//! Ties the chunk header struct to its table in `docs/format.md`, field by field.
+//! Ties the on-disk structs of the segment layer to their tables in `docs/format.md`, field by
+//! field: the chunk header, the index header and the index entry.
 
 use std::mem::offset_of;
 
-use wal_segment::{CHUNK_HEADER_BYTES, CHUNK_MAGIC, ChunkHeader, SEGMENT_FORMAT_VERSION};
+use wal_segment::{
+    CHUNK_HEADER_BYTES, CHUNK_MAGIC, ChunkHeader, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES,
+    INDEX_MAGIC, IndexEntryBytes, IndexHeader, SEGMENT_FORMAT_VERSION,
+};
 
 const SPEC: &str = include_str!("../../../../docs/format.md");
 
-#[test]
-fn chunk_header_table_matches_the_struct() {
-    let section = SPEC.split("### Chunk header").nth(1).expect("a Chunk header section");
-    let section = section.split("\n#").next().unwrap();
-    let fields = [
-        ("magic", offset_of!(ChunkHeader, magic), 8),
-        ("format_version", offset_of!(ChunkHeader, format_version), 4),
-        ("chunk_size_log2", offset_of!(ChunkHeader, chunk_size_log2), 1),
-        ("reserved_a", offset_of!(ChunkHeader, reserved_a), 3),
-        ("segment_id", offset_of!(ChunkHeader, segment_id), 8),
-        ("chunk_index", offset_of!(ChunkHeader, chunk_index), 4),
-        ("salt", offset_of!(ChunkHeader, salt), 4),
-        ("first_lsn", offset_of!(ChunkHeader, first_lsn), 8),
-        ("reserved_b", offset_of!(ChunkHeader, reserved_b), 20),
-        ("checksum", offset_of!(ChunkHeader, checksum), 4),
-    ];
-    let rows: Vec<&str> =
-        section.lines().filter(|line| line.starts_with("| ") && line.contains('`')).collect();
-    assert_eq!(rows.len(), fields.len(), "one row per field");
+/// The text of the section under `heading`, up to the next heading.
+fn section(heading: &str) -> &'static str {
+    let rest = SPEC.split(heading).nth(1).unwrap_or_else(|| panic!("no section {heading}"));
+    rest.split("\n#").next().unwrap()
+}
+
+/// Checks the `nth` table of `text` lists exactly `fields` (name, offset, size), tiling `total`.
+fn check_table(text: &str, nth: usize, fields: &[(&str, usize, usize)], total: usize) {
+    let tables: Vec<Vec<&str>> = text
+        .split("\n\n")
+        .map(|block| block.lines().filter(|l| l.starts_with("| ") && l.contains('`')).collect())
+        .filter(|rows: &Vec<&str>| !rows.is_empty())
+        .collect();
+    let rows = &tables[nth];
+    assert_eq!(rows.len(), fields.len(), "one row per field: {rows:?}");
     let mut end = 0;
     for ((name, offset, size), row) in fields.iter().zip(rows) {
         let prefix = format!("| {offset} | {size} |");
@@ -32,7 +32,56 @@ fn chunk_header_table_matches_the_struct() {
         assert_eq!(*offset, end, "{name} follows the previous field");
         end = offset + size;
     }
-    assert_eq!(end, CHUNK_HEADER_BYTES);
-    assert!(section.contains(&format!("`{}`", std::str::from_utf8(&CHUNK_MAGIC).unwrap())));
-    assert!(section.contains(&format!("| {SEGMENT_FORMAT_VERSION} |")));
+    assert_eq!(end, total);
+}
+
+#[test]
+fn chunk_header_table_matches_the_struct() {
+    let text = section("### Chunk header");
+    check_table(
+        text,
+        0,
+        &[
+            ("magic", offset_of!(ChunkHeader, magic), 8),
+            ("format_version", offset_of!(ChunkHeader, format_version), 4),
+            ("chunk_size_log2", offset_of!(ChunkHeader, chunk_size_log2), 1),
+            ("reserved_a", offset_of!(ChunkHeader, reserved_a), 3),
+            ("segment_id", offset_of!(ChunkHeader, segment_id), 8),
+            ("chunk_index", offset_of!(ChunkHeader, chunk_index), 4),
+            ("salt", offset_of!(ChunkHeader, salt), 4),
+            ("first_lsn", offset_of!(ChunkHeader, first_lsn), 8),
+            ("reserved_b", offset_of!(ChunkHeader, reserved_b), 20),
+            ("checksum", offset_of!(ChunkHeader, checksum), 4),
+        ],
+        CHUNK_HEADER_BYTES,
+    );
+    assert!(text.contains(&format!("`{}`", std::str::from_utf8(&CHUNK_MAGIC).unwrap())));
+    assert!(text.contains(&format!("| {SEGMENT_FORMAT_VERSION} |")));
+}
+
+#[test]
+fn index_tables_match_the_structs() {
+    let text = section("### Sidecar index");
+    check_table(
+        text,
+        0,
+        &[
+            ("magic", offset_of!(IndexHeader, magic), 8),
+            ("format_version", offset_of!(IndexHeader, format_version), 4),
+            ("reserved", offset_of!(IndexHeader, reserved), 4),
+            ("segment_id", offset_of!(IndexHeader, segment_id), 8),
+        ],
+        INDEX_HEADER_BYTES,
+    );
+    check_table(
+        text,
+        1,
+        &[
+            ("lsn", offset_of!(IndexEntryBytes, lsn), 8),
+            ("chunk", offset_of!(IndexEntryBytes, chunk), 4),
+            ("offset", offset_of!(IndexEntryBytes, offset), 4),
+        ],
+        INDEX_ENTRY_BYTES,
+    );
+    assert!(text.contains(&format!("`{}`", std::str::from_utf8(&INDEX_MAGIC).unwrap())));
 }

@@ -1,0 +1,185 @@
+//! The sidecar index of a segment: the exact position of every durable record, one 16-byte entry
+//! per record (`docs/format.md`, "Sidecar index").
+//!
+//! It is written only after a sync has made the records it lists durable, and it is only ever a
+//! hint: on open it is checked against the data, entries the data does not confirm are dropped,
+//! and a missing, short, stale or damaged index is rebuilt from a scan. What it adds beyond speed
+//! is the *durable point*: an entry whose frame still validates in place proves that everything
+//! before it was synced, so a scan that stops earlier has met damage, not a torn write.
+
+use zerocopy::byteorder::little_endian::{U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
+use wal_format::Lsn;
+
+/// Size of the index file header.
+pub const INDEX_HEADER_BYTES: usize = 24;
+/// Size of one index entry.
+pub const INDEX_ENTRY_BYTES: usize = 16;
+/// The magic bytes that open an index file.
+pub const INDEX_MAGIC: [u8; 8] = *b"WALINDEX";
+
+/// The index file header, as it lies on disk.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Copy, Debug)]
+#[repr(C)]
+pub struct IndexHeader {
+    /// [`INDEX_MAGIC`].
+    pub magic: [u8; 8],
+    /// The segment format version (1).
+    pub format_version: U32,
+    /// Written as zero.
+    pub reserved: U32,
+    /// The segment this index describes.
+    pub segment_id: U64,
+}
+
+/// One index entry, as it lies on disk.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Copy, Debug)]
+#[repr(C)]
+pub struct IndexEntryBytes {
+    /// The record's LSN.
+    pub lsn: U64,
+    /// The chunk that holds it.
+    pub chunk: U32,
+    /// The offset of its frame in the chunk.
+    pub offset: U32,
+}
+
+const _: () = assert!(size_of::<IndexHeader>() == INDEX_HEADER_BYTES);
+const _: () = assert!(size_of::<IndexEntryBytes>() == INDEX_ENTRY_BYTES);
+
+/// Where one record lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The record's LSN.
+    pub lsn: Lsn,
+    /// The chunk that holds it.
+    pub chunk: u32,
+    /// The offset of its frame in the chunk.
+    pub offset: u32,
+}
+
+/// The positions of a segment's records, in LSN order, without gaps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SegmentIndex {
+    entries: Vec<IndexEntry>,
+}
+
+impl SegmentIndex {
+    /// An index of `entries`, which must have consecutive LSNs.
+    #[must_use]
+    pub fn new(entries: Vec<IndexEntry>) -> SegmentIndex {
+        debug_assert!(entries.windows(2).all(|w| w[1].lsn.0 == w[0].lsn.0 + 1));
+        SegmentIndex { entries }
+    }
+
+    /// Where the record with LSN `lsn` lies: a binary search, O(log n).
+    #[must_use]
+    pub fn lookup(&self, lsn: Lsn) -> Option<IndexEntry> {
+        let at = self.entries.partition_point(|entry| entry.lsn < lsn);
+        self.entries.get(at).filter(|entry| entry.lsn == lsn).copied()
+    }
+
+    /// The entries, in LSN order.
+    #[must_use]
+    pub fn entries(&self) -> &[IndexEntry] {
+        &self.entries
+    }
+
+    /// The file image of this index for segment `segment_id`.
+    #[must_use]
+    pub fn encode(&self, segment_id: u64) -> Vec<u8> {
+        let header = IndexHeader {
+            magic: INDEX_MAGIC,
+            format_version: crate::SEGMENT_FORMAT_VERSION.into(),
+            reserved: 0.into(),
+            segment_id: segment_id.into(),
+        };
+        let mut bytes = header.as_bytes().to_vec();
+        bytes.extend(self.entries.iter().flat_map(encode_entry));
+        bytes
+    }
+
+    /// The entries an index file states, as far as they are well formed: a header for
+    /// `segment_id`, then entries with consecutive LSNs from `first_lsn`. Never fails: whatever
+    /// cannot be used is left out, and the caller checks the rest against the data.
+    #[must_use]
+    pub fn decode(bytes: &[u8], segment_id: u64, first_lsn: Lsn) -> SegmentIndex {
+        let Ok((header, body)) = IndexHeader::ref_from_prefix(bytes) else {
+            return SegmentIndex::default();
+        };
+        let header_ok = header.magic == INDEX_MAGIC
+            && header.format_version.get() == crate::SEGMENT_FORMAT_VERSION
+            && header.segment_id.get() == segment_id;
+        if !header_ok {
+            return SegmentIndex::default();
+        }
+        let entries = body
+            .chunks_exact(INDEX_ENTRY_BYTES)
+            .filter_map(|raw| IndexEntryBytes::ref_from_bytes(raw).ok())
+            .map(|raw| IndexEntry {
+                lsn: Lsn(raw.lsn.get()),
+                chunk: raw.chunk.get(),
+                offset: raw.offset.get(),
+            })
+            .zip(first_lsn.0..)
+            .take_while(|(entry, expected)| entry.lsn.0 == *expected)
+            .map(|(entry, _)| entry)
+            .collect();
+        SegmentIndex { entries }
+    }
+}
+
+/// The 16 bytes of one entry.
+#[must_use]
+pub(crate) fn encode_entry(entry: &IndexEntry) -> [u8; INDEX_ENTRY_BYTES] {
+    let raw = IndexEntryBytes {
+        lsn: entry.lsn.0.into(),
+        chunk: entry.chunk.into(),
+        offset: entry.offset.into(),
+    };
+    let mut bytes = [0u8; INDEX_ENTRY_BYTES];
+    bytes.copy_from_slice(raw.as_bytes());
+    bytes
+}
+
+/// The file name of segment `id`'s index.
+#[must_use]
+pub fn index_file_name(id: u64) -> String {
+    format!("{id:020}.idx")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(first: u32, count: u32) -> SegmentIndex {
+        SegmentIndex::new(
+            (first..first + count)
+                .map(|n| IndexEntry { lsn: Lsn(u64::from(n)), chunk: n / 10, offset: n % 10 * 64 })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn round_trip_and_lookup() {
+        let original = index(100, 50);
+        let decoded = SegmentIndex::decode(&original.encode(7), 7, Lsn(100));
+        assert_eq!(decoded, original);
+        assert_eq!(decoded.lookup(Lsn(120)), Some(original.entries()[20]));
+        assert_eq!(decoded.lookup(Lsn(99)), None);
+        assert_eq!(decoded.lookup(Lsn(150)), None);
+    }
+
+    #[test]
+    fn damage_shortens_the_usable_prefix_and_never_panics() {
+        let bytes = index(0, 20).encode(1);
+        for cut in 0..bytes.len() {
+            let decoded = SegmentIndex::decode(&bytes[..cut], 1, Lsn(0));
+            let whole = cut.saturating_sub(INDEX_HEADER_BYTES) / INDEX_ENTRY_BYTES;
+            assert_eq!(decoded.entries().len(), if cut < INDEX_HEADER_BYTES { 0 } else { whole });
+        }
+        assert!(SegmentIndex::decode(&bytes, 2, Lsn(0)).entries().is_empty(), "another segment");
+        assert!(SegmentIndex::decode(&bytes, 1, Lsn(5)).entries().is_empty(), "another first LSN");
+    }
+}
