@@ -56,6 +56,18 @@ pub enum Error {
         /// The segment file.
         path: PathBuf,
     },
+    /// A truncation point outside the segment's records.
+    #[error(
+        "cannot truncate before LSN {requested}: the segment holds LSNs {first} to below {next}"
+    )]
+    TruncateOutOfRange {
+        /// The requested LSN.
+        requested: Lsn,
+        /// The segment's first LSN.
+        first: Lsn,
+        /// The LSN after its last record.
+        next: Lsn,
+    },
     /// Invalid options.
     #[error("invalid options: {reason}")]
     InvalidOptions {

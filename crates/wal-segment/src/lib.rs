@@ -13,8 +13,8 @@
 //! durable; [`recover_segment`] checks it against the data, uses it to tell damage from a torn
 //! tail, and rebuilds it when it is missing or wrong.
 //!
-//! Status: sealing, truncation and segment deletion are not built yet (see
-//! `docs/ARCHITECTURE.md`).
+//! A finished segment ends with a `SEAL` record ([`SegmentWriter::seal`]); a segment can be cut
+//! back to a record boundary ([`SegmentWriter::truncate`]) or deleted ([`delete_segment`]).
 
 mod chunk_header;
 mod error;
@@ -24,6 +24,7 @@ mod mapping;
 mod options;
 mod recover;
 mod scan;
+mod seal;
 pub mod storage;
 mod writer;
 
@@ -41,7 +42,8 @@ pub use options::{
     DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS_PER_SEGMENT, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES,
     SegmentOptions,
 };
-pub use recover::{IndexStatus, RecoveredSegment, recover_segment};
+pub use recover::{IndexStatus, RecoveredSegment, delete_segment, recover_segment};
 pub use scan::{SegmentEnd, SegmentRecord, SegmentScan, scan_chunks, scan_segment};
+pub use seal::{SEAL_PAYLOAD_BYTES, SealInfo, SealPayload};
 pub use storage::{RealStorage, SimStorage, Storage};
 pub use writer::{SegmentWriter, segment_file_name};

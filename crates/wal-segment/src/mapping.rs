@@ -71,6 +71,24 @@ impl<M: MappedRegion> ChunkMap<M> {
         }
     }
 
+    /// Overwrites `[offset, offset + bytes.len())` of already written space, without forming a
+    /// reference to anything else in the mapping.
+    ///
+    /// # Safety
+    /// No `Bytes` or other reference covers the range. Frame and chunk headers qualify: only
+    /// payloads are handed out while a writer lives.
+    pub(crate) unsafe fn overwrite(&self, offset: usize, bytes: &[u8]) {
+        assert!(offset + bytes.len() <= self.map.len_bytes(), "{offset} outside the chunk");
+        // SAFETY: in bounds (checked above); nobody references the range (the contract).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.map.as_ptr().add(offset),
+                bytes.len(),
+            )
+        };
+    }
+
     /// Makes `[start, end)` durable.
     pub(crate) fn sync(&self, start: usize, end: usize) -> std::io::Result<()> {
         self.map.sync(start, end - start)

@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::index::{IndexEntry, SegmentIndex, index_file_name};
 use crate::options::SegmentOptions;
 use crate::scan::{SegmentScan, map_chunks, scan_chunks};
+use crate::seal::SealInfo;
 use crate::storage::{SegmentFile, Storage};
 use crate::writer::segment_file_name;
 
@@ -44,6 +45,8 @@ pub struct RecoveredSegment {
     pub index: SegmentIndex,
     /// What the index file said before recovery.
     pub index_status: IndexStatus,
+    /// The seal, if the segment ends with a valid one that agrees with its data.
+    pub sealed: Option<SealInfo>,
 }
 
 /// Recovers segment `segment_id` in `dir`, whose first record must have LSN `first_lsn`.
@@ -90,6 +93,7 @@ pub fn recover_segment<S: Storage>(
             ),
         });
     }
+    let sealed = check_seal(&path, &scan, &truth, segment_id)?;
     let kept = stated.entries().iter().zip(truth.entries()).take_while(|(a, b)| a == b).count();
     let index_status = if kept == stated.entries().len() && kept == truth.entries().len() {
         IndexStatus::Confirmed
@@ -101,7 +105,51 @@ pub fn recover_segment<S: Storage>(
         rewrite_index(storage, dir, &index_path, &truth, segment_id)?;
         IndexStatus::Rebuilt { kept }
     };
-    Ok(RecoveredSegment { scan, index: truth, index_status })
+    Ok(RecoveredSegment { scan, index: truth, index_status, sealed })
+}
+
+/// The seal, if the last record is one. A seal that disagrees with the data it describes cannot
+/// come from a crash: it is corruption.
+fn check_seal(
+    path: &Path,
+    scan: &SegmentScan,
+    truth: &SegmentIndex,
+    segment_id: u64,
+) -> Result<Option<SealInfo>, Error> {
+    let Some(last) = scan.records.last().filter(|r| r.record.tag == wal_format::Tag::SEAL) else {
+        return Ok(None);
+    };
+    let before = scan.records.len() - 1;
+    let index_crc =
+        crc32fast::hash(&SegmentIndex::new(truth.entries()[..before].to_vec()).encode(segment_id));
+    let expected = SealInfo { seal_lsn: last.record.lsn, record_count: before as u64, index_crc };
+    match SealInfo::decode(&last.record.payload) {
+        Some(info) if info == expected => Ok(Some(info)),
+        stated => Err(Error::Corrupt {
+            path: path.to_owned(),
+            chunk: last.chunk,
+            reason: format!(
+                "seal record at offset {} states {stated:?}, the data gives {expected:?}",
+                last.record.offset
+            ),
+        }),
+    }
+}
+
+/// Deletes segment `segment_id` and its index from `dir`, and makes the deletion durable.
+///
+/// # Errors
+/// `Io` if a removal or the directory sync fails. A missing index is not an error.
+pub fn delete_segment<S: Storage>(storage: &S, dir: &Path, segment_id: u64) -> Result<(), Error> {
+    let data = dir.join(segment_file_name(segment_id));
+    storage.remove(&data).map_err(|e| Error::io("remove", &data, e))?;
+    let index = dir.join(index_file_name(segment_id));
+    match storage.remove(&index) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(Error::io("remove", &index, error)),
+    }
+    storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))
 }
 
 /// Whether the frame an index entry points at validates in place, with its chunk's salt.

@@ -13,13 +13,14 @@
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 
-use wal_format::{FrameEncoder, Lsn, Record, batch_len, frame_len};
+use wal_format::{FrameEncoder, HEADER_SIZE_BYTES, Lsn, Record, Tag, batch_len, frame_len};
 
 use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity};
 use crate::error::{Error, is_out_of_space};
 use crate::index::{IndexEntry, SegmentIndex, encode_entry, index_file_name};
 use crate::mapping::ChunkMap;
 use crate::options::SegmentOptions;
+use crate::seal::SealInfo;
 use crate::storage::{SegmentFile, Storage};
 
 /// The file name of segment `id`: 20 decimal digits, so names sort in segment order.
@@ -54,6 +55,9 @@ pub struct SegmentWriter<S: Storage> {
     index_len: u64,
     /// Positions of records appended since the last sync.
     pending_index: Vec<IndexEntry>,
+    /// Positions of every durable record of the segment (what the index file should hold).
+    durable_index: Vec<IndexEntry>,
+    first_lsn: Lsn,
     /// An index write failed: stop writing it; the next open rebuilds it from the data.
     index_broken: bool,
 }
@@ -92,6 +96,8 @@ impl<S: Storage> SegmentWriter<S> {
             index_file,
             index_len: header.len() as u64,
             pending_index: Vec::new(),
+            durable_index: Vec::new(),
+            first_lsn,
             index_broken: false,
         };
         let first = writer.reserve_chunk(0)?;
@@ -199,7 +205,81 @@ impl<S: Storage> SegmentWriter<S> {
                 Err(_) => self.index_broken = true,
             }
         }
-        self.pending_index.clear();
+        self.durable_index.append(&mut self.pending_index);
+    }
+
+    /// Finishes the segment: makes everything durable, appends a `SEAL` record stating the
+    /// record count and the index checksum, and makes the seal and the whole index durable.
+    ///
+    /// # Errors
+    /// As [`SegmentWriter::append`] and [`SegmentWriter::sync`].
+    pub fn seal(mut self) -> Result<SealInfo, Error> {
+        self.sync()?;
+        let index_bytes = SegmentIndex::new(self.durable_index.clone()).encode(self.segment_id);
+        let info = SealInfo {
+            seal_lsn: self.next_lsn,
+            record_count: self.durable_index.len() as u64,
+            index_crc: crc32fast::hash(&index_bytes),
+        };
+        self.append(&[Record { tag: Tag::SEAL, payload: &info.encode() }])?;
+        self.sync()?;
+        // A sealed segment's index is durable and complete, so its durable point is its end.
+        self.rewrite_index()?;
+        Ok(info)
+    }
+
+    /// Ends the segment before LSN `keep_below`: records from it on are cut and can never
+    /// reappear. The log continues in a new segment starting at `keep_below`.
+    ///
+    /// Order, so a crash at any step leaves either the old or the cut segment, never damage:
+    /// first the index is rewritten without the cut records and made durable (it must never
+    /// vouch for them again), then the header of the first cut frame is zeroed and made durable,
+    /// so every scan ends there. Only frame headers are written, which no reader holds.
+    ///
+    /// # Errors
+    /// `TruncateOutOfRange` if `keep_below` is not between the first and the next LSN; I/O
+    /// errors as [`SegmentWriter::sync`].
+    pub fn truncate(mut self, keep_below: Lsn) -> Result<(), Error> {
+        self.sync()?;
+        if keep_below < self.first_lsn || keep_below > self.next_lsn {
+            return Err(Error::TruncateOutOfRange {
+                requested: keep_below,
+                first: self.first_lsn,
+                next: self.next_lsn,
+            });
+        }
+        let kept = usize::try_from(keep_below.0 - self.first_lsn.0).expect("records fit in memory");
+        let Some(&cut) = self.durable_index.get(kept) else {
+            return Ok(()); // nothing after keep_below
+        };
+        self.durable_index.truncate(kept);
+        self.rewrite_index()?;
+        let chunk_bytes = self.options.chunk_bytes;
+        let map = self
+            .file
+            .map(u64::from(cut.chunk) * chunk_bytes as u64, chunk_bytes)
+            .map_err(|error| Error::io("map", &self.path, error))?;
+        let map = ChunkMap::new(map);
+        let offset = cut.offset as usize;
+        // SAFETY: a frame header is never part of a `Bytes` handed out while the writer lives.
+        unsafe { map.overwrite(offset, &[0; HEADER_SIZE_BYTES]) };
+        map.sync(offset, offset + HEADER_SIZE_BYTES)
+            .map_err(|error| Error::io("msync", &self.path, error).in_chunk(cut.chunk))
+    }
+
+    /// Replaces the index file with the durable entries and makes it durable.
+    fn rewrite_index(&mut self) -> Result<(), Error> {
+        let bytes = SegmentIndex::new(self.durable_index.clone()).encode(self.segment_id);
+        let io = |op| {
+            let path = self.path.with_extension("idx");
+            move |error| Error::io(op, &path, error)
+        };
+        self.index_file.set_len(0).map_err(io("truncate"))?;
+        self.index_file.write_at(0, &bytes).map_err(io("write"))?;
+        self.index_file.sync_data().map_err(io("fdatasync"))?;
+        self.index_len = bytes.len() as u64;
+        self.index_broken = false;
+        Ok(())
     }
 
     fn check_usable(&self) -> Result<(), Error> {

@@ -64,5 +64,16 @@ fn the_lock_dies_with_its_holder_process() {
     assert!(matches!(DirLock::acquire(&RealStorage, dir.path()), Err(Error::Locked { .. })));
     child.kill().unwrap();
     child.wait().unwrap();
-    DirLock::acquire(&RealStorage, dir.path()).expect("free once the holder died");
+    // flock(1) forks its command and the fork closes its copy of the descriptor just before
+    // exec; a kill inside that window leaves the copy open a moment longer. Bounded wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match DirLock::acquire(&RealStorage, dir.path()) {
+            Ok(_) => break,
+            Err(Error::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(error) => panic!("the lock outlived its holder: {error}"),
+        }
+    }
 }

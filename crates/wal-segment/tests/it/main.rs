@@ -7,6 +7,7 @@ mod cuts;
 mod disk_full;
 mod faults;
 mod index;
+mod lifecycle;
 mod lock;
 mod roundtrip;
 mod spec;
