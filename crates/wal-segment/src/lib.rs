@@ -39,8 +39,8 @@ pub use index::{
 };
 pub use lock::DirLock;
 pub use options::{
-    DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS_PER_SEGMENT, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES,
-    SegmentOptions,
+    ChunkPreparation, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS_PER_SEGMENT, MAX_CHUNK_BYTES,
+    MIN_CHUNK_BYTES, SegmentOptions,
 };
 pub use recover::{IndexStatus, RecoveredSegment, delete_segment, recover_segment};
 pub use scan::{SegmentEnd, SegmentRecord, SegmentScan, scan_chunks, scan_segment};

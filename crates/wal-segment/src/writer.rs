@@ -12,6 +12,8 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use wal_format::{FrameEncoder, HEADER_SIZE_BYTES, Lsn, Record, Tag, batch_len, frame_len};
 
@@ -19,7 +21,7 @@ use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity};
 use crate::error::{Error, is_out_of_space};
 use crate::index::{IndexEntry, SegmentIndex, encode_entry, index_file_name};
 use crate::mapping::ChunkMap;
-use crate::options::SegmentOptions;
+use crate::options::{ChunkPreparation, SegmentOptions};
 use crate::seal::SealInfo;
 use crate::storage::{SegmentFile, Storage};
 
@@ -37,16 +39,24 @@ struct OpenChunk<M> {
     synced: usize,
 }
 
+type Map<S> = ChunkMap<<<S as Storage>::File as SegmentFile>::Map>;
+
+/// The next chunk, being prepared or ready.
+enum Prepared<S: Storage> {
+    Ready(Map<S>),
+    Pending(JoinHandle<Result<Map<S>, Error>>),
+}
+
 /// Appends records to one segment file.
 pub struct SegmentWriter<S: Storage> {
     path: PathBuf,
-    file: S::File,
+    file: Arc<S::File>,
     options: SegmentOptions,
     segment_id: u64,
     /// Chunks started so far that still have unsynced bytes, oldest first, then the current one.
     chunks: Vec<(u32, OpenChunk<<S::File as SegmentFile>::Map>)>,
     /// The next chunk, reserved and mapped ahead of need.
-    prepared: Option<ChunkMap<<S::File as SegmentFile>::Map>>,
+    prepared: Option<Prepared<S>>,
     next_lsn: Lsn,
     durable_lsn: Lsn,
     poisoned: bool,
@@ -85,7 +95,7 @@ impl<S: Storage> SegmentWriter<S> {
         index_file.write_at(0, &header).map_err(|e| Error::io("write", &index_path, e))?;
         let mut writer = SegmentWriter {
             path,
-            file,
+            file: Arc::new(file),
             options,
             segment_id,
             chunks: Vec::new(),
@@ -100,7 +110,7 @@ impl<S: Storage> SegmentWriter<S> {
             first_lsn,
             index_broken: false,
         };
-        let first = writer.reserve_chunk(0)?;
+        let first = reserve_chunk::<S>(&writer.file, &writer.path, options, 0)?;
         writer.start_chunk(0, first);
         storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))?;
         Ok(writer)
@@ -313,9 +323,15 @@ impl<S: Storage> SegmentWriter<S> {
             return Err(Error::SegmentFull { path: self.path.clone() });
         }
         // Get the next chunk first: if that fails (a full disk), the current one stays open.
-        let map = match self.prepared.take() {
+        let ready = match self.prepared.take() {
+            Some(Prepared::Ready(map)) => Some(map),
+            Some(Prepared::Pending(preparing)) => preparing.join().ok().and_then(Result::ok),
+            None => None,
+        };
+        // If preparing ahead failed, try once more here, where the error can be reported.
+        let map = match ready {
             Some(map) => map,
-            None => self.reserve_chunk(index)?,
+            None => reserve_chunk::<S>(&self.file, &self.path, self.options, index)?,
         };
         let chunk = self.current();
         // SAFETY: as in `append`.
@@ -326,7 +342,7 @@ impl<S: Storage> SegmentWriter<S> {
     }
 
     /// Writes chunk `index`'s header into `map`, makes it current, and prepares the chunk after.
-    fn start_chunk(&mut self, index: u32, mut map: ChunkMap<<S::File as SegmentFile>::Map>) {
+    fn start_chunk(&mut self, index: u32, mut map: Map<S>) {
         let identity = ChunkIdentity {
             chunk_size_log2: self.options.chunk_size_log2(),
             segment_id: self.segment_id,
@@ -342,27 +358,47 @@ impl<S: Storage> SegmentWriter<S> {
             .push((index, OpenChunk { map, encoder, written: CHUNK_HEADER_BYTES, synced: 0 }));
         // Preparing ahead is best effort: if it fails, `next_chunk` tries again and reports.
         if index + 1 < self.options.chunks_per_segment {
-            self.prepared = self.reserve_chunk(index + 1).ok();
+            self.prepared = self.prepare(index + 1);
         }
     }
 
-    /// Reserves chunk `index`'s space in the file and maps it.
-    fn reserve_chunk(&self, index: u32) -> Result<ChunkMap<<S::File as SegmentFile>::Map>, Error> {
-        let bytes = self.options.chunk_bytes as u64;
-        let offset = u64::from(index) * bytes;
-        self.file.allocate(offset, bytes).map_err(|error| {
-            if is_out_of_space(&error) {
-                Error::OutOfSpace { path: self.path.clone(), bytes }
-            } else {
-                Error::io("allocate", &self.path, error)
+    /// Starts preparing chunk `index`: on a thread of its own, or here.
+    fn prepare(&self, index: u32) -> Option<Prepared<S>> {
+        let (file, path, options) = (Arc::clone(&self.file), self.path.clone(), self.options);
+        match self.options.preparation {
+            ChunkPreparation::Background => {
+                let preparing = std::thread::Builder::new()
+                    .name("wal-chunk-prepare".into())
+                    .spawn(move || reserve_chunk::<S>(&file, &path, options, index));
+                // If no thread can be started, `next_chunk` prepares the chunk itself.
+                preparing.ok().map(Prepared::Pending)
             }
-        })?;
-        let map = self
-            .file
-            .map(offset, self.options.chunk_bytes)
-            .map_err(|error| Error::io("map", &self.path, error))?;
-        Ok(ChunkMap::new(map))
+            ChunkPreparation::Inline => {
+                reserve_chunk::<S>(&file, &path, options, index).ok().map(Prepared::Ready)
+            }
+        }
     }
+}
+
+/// Reserves chunk `index`'s space in the file and maps it (pre-faulted for write).
+fn reserve_chunk<S: Storage>(
+    file: &S::File,
+    path: &Path,
+    options: SegmentOptions,
+    index: u32,
+) -> Result<Map<S>, Error> {
+    let bytes = options.chunk_bytes as u64;
+    let offset = u64::from(index) * bytes;
+    file.allocate(offset, bytes).map_err(|error| {
+        if is_out_of_space(&error) {
+            Error::OutOfSpace { path: path.to_owned(), bytes }
+        } else {
+            Error::io("allocate", path, error)
+        }
+    })?;
+    let map =
+        file.map(offset, options.chunk_bytes).map_err(|error| Error::io("map", path, error))?;
+    Ok(ChunkMap::new(map))
 }
 
 /// A salt for a new use of a chunk's space: random per process and call, so a stale frame of

@@ -391,6 +391,9 @@ impl SegmentFile for SimFile {
         self.storage.operation()?;
         let mut regions = lock(&self.file.regions);
         let end = regions.last().map_or(0, |r| r.offset + r.len as u64);
+        if regions.iter().any(|r| r.offset == offset && r.len as u64 == len) {
+            return Ok(()); // already reserved: like fallocate, reserving again is a no-op
+        }
         if offset != end {
             // The segment layer only ever grows a file at its end.
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "allocation not at the end"));

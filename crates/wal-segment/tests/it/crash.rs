@@ -7,7 +7,7 @@
 use wal_format::{Lsn, Record, Tag};
 use wal_segment::{DirLock, Error, SegmentWriter, SimStorage, recover_segment};
 
-use crate::{Written, assert_prefix, options, payload, sim_dir};
+use crate::{Written, assert_prefix, inline_options, payload, sim_dir};
 
 const WORKLOADS: u64 = 40;
 const STEPS: usize = 60;
@@ -34,7 +34,8 @@ fn synced_records_survive_every_simulated_crash() {
         let storage = SimStorage::new();
         let dir = sim_dir();
         let _lock = DirLock::acquire(&storage, &dir).unwrap();
-        let mut writer = SegmentWriter::create(&storage, &dir, 1, Lsn(0), options(8)).unwrap();
+        let mut writer =
+            SegmentWriter::create(&storage, &dir, 1, Lsn(0), inline_options(8)).unwrap();
         let mut written: Vec<Written> = Vec::new();
         let mut acknowledged = 0;
         for _ in 0..STEPS {
@@ -62,7 +63,7 @@ fn synced_records_survive_every_simulated_crash() {
             for crash_seed in 0..SEEDS_PER_STEP {
                 let crashed = storage.crash(seed << 20 | states);
                 // Full recovery, index included: a crash must never look like damage.
-                let recovered = recover_segment(&crashed, &dir, 1, Lsn(0), options(8))
+                let recovered = recover_segment(&crashed, &dir, 1, Lsn(0), inline_options(8))
                     .unwrap_or_else(|error| panic!("seed {seed}/{crash_seed}: {error}"));
                 let scan = &recovered.scan;
                 let recovered = scan.records.len();

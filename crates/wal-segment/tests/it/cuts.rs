@@ -8,7 +8,7 @@ use bytes::Bytes;
 use wal_format::{Lsn, Tag, frame_len};
 use wal_segment::{CHUNK_HEADER_BYTES, SegmentEnd, SegmentWriter, SimStorage, scan_chunks};
 
-use crate::{CHUNK, Written, assert_prefix, options, payload, segment_path, sim_dir};
+use crate::{CHUNK, Written, assert_prefix, inline_options, payload, segment_path, sim_dir};
 
 const FIRST: Lsn = Lsn(10);
 
@@ -73,7 +73,7 @@ fn intact_prefix(original: &[u8], damaged: &[u8], placed: &[Placed]) -> usize {
 fn image(records: &[Written]) -> (Vec<u8>, Vec<Placed>) {
     let storage = SimStorage::new();
     let dir = sim_dir();
-    let mut writer = SegmentWriter::create(&storage, &dir, 1, FIRST, options(4)).unwrap();
+    let mut writer = SegmentWriter::create(&storage, &dir, 1, FIRST, inline_options(4)).unwrap();
     for written in records {
         writer.append(&[written.record()]).unwrap();
     }
@@ -99,7 +99,7 @@ fn image(records: &[Written]) -> (Vec<u8>, Vec<Placed>) {
 
 fn scan(bytes: &[u8]) -> wal_segment::SegmentScan {
     let chunks = bytes.chunks(CHUNK).map(Bytes::copy_from_slice);
-    scan_chunks(&segment_path(&sim_dir(), 1), 1, FIRST, options(4), chunks).unwrap()
+    scan_chunks(&segment_path(&sim_dir(), 1), 1, FIRST, inline_options(4), chunks).unwrap()
 }
 
 #[derive(Clone, Copy, Debug)]

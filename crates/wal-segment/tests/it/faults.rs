@@ -4,13 +4,13 @@
 use wal_format::{Lsn, Record, Tag};
 use wal_segment::{Error, SegmentWriter, SimStorage, scan_segment, storage::Fault};
 
-use crate::{options, sim_dir};
+use crate::{inline_options, sim_dir};
 
 #[test]
 fn a_failed_sync_poisons_the_writer() {
     let storage = SimStorage::new();
     let dir = sim_dir();
-    let mut writer = SegmentWriter::create(&storage, &dir, 1, Lsn(0), options(4)).unwrap();
+    let mut writer = SegmentWriter::create(&storage, &dir, 1, Lsn(0), inline_options(4)).unwrap();
     writer.append(&[Record { tag: Tag::ENTRY, payload: b"durable" }]).unwrap();
     writer.sync().unwrap();
     writer.append(&[Record { tag: Tag::ENTRY, payload: b"in doubt" }]).unwrap();
@@ -22,7 +22,7 @@ fn a_failed_sync_poisons_the_writer() {
         writer.append(&[Record { tag: Tag::ENTRY, payload: b"later" }]),
         Err(Error::Poisoned { .. })
     ));
-    let scan = scan_segment(&storage.crash(1), &dir, 1, Lsn(0), options(4)).unwrap();
+    let scan = scan_segment(&storage.crash(1), &dir, 1, Lsn(0), inline_options(4)).unwrap();
     assert_eq!(&scan.records[0].record.payload[..], b"durable");
 }
 
@@ -33,7 +33,8 @@ fn a_failure_at_every_storage_operation_of_create_append_sync_is_an_error_not_a_
         let storage = SimStorage::new();
         storage.fail_after(at, Fault::Io);
         let outcome = (|| {
-            let mut writer = SegmentWriter::create(&storage, &sim_dir(), 1, Lsn(0), options(3))?;
+            let mut writer =
+                SegmentWriter::create(&storage, &sim_dir(), 1, Lsn(0), inline_options(3))?;
             for _ in 0..200 {
                 writer.append(&[Record { tag: Tag::ENTRY, payload: &[3; 700] }])?;
                 writer.sync()?;

@@ -8,7 +8,7 @@ use wal_segment::{
     recover_segment, scan_segment, storage::SegmentFile,
 };
 
-use crate::{Written, assert_prefix, options, payload, segment_path, sim_dir};
+use crate::{Written, assert_prefix, inline_options, payload, segment_path, sim_dir};
 
 const FIRST: Lsn = Lsn(1000);
 
@@ -16,7 +16,8 @@ const FIRST: Lsn = Lsn(1000);
 fn build(storage: &SimStorage, count: u64) -> Vec<Written> {
     let written: Vec<Written> =
         (0..count).map(|i| Written::new(Tag::ENTRY, payload(i, (i as usize * 53) % 700))).collect();
-    let mut writer = SegmentWriter::create(storage, &sim_dir(), 1, FIRST, options(4)).unwrap();
+    let mut writer =
+        SegmentWriter::create(storage, &sim_dir(), 1, FIRST, inline_options(4)).unwrap();
     for batch in written.chunks(5) {
         let records: Vec<Record<'_>> = batch.iter().map(Written::record).collect();
         writer.append(&records).unwrap();
@@ -39,8 +40,8 @@ fn replace_index(storage: &SimStorage, bytes: &[u8]) {
 /// Recovers on a copy of the storage and checks the result equals a full scan, with an index
 /// that lists exactly the scanned records.
 fn check_equals_full_scan(storage: &SimStorage, written: &[Written], context: &str) -> IndexStatus {
-    let full = scan_segment(storage, &sim_dir(), 1, FIRST, options(4)).unwrap();
-    let recovered = recover_segment(storage, &sim_dir(), 1, FIRST, options(4))
+    let full = scan_segment(storage, &sim_dir(), 1, FIRST, inline_options(4)).unwrap();
+    let recovered = recover_segment(storage, &sim_dir(), 1, FIRST, inline_options(4))
         .unwrap_or_else(|error| panic!("{context}: {error}"));
     assert_eq!(recovered.scan.records, full.records, "{context}");
     assert_prefix(&recovered.scan, written, FIRST, written.len());
@@ -128,11 +129,11 @@ fn a_stale_index_and_an_index_ahead_of_the_data_give_the_full_scan() {
 fn damage_inside_durable_data_is_an_error_naming_where() {
     let storage = SimStorage::new();
     let written = build(&storage, 60);
-    let full = scan_segment(&storage, &sim_dir(), 1, FIRST, options(4)).unwrap();
+    let full = scan_segment(&storage, &sim_dir(), 1, FIRST, inline_options(4)).unwrap();
     let victim = &full.records[30];
     let at = victim.chunk as usize * crate::CHUNK + victim.record.offset + 30;
     storage.edit_file(&segment_path(&sim_dir(), 1), |bytes| bytes[at] ^= 0x20);
-    match recover_segment(&storage, &sim_dir(), 1, FIRST, options(4)) {
+    match recover_segment(&storage, &sim_dir(), 1, FIRST, inline_options(4)) {
         Err(Error::Corrupt { chunk, reason, .. }) => {
             assert_eq!(chunk, victim.chunk);
             assert!(reason.contains(&format!("offset {}", victim.record.offset)), "{reason}");
@@ -141,6 +142,6 @@ fn damage_inside_durable_data_is_an_error_naming_where() {
     }
     // Without the index, nothing can tell this damage from a torn tail: the scan stops there.
     storage.remove(&index_path()).unwrap();
-    let recovered = recover_segment(&storage, &sim_dir(), 1, FIRST, options(4)).unwrap();
+    let recovered = recover_segment(&storage, &sim_dir(), 1, FIRST, inline_options(4)).unwrap();
     assert_prefix(&recovered.scan, &written, FIRST, 30);
 }

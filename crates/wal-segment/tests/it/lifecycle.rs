@@ -7,7 +7,7 @@ use wal_segment::{
     index_file_name, recover_segment, storage::Fault,
 };
 
-use crate::{Written, assert_prefix, options, payload, segment_path, sim_dir};
+use crate::{Written, assert_prefix, inline_options, payload, segment_path, sim_dir};
 
 const FIRST: Lsn = Lsn(50);
 
@@ -16,7 +16,8 @@ fn writer_with(storage: &SimStorage, count: u64) -> (SegmentWriter<SimStorage>, 
     let written: Vec<Written> = (0..count)
         .map(|i| Written::new(Tag::DELTA, payload(i, (i as usize * 997) % 9000)))
         .collect();
-    let mut writer = SegmentWriter::create(storage, &sim_dir(), 1, FIRST, options(8)).unwrap();
+    let mut writer =
+        SegmentWriter::create(storage, &sim_dir(), 1, FIRST, inline_options(8)).unwrap();
     for record in &written {
         writer.append(&[record.record()]).unwrap();
     }
@@ -34,7 +35,7 @@ fn a_sealed_segment_is_recognised_with_its_count() {
     with_seal.push(Written::new(Tag::SEAL, info.encode().to_vec()));
     for seed in 0..5 {
         let recovered =
-            recover_segment(&storage.crash(seed), &sim_dir(), 1, FIRST, options(8)).unwrap();
+            recover_segment(&storage.crash(seed), &sim_dir(), 1, FIRST, inline_options(8)).unwrap();
         assert_eq!(recovered.sealed, Some(info));
         assert_eq!(
             recovered.index_status,
@@ -53,9 +54,14 @@ fn truncating_before_any_lsn_cuts_exactly_there() {
         let (writer, written) = writer_with(&storage, 30);
         writer.truncate(Lsn(keep)).unwrap();
         for crash_seed in 0..3 {
-            let recovered =
-                recover_segment(&storage.crash(crash_seed), &sim_dir(), 1, FIRST, options(8))
-                    .unwrap();
+            let recovered = recover_segment(
+                &storage.crash(crash_seed),
+                &sim_dir(),
+                1,
+                FIRST,
+                inline_options(8),
+            )
+            .unwrap();
             let kept = (keep - FIRST.0) as usize;
             assert_prefix(&recovered.scan, &written, FIRST, kept);
             if kept < written.len() {
@@ -67,7 +73,7 @@ fn truncating_before_any_lsn_cuts_exactly_there() {
         }
         // The log continues in a new segment from the cut.
         let mut next =
-            SegmentWriter::create(&storage, &sim_dir(), 2, Lsn(keep), options(2)).unwrap();
+            SegmentWriter::create(&storage, &sim_dir(), 2, Lsn(keep), inline_options(2)).unwrap();
         next.append(&[Record { tag: Tag::ENTRY, payload: b"after the cut" }]).unwrap();
         next.sync().unwrap();
     }
@@ -93,9 +99,14 @@ fn a_failure_and_crash_at_every_step_of_a_truncation_leaves_whole_or_cut() {
             let (writer, written) = writer_with(&storage, 25);
             storage.fail_after(step, Fault::Io);
             let finished = writer.truncate(keep).is_ok();
-            let recovered =
-                recover_segment(&storage.crash(crash_seed), &sim_dir(), 1, FIRST, options(8))
-                    .unwrap_or_else(|error| panic!("step {step}, seed {crash_seed}: {error}"));
+            let recovered = recover_segment(
+                &storage.crash(crash_seed),
+                &sim_dir(),
+                1,
+                FIRST,
+                inline_options(8),
+            )
+            .unwrap_or_else(|error| panic!("step {step}, seed {crash_seed}: {error}"));
             let count = recovered.scan.records.len();
             assert!(count == 12 || count == 25, "step {step}, seed {crash_seed}: {count} records");
             assert!(!finished || count == 12, "a finished truncation was undone");

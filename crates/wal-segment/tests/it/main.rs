@@ -15,13 +15,21 @@ mod spec;
 use std::path::{Path, PathBuf};
 
 use wal_format::{Lsn, Record, Tag};
-use wal_segment::{SegmentOptions, SegmentScan};
+use wal_segment::{ChunkPreparation, SegmentOptions, SegmentScan};
 
 /// The smallest chunk, so tests cross chunk boundaries with little data.
 pub(crate) const CHUNK: usize = 64 << 10;
 
+/// Options with the smallest chunk; the next chunk is prepared in the background (the default).
 pub(crate) fn options(chunks_per_segment: u32) -> SegmentOptions {
-    SegmentOptions { chunk_bytes: CHUNK, chunks_per_segment }
+    SegmentOptions { chunk_bytes: CHUNK, chunks_per_segment, ..SegmentOptions::default() }
+}
+
+/// As [`options`], but every storage operation happens in the writer's thread, in a fixed order:
+/// what tests that inject a fault at the Nth operation, or crash with a seed, need to be
+/// reproducible.
+pub(crate) fn inline_options(chunks_per_segment: u32) -> SegmentOptions {
+    SegmentOptions { preparation: ChunkPreparation::Inline, ..options(chunks_per_segment) }
 }
 
 /// The log directory used on simulated storage.

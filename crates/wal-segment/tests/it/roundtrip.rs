@@ -82,12 +82,14 @@ fn a_full_segment_and_an_oversized_record_are_typed_errors() {
 fn invalid_options_are_refused() {
     let storage = SimStorage::new();
     for chunk_bytes in [0, 1000, 32 << 10, 2 << 30, (64 << 10) + 8] {
-        let options = SegmentOptions { chunk_bytes, chunks_per_segment: 1 };
+        let options =
+            SegmentOptions { chunk_bytes, chunks_per_segment: 1, ..SegmentOptions::default() };
         assert!(matches!(
             SegmentWriter::create(&storage, &sim_dir(), 1, Lsn(0), options),
             Err(Error::InvalidOptions { .. })
         ));
     }
-    let options = SegmentOptions { chunk_bytes: CHUNK, chunks_per_segment: 0 };
+    let options =
+        SegmentOptions { chunk_bytes: CHUNK, chunks_per_segment: 0, ..SegmentOptions::default() };
     assert!(SegmentWriter::create(&storage, &sim_dir(), 1, Lsn(0), options).is_err());
 }
