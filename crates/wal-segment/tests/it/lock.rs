@@ -77,3 +77,48 @@ fn the_lock_dies_with_its_holder_process() {
         }
     }
 }
+
+/// Starts `count` processes that all try to open `dir` at once; returns how many won. Winners
+/// hold the lock until every racer has answered, so no timing decides the outcome.
+fn race(dir: &std::path::Path, count: usize) -> usize {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut probes: Vec<_> = (0..count)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_wal-lock-probe"))
+                .arg(dir)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let answers: Vec<String> = probes
+        .iter_mut()
+        .map(|probe| {
+            let mut line = String::new();
+            std::io::BufReader::new(probe.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+            line
+        })
+        .collect();
+    for mut probe in probes {
+        drop(probe.stdin.take()); // lets a winner release the lock and exit
+        assert!(probe.wait().unwrap().success());
+    }
+    assert!(answers.iter().all(|a| a == "won\n" || a == "locked\n"), "{answers:?}");
+    answers.iter().filter(|answer| answer.as_str() == "won\n").count()
+}
+
+#[test]
+fn processes_racing_to_open_one_directory_have_exactly_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rounds = 0;
+    for _ in 0..200 {
+        assert_eq!(race(dir.path(), 6), 1, "exactly one of the racing processes holds the lock");
+        rounds += 1;
+    }
+    println!(
+        "lock races: {rounds} rounds of 6 processes ({} opens), exactly one winner in each",
+        rounds * 6
+    );
+}
