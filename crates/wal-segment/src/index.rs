@@ -1,4 +1,4 @@
-//! The sidecar index of a segment: the exact position of every durable record, one 16-byte entry
+//! The sidecar index of a segment: the exact position of every durable record, one 20-byte entry
 //! per record (`docs/format.md`, "Sidecar index").
 //!
 //! It is written only after a sync has made the records it lists durable, and it is only ever a
@@ -10,12 +10,14 @@
 use zerocopy::byteorder::little_endian::{U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use wal_format::Lsn;
+use wal_format::{Lsn, Salt};
+
+use crate::storage::SegmentFile;
 
 /// Size of the index file header.
 pub const INDEX_HEADER_BYTES: usize = 24;
 /// Size of one index entry.
-pub const INDEX_ENTRY_BYTES: usize = 16;
+pub const INDEX_ENTRY_BYTES: usize = 20;
 /// The magic bytes that open an index file.
 pub const INDEX_MAGIC: [u8; 8] = *b"WALINDEX";
 
@@ -43,6 +45,8 @@ pub struct IndexEntryBytes {
     pub chunk: U32,
     /// The offset of its frame in the chunk.
     pub offset: U32,
+    /// The salt of that chunk: lets recovery check the frame even if the chunk header is damaged.
+    pub salt: U32,
 }
 
 const _: () = assert!(size_of::<IndexHeader>() == INDEX_HEADER_BYTES);
@@ -57,19 +61,22 @@ pub struct IndexEntry {
     pub chunk: u32,
     /// The offset of its frame in the chunk.
     pub offset: u32,
+    /// The salt of that chunk.
+    pub salt: Salt,
 }
 
-/// The positions of a segment's records, in LSN order, without gaps.
+/// The positions of a segment's records, in increasing LSN order. (Frames a newer version wrote
+/// with an unknown skippable tag take an LSN but are not records, so there can be gaps.)
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SegmentIndex {
     entries: Vec<IndexEntry>,
 }
 
 impl SegmentIndex {
-    /// An index of `entries`, which must have consecutive LSNs.
+    /// An index of `entries`, which must have increasing LSNs.
     #[must_use]
     pub fn new(entries: Vec<IndexEntry>) -> SegmentIndex {
-        debug_assert!(entries.windows(2).all(|w| w[1].lsn.0 == w[0].lsn.0 + 1));
+        debug_assert!(entries.windows(2).all(|w| w[0].lsn < w[1].lsn));
         SegmentIndex { entries }
     }
 
@@ -101,7 +108,7 @@ impl SegmentIndex {
     }
 
     /// The entries an index file states, as far as they are well formed: a header for
-    /// `segment_id`, then entries with consecutive LSNs from `first_lsn`. Never fails: whatever
+    /// `segment_id`, then entries with increasing LSNs from `first_lsn` on. Never fails: whatever
     /// cannot be used is left out, and the caller checks the rest against the data.
     #[must_use]
     pub fn decode(bytes: &[u8], segment_id: u64, first_lsn: Lsn) -> SegmentIndex {
@@ -114,18 +121,24 @@ impl SegmentIndex {
         if !header_ok {
             return SegmentIndex::default();
         }
-        let entries = body
-            .chunks_exact(INDEX_ENTRY_BYTES)
-            .filter_map(|raw| IndexEntryBytes::ref_from_bytes(raw).ok())
-            .map(|raw| IndexEntry {
+        let mut entries: Vec<IndexEntry> = Vec::new();
+        for raw in body.chunks_exact(INDEX_ENTRY_BYTES) {
+            let Ok(raw) = IndexEntryBytes::ref_from_bytes(raw) else { break };
+            let entry = IndexEntry {
                 lsn: Lsn(raw.lsn.get()),
                 chunk: raw.chunk.get(),
                 offset: raw.offset.get(),
-            })
-            .zip(first_lsn.0..)
-            .take_while(|(entry, expected)| entry.lsn.0 == *expected)
-            .map(|(entry, _)| entry)
-            .collect();
+                salt: Salt(raw.salt.get()),
+            };
+            let in_order = match entries.last() {
+                None => entry.lsn == first_lsn,
+                Some(last) => entry.lsn > last.lsn,
+            };
+            if !in_order {
+                break;
+            }
+            entries.push(entry);
+        }
         SegmentIndex { entries }
     }
 }
@@ -137,10 +150,23 @@ pub(crate) fn encode_entry(entry: &IndexEntry) -> [u8; INDEX_ENTRY_BYTES] {
         lsn: entry.lsn.0.into(),
         chunk: entry.chunk.into(),
         offset: entry.offset.into(),
+        salt: entry.salt.0.into(),
     };
     let mut bytes = [0u8; INDEX_ENTRY_BYTES];
     bytes.copy_from_slice(raw.as_bytes());
     bytes
+}
+
+/// Replaces the content of an index file with `index` and makes it durable.
+pub(crate) fn write_index_file<F: SegmentFile>(
+    file: &F,
+    index: &SegmentIndex,
+    segment_id: u64,
+) -> std::io::Result<()> {
+    let bytes = index.encode(segment_id);
+    file.set_len(0)?;
+    file.write_at(0, &bytes)?;
+    file.sync_data()
 }
 
 /// The file name of segment `id`'s index.
@@ -156,7 +182,12 @@ mod tests {
     fn index(first: u32, count: u32) -> SegmentIndex {
         SegmentIndex::new(
             (first..first + count)
-                .map(|n| IndexEntry { lsn: Lsn(u64::from(n)), chunk: n / 10, offset: n % 10 * 64 })
+                .map(|n| IndexEntry {
+                    lsn: Lsn(u64::from(n)),
+                    chunk: n / 10,
+                    offset: n % 10 * 64,
+                    salt: Salt(n),
+                })
                 .collect(),
         )
     }

@@ -17,12 +17,6 @@ pub(crate) struct ChunkMap<M> {
     map: Arc<M>,
 }
 
-impl<M> Clone for ChunkMap<M> {
-    fn clone(&self) -> Self {
-        ChunkMap { map: Arc::clone(&self.map) }
-    }
-}
-
 /// Keeps a mapping alive for as long as a `Bytes` of part of it exists.
 struct MapSlice<M> {
     map: Arc<M>,
@@ -78,7 +72,8 @@ impl<M: MappedRegion> ChunkMap<M> {
     /// No `Bytes` or other reference covers the range. Frame and chunk headers qualify: only
     /// payloads are handed out while a writer lives.
     pub(crate) unsafe fn overwrite(&self, offset: usize, bytes: &[u8]) {
-        assert!(offset + bytes.len() <= self.map.len_bytes(), "{offset} outside the chunk");
+        let end = offset.checked_add(bytes.len());
+        assert!(end.is_some_and(|end| end <= self.map.len_bytes()), "{offset} outside the chunk");
         // SAFETY: in bounds (checked above); nobody references the range (the contract).
         unsafe {
             std::ptr::copy_nonoverlapping(
@@ -87,6 +82,11 @@ impl<M: MappedRegion> ChunkMap<M> {
                 bytes.len(),
             )
         };
+    }
+
+    /// Takes the write faults of the whole chunk now (see `MappedRegion::prefault_for_write`).
+    pub(crate) fn prefault_for_write(&self) {
+        self.map.prefault_for_write();
     }
 
     /// Makes `[start, end)` durable.

@@ -2,9 +2,11 @@
 //! torn tail from damage, and leave the segment in a state a second crash cannot change.
 //!
 //! Steps: (1) scan every chunk; (2) read the index, keeping its well-formed prefix; (3) any entry
-//! beyond where the scan stopped whose frame still validates in place proves the scan stopped at
-//! damage inside durable data: an error naming segment, chunk and offset; (4) if the index is not
-//! exactly the scan's records, sync the recovered data and rewrite the index from the scan.
+//! beyond where the scan stopped whose frame still validates in place (with the salt the entry
+//! carries, so even a damaged chunk header cannot hide it) proves the scan stopped at damage
+//! inside durable data: an error naming segment, chunk and offset; (4) make the scanned data
+//! durable, whatever the index said (a reopen in the same boot may see page-cache state the disk
+//! does not have yet); (5) if the index is not exactly the scan's records, rewrite it.
 //! A recovered segment is final: the engine continues in a new segment, so bytes after the cut
 //! are never followed by new writes that could line up with them.
 
@@ -14,9 +16,8 @@ use std::path::Path;
 use bytes::Bytes;
 use wal_format::{Decoded, Lsn, decode_frame};
 
-use crate::chunk_header::{ChunkIdentity, HeaderProblem};
 use crate::error::Error;
-use crate::index::{IndexEntry, SegmentIndex, index_file_name};
+use crate::index::{IndexEntry, SegmentIndex, index_file_name, write_index_file};
 use crate::options::SegmentOptions;
 use crate::scan::{SegmentScan, map_chunks, scan_chunks};
 use crate::seal::SealInfo;
@@ -49,11 +50,22 @@ pub struct RecoveredSegment {
     pub sealed: Option<SealInfo>,
 }
 
+/// Largest index file recovery reads: one entry per smallest possible frame, plus the header.
+fn index_bytes_max(options: SegmentOptions) -> u64 {
+    let segment_bytes = options.chunk_bytes as u64 * u64::from(options.chunks_per_segment);
+    let entries = segment_bytes / wal_format::HEADER_SIZE_BYTES as u64;
+    (crate::INDEX_HEADER_BYTES + crate::INDEX_ENTRY_BYTES) as u64 * (entries + 1)
+}
+
 /// Recovers segment `segment_id` in `dir`, whose first record must have LSN `first_lsn`.
+///
+/// No writer of this segment may be live in this process while it runs: the scan reads the
+/// mapped chunks a writer would be writing.
 ///
 /// # Errors
 /// `Corrupt` when durable data is damaged (an intact, indexed record lies beyond the point where
-/// the scan stopped), or as [`crate::scan_segment`]; `Io` if rewriting the index or syncing fails.
+/// the scan stopped) or the seal disagrees with the data, or as [`crate::scan_segment`]; `Io`
+/// if syncing or rewriting the index fails.
 pub fn recover_segment<S: Storage>(
     storage: &S,
     dir: &Path,
@@ -72,17 +84,14 @@ pub fn recover_segment<S: Storage>(
                 lsn: r.record.lsn,
                 chunk: r.chunk,
                 offset: u32::try_from(r.record.offset).expect("chunks are at most 1 GiB"),
+                salt: scan.chunk_salts[r.chunk as usize],
             })
             .collect(),
     );
     let index_path = dir.join(index_file_name(segment_id));
-    let stated = match storage.open(&index_path).and_then(|file| file.read_to_end()) {
-        Ok(bytes) => SegmentIndex::decode(&bytes, segment_id, first_lsn),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => SegmentIndex::default(),
-        Err(error) => return Err(Error::io("read", &index_path, error)),
-    };
+    let stated = read_index(storage, &index_path, segment_id, first_lsn, options)?;
     let mut beyond = stated.entries().iter().filter(|entry| entry.lsn >= scan.next_lsn);
-    if let Some(entry) = beyond.find(|entry| frame_intact(&chunks, entry, segment_id, options)) {
+    if let Some(entry) = beyond.find(|entry| frame_intact(&chunks, entry)) {
         return Err(Error::Corrupt {
             path,
             chunk: scan.end_chunk,
@@ -94,18 +103,40 @@ pub fn recover_segment<S: Storage>(
         });
     }
     let sealed = check_seal(&path, &scan, &truth, segment_id)?;
+    // What the scan found becomes durable now, so a second crash cannot take it back.
+    for map in maps.iter().take(scan.end_chunk as usize + 1) {
+        map.sync(0, map.len_bytes()).map_err(|e| Error::io("msync", &path, e))?;
+    }
     let kept = stated.entries().iter().zip(truth.entries()).take_while(|(a, b)| a == b).count();
     let index_status = if kept == stated.entries().len() && kept == truth.entries().len() {
         IndexStatus::Confirmed
     } else {
-        // Make what the scan found durable before the index vouches for it.
-        for map in maps.iter().take(scan.end_chunk as usize + 1) {
-            map.sync(0, map.len_bytes()).map_err(|e| Error::io("msync", &path, e))?;
-        }
         rewrite_index(storage, dir, &index_path, &truth, segment_id)?;
         IndexStatus::Rebuilt { kept }
     };
     Ok(RecoveredSegment { scan, index: truth, index_status, sealed })
+}
+
+/// The usable part of the index file (empty if it is missing or oversized).
+fn read_index<S: Storage>(
+    storage: &S,
+    index_path: &Path,
+    segment_id: u64,
+    first_lsn: Lsn,
+    options: SegmentOptions,
+) -> Result<SegmentIndex, Error> {
+    let file = match storage.open(index_path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(SegmentIndex::default()),
+        Err(error) => return Err(Error::io("open", index_path, error)),
+    };
+    // Never read more than a valid index of this segment can hold.
+    let len = file.len_bytes().map_err(|e| Error::io("stat", index_path, e))?;
+    if len > index_bytes_max(options) {
+        return Ok(SegmentIndex::default());
+    }
+    let bytes = file.read_to_end().map_err(|e| Error::io("read", index_path, e))?;
+    Ok(SegmentIndex::decode(&bytes, segment_id, first_lsn))
 }
 
 /// The seal, if the last record is one. A seal that disagrees with the data it describes cannot
@@ -119,10 +150,8 @@ fn check_seal(
     let Some(last) = scan.records.last().filter(|r| r.record.tag == wal_format::Tag::SEAL) else {
         return Ok(None);
     };
-    let before = scan.records.len() - 1;
-    let index_crc =
-        crc32fast::hash(&SegmentIndex::new(truth.entries()[..before].to_vec()).encode(segment_id));
-    let expected = SealInfo { seal_lsn: last.record.lsn, record_count: before as u64, index_crc };
+    let before = SegmentIndex::new(truth.entries()[..scan.records.len() - 1].to_vec());
+    let expected = SealInfo::for_index(last.record.lsn, &before, segment_id);
     match SealInfo::decode(&last.record.payload) {
         Some(info) if info == expected => Ok(Some(info)),
         stated => Err(Error::Corrupt {
@@ -136,41 +165,11 @@ fn check_seal(
     }
 }
 
-/// Deletes segment `segment_id` and its index from `dir`, and makes the deletion durable.
-///
-/// # Errors
-/// `Io` if a removal or the directory sync fails. A missing index is not an error.
-pub fn delete_segment<S: Storage>(storage: &S, dir: &Path, segment_id: u64) -> Result<(), Error> {
-    let data = dir.join(segment_file_name(segment_id));
-    storage.remove(&data).map_err(|e| Error::io("remove", &data, e))?;
-    let index = dir.join(index_file_name(segment_id));
-    match storage.remove(&index) {
-        Ok(()) => {}
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-        Err(error) => return Err(Error::io("remove", &index, error)),
-    }
-    storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))
-}
-
-/// Whether the frame an index entry points at validates in place, with its chunk's salt.
-fn frame_intact(
-    chunks: &[Bytes],
-    entry: &IndexEntry,
-    segment_id: u64,
-    options: SegmentOptions,
-) -> bool {
+/// Whether the frame an index entry points at validates in place, with the entry's salt.
+fn frame_intact(chunks: &[Bytes], entry: &IndexEntry) -> bool {
     let Some(chunk) = chunks.get(entry.chunk as usize) else { return false };
-    let expected = ChunkIdentity {
-        chunk_size_log2: options.chunk_size_log2(),
-        segment_id,
-        chunk_index: entry.chunk,
-        salt: wal_format::Salt(0),
-        first_lsn: entry.lsn,
-    };
-    let identity: Result<ChunkIdentity, HeaderProblem> = ChunkIdentity::decode(chunk, &expected);
-    let Ok(identity) = identity else { return false };
     matches!(
-        decode_frame(chunk, entry.offset as usize, identity.salt, entry.lsn),
+        decode_frame(chunk, entry.offset as usize, entry.salt, entry.lsn),
         Ok((Decoded::Record(_) | Decoded::Skipped { .. }, _))
     )
 }
@@ -182,18 +181,32 @@ fn rewrite_index<S: Storage>(
     index: &SegmentIndex,
     segment_id: u64,
 ) -> Result<(), Error> {
-    let io = |op| move |error| Error::io(op, index_path, error);
     let file = match storage.open(index_path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            let file = storage.create(index_path).map_err(io("create"))?;
+            let file =
+                storage.create(index_path).map_err(|e| Error::io("create", index_path, e))?;
             storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))?;
             file
         }
         Err(error) => return Err(Error::io("open", index_path, error)),
     };
-    let bytes = index.encode(segment_id);
-    file.set_len(0).map_err(io("truncate"))?;
-    file.write_at(0, &bytes).map_err(io("write"))?;
-    file.sync_data().map_err(io("fdatasync"))
+    write_index_file(&file, index, segment_id).map_err(|e| Error::io("rewrite", index_path, e))
+}
+
+/// Deletes segment `segment_id` and its index from `dir`, and makes the deletion durable. The
+/// index goes first, so a crash in between never leaves an index without its data.
+///
+/// # Errors
+/// `Io` if a removal or the directory sync fails. A missing index is not an error.
+pub fn delete_segment<S: Storage>(storage: &S, dir: &Path, segment_id: u64) -> Result<(), Error> {
+    let index = dir.join(index_file_name(segment_id));
+    match storage.remove(&index) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(Error::io("remove", &index, error)),
+    }
+    let data = dir.join(segment_file_name(segment_id));
+    storage.remove(&data).map_err(|e| Error::io("remove", &data, e))?;
+    storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))
 }

@@ -1,11 +1,11 @@
 //! Reading a segment back: chunk by chunk, checking each chunk header, then scanning its frames.
 //!
 //! The scan stops at the first thing that is not a valid next record and says why, with the
-//! exact position after the last valid frame, so recovery can cut the log back there. Until the
-//! sidecar index records a durable point (a later issue), the whole unsealed segment is treated
-//! as its tail: any frame failure ends the data rather than failing the open. Things that can
-//! never come from a torn write still fail: a chunk header of another version, segment or
-//! position, and a first chunk whose LSN is not the one expected.
+//! exact position after the last valid frame. On its own it cannot tell a torn tail from damage:
+//! `recover_segment` does that with the sidecar index. Things that can never come from a torn
+//! write fail here already: a chunk header of another version, segment or position, a first
+//! chunk whose LSN is not the one expected, and a frame of a critical tag this version does not
+//! know (the segment was written by a newer version).
 
 use std::path::Path;
 
@@ -59,11 +59,16 @@ pub struct SegmentScan {
     pub end_chunk: u32,
     /// The offset in `end_chunk` just after the last valid frame (or chunk header).
     pub end_offset: usize,
+    /// The salt of every chunk whose header was read, by chunk index.
+    pub chunk_salts: Vec<wal_format::Salt>,
     /// Why it ended there.
     pub end: SegmentEnd,
 }
 
 /// Scans segment `segment_id` in `dir`, whose first record must have LSN `first_lsn`.
+///
+/// No writer of this segment may be live in this process while it runs, or while the returned
+/// payloads are held: they are views of the mapped chunks a writer would be writing.
 ///
 /// # Errors
 /// `Io` if the file cannot be opened or mapped; `Corrupt` or `LsnGap` as described above.
@@ -119,6 +124,7 @@ pub fn scan_chunks(
         next_lsn: first_lsn,
         end_chunk: 0,
         end_offset: 0,
+        chunk_salts: Vec::new(),
         end: SegmentEnd::EndOfFile,
     };
     for (index, chunk) in (0u32..).zip(chunks) {
@@ -147,6 +153,7 @@ pub fn scan_chunks(
             }
             return Ok(ended(scan, SegmentEnd::StaleChunk { found: identity.first_lsn }));
         }
+        scan.chunk_salts.push(identity.salt);
         let mut frames = Frames::resume(chunk, identity.salt, CHUNK_HEADER_BYTES, scan.next_lsn);
         let mut failure = None;
         for record in frames.by_ref() {
@@ -160,6 +167,10 @@ pub fn scan_chunks(
         match (frames.stop(), failure) {
             (_, Some(wal_format::Error::Zeroed { .. })) => {
                 return Ok(ended(scan, SegmentEnd::Unwritten));
+            }
+            (_, Some(error @ wal_format::Error::UnsupportedTag { .. })) => {
+                let reason = format!("{error}: refusing to read a segment of a newer version");
+                return Err(Error::Corrupt { path: path.to_owned(), chunk: index, reason });
             }
             (_, Some(error)) => return Ok(ended(scan, SegmentEnd::TornFrame(error))),
             // A chunk that ends without padding is the last one the writer used.

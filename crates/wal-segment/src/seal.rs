@@ -6,6 +6,8 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use wal_format::Lsn;
 
+use crate::index::SegmentIndex;
+
 /// Size of the seal record's payload.
 pub const SEAL_PAYLOAD_BYTES: usize = 24;
 
@@ -37,6 +39,16 @@ pub struct SealInfo {
 }
 
 impl SealInfo {
+    /// The seal that belongs after the records `index` lists, as record `seal_lsn`.
+    #[must_use]
+    pub fn for_index(seal_lsn: Lsn, index: &SegmentIndex, segment_id: u64) -> SealInfo {
+        SealInfo {
+            seal_lsn,
+            record_count: index.entries().len() as u64,
+            index_crc: crc32fast::hash(&index.encode(segment_id)),
+        }
+    }
+
     /// The payload bytes.
     #[must_use]
     pub fn encode(&self) -> [u8; SEAL_PAYLOAD_BYTES] {

@@ -6,9 +6,9 @@
 //! started, and whose header (magic, segment id, index, a fresh salt, first LSN) it writes first.
 //! `sync` makes everything from the durable point to the write position durable with `msync` of
 //! exactly those ranges, and then appends the positions of the records it made durable to the
-//! sidecar index (not synced itself: it is a hint, checked on open). A failed sync or map poisons
-//! the writer: the data it covered is in an unknown state, and a later sync could report success
-//! without it.
+//! sidecar index (not synced itself: it is a hint, checked on open). A failed sync poisons the
+//! writer: the data it covered is in an unknown state, and a later sync could report success
+//! without it. (A failed reservation or map is not poisonous: nothing written is in doubt.)
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
@@ -19,10 +19,10 @@ use wal_format::{FrameEncoder, HEADER_SIZE_BYTES, Lsn, Record, Tag, batch_len, f
 
 use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity};
 use crate::error::{Error, is_out_of_space};
-use crate::index::{IndexEntry, SegmentIndex, encode_entry, index_file_name};
+use crate::index::{IndexEntry, SegmentIndex, encode_entry, index_file_name, write_index_file};
 use crate::mapping::ChunkMap;
 use crate::options::{ChunkPreparation, SegmentOptions};
-use crate::seal::SealInfo;
+use crate::seal::{SEAL_PAYLOAD_BYTES, SealInfo};
 use crate::storage::{SegmentFile, Storage};
 
 /// The file name of segment `id`: 20 decimal digits, so names sort in segment order.
@@ -35,8 +35,22 @@ pub fn segment_file_name(id: u64) -> String {
 struct OpenChunk<M> {
     map: ChunkMap<M>,
     encoder: FrameEncoder,
+    salt: wal_format::Salt,
     written: usize,
     synced: usize,
+}
+
+/// Bytes a seal record's frame takes; always kept free in a segment's last chunk.
+const SEAL_FRAME_BYTES: usize = match frame_len(SEAL_PAYLOAD_BYTES) {
+    Some(len) => len,
+    None => panic!("the seal payload is small"),
+};
+
+/// Whether an append may use the room kept for the seal record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Room {
+    KeepForSeal,
+    All,
 }
 
 type Map<S> = ChunkMap<<<S as Storage>::File as SegmentFile>::Map>;
@@ -138,20 +152,32 @@ impl<S: Storage> SegmentWriter<S> {
     /// mapping at once and durable after the next successful [`SegmentWriter::sync`].
     ///
     /// # Errors
-    /// `RecordTooLarge` or `Format` for a record that can never be written (nothing is appended);
-    /// `SegmentFull` when the segment has no chunk left (the records that fit are appended and
-    /// the error says so by `next_lsn`); `OutOfSpace` or `Io` if a chunk cannot be prepared.
+    /// Nothing is appended on `RecordTooLarge`, or `Format` (a reserved tag, `SEAL` included:
+    /// only [`SegmentWriter::seal`] writes one; or no LSN left). On `SegmentFull` (no chunk left)
+    /// and `OutOfSpace` or `Io` (a chunk could not be prepared), the records before the one that
+    /// did not fit are appended, and `next_lsn` tells how many.
     pub fn append(&mut self, records: &[Record<'_>]) -> Result<Lsn, Error> {
+        if let Some(seal) = records.iter().find(|record| record.tag == Tag::SEAL) {
+            return Err(wal_format::Error::ReservedTag { tag: seal.tag }.into());
+        }
+        self.append_records(records, Room::KeepForSeal)
+    }
+
+    fn append_records(&mut self, records: &[Record<'_>], room: Room) -> Result<Lsn, Error> {
         self.check_usable()?;
         let max = self.options.max_payload_bytes();
         if let Some(record) = records.iter().find(|record| record.payload.len() > max) {
             return Err(Error::RecordTooLarge { len: record.payload.len(), max });
         }
         batch_len(records)?;
+        // LSN u64::MAX is never assigned: check the whole batch before writing any of it.
+        self.next_lsn
+            .checked_add(records.len() as u64)
+            .ok_or(Error::Format(wal_format::Error::LsnExhausted))?;
         let first = self.next_lsn;
         let mut rest = records;
         while !rest.is_empty() {
-            let fitting = self.fitting_prefix(rest);
+            let fitting = self.fitting_prefix(rest, room);
             if fitting == 0 {
                 self.next_chunk()?;
                 continue;
@@ -160,23 +186,20 @@ impl<S: Storage> SegmentWriter<S> {
             let lsn = self.next_lsn;
             let chunk_index = self.chunks.last().map_or(0, |(index, _)| *index);
             let chunk = self.current();
-            let mut offset = chunk.written;
-            for (index, record) in now.iter().enumerate() {
-                let entry = IndexEntry {
-                    lsn: Lsn(lsn.0 + index as u64),
-                    chunk: chunk_index,
-                    offset: u32::try_from(offset).expect("chunks are at most 1 GiB"),
-                };
+            let start = chunk.written;
+            // SAFETY: this writer is the chunk's only writer and hands out no `Bytes` of its
+            // unwritten part.
+            let dst = unsafe { chunk.map.unwritten(start) };
+            chunk.written += chunk.encoder.encode_batch(dst, lsn, now)?;
+            let salt = chunk.salt;
+            let mut offset = start;
+            for (lsn, record) in (lsn.0..).zip(now) {
+                let at = u32::try_from(offset).expect("chunks are at most 1 GiB");
+                let entry = IndexEntry { lsn: Lsn(lsn), chunk: chunk_index, offset: at, salt };
                 self.pending_index.push(entry);
                 offset += frame_len(record.payload.len()).expect("checked against the chunk size");
             }
-            let chunk = self.current();
-            // SAFETY: this writer is the chunk's only writer and hands out no `Bytes` of its
-            // unwritten part.
-            let dst = unsafe { chunk.map.unwritten(chunk.written) };
-            let written = chunk.encoder.encode_batch(dst, lsn, now)?;
-            chunk.written += written;
-            self.next_lsn = Lsn(lsn.0 + fitting as u64);
+            self.next_lsn = Lsn(self.next_lsn.0 + fitting as u64);
             rest = later;
         }
         Ok(first)
@@ -225,13 +248,9 @@ impl<S: Storage> SegmentWriter<S> {
     /// As [`SegmentWriter::append`] and [`SegmentWriter::sync`].
     pub fn seal(mut self) -> Result<SealInfo, Error> {
         self.sync()?;
-        let index_bytes = SegmentIndex::new(self.durable_index.clone()).encode(self.segment_id);
-        let info = SealInfo {
-            seal_lsn: self.next_lsn,
-            record_count: self.durable_index.len() as u64,
-            index_crc: crc32fast::hash(&index_bytes),
-        };
-        self.append(&[Record { tag: Tag::SEAL, payload: &info.encode() }])?;
+        let index = SegmentIndex::new(self.durable_index.clone());
+        let info = SealInfo::for_index(self.next_lsn, &index, self.segment_id);
+        self.append_records(&[Record { tag: Tag::SEAL, payload: &info.encode() }], Room::All)?;
         self.sync()?;
         // A sealed segment's index is durable and complete, so its durable point is its end.
         self.rewrite_index()?;
@@ -279,15 +298,10 @@ impl<S: Storage> SegmentWriter<S> {
 
     /// Replaces the index file with the durable entries and makes it durable.
     fn rewrite_index(&mut self) -> Result<(), Error> {
-        let bytes = SegmentIndex::new(self.durable_index.clone()).encode(self.segment_id);
-        let io = |op| {
-            let path = self.path.with_extension("idx");
-            move |error| Error::io(op, &path, error)
-        };
-        self.index_file.set_len(0).map_err(io("truncate"))?;
-        self.index_file.write_at(0, &bytes).map_err(io("write"))?;
-        self.index_file.sync_data().map_err(io("fdatasync"))?;
-        self.index_len = bytes.len() as u64;
+        let index = SegmentIndex::new(self.durable_index.clone());
+        write_index_file(&self.index_file, &index, self.segment_id)
+            .map_err(|error| Error::io("rewrite index of", &self.path, error))?;
+        self.index_len = index.encode(self.segment_id).len() as u64;
         self.index_broken = false;
         Ok(())
     }
@@ -300,10 +314,14 @@ impl<S: Storage> SegmentWriter<S> {
         &mut self.chunks.last_mut().expect("a writer always has a current chunk").1
     }
 
-    /// How many of `records` fit, as frames, in the rest of the current chunk.
-    fn fitting_prefix(&mut self, records: &[Record<'_>]) -> usize {
+    /// How many of `records` fit, as frames, in the rest of the current chunk. In the last
+    /// chunk, room for the seal record is kept unless `room` says the seal is what is written.
+    fn fitting_prefix(&mut self, records: &[Record<'_>], room: Room) -> usize {
+        let chunks = self.options.chunks_per_segment;
+        let last_chunk = self.chunks.last().is_some_and(|(index, _)| index + 1 == chunks);
+        let reserve = if room == Room::KeepForSeal && last_chunk { SEAL_FRAME_BYTES } else { 0 };
         let chunk = self.current();
-        let mut room = chunk.map.len_bytes() - chunk.written;
+        let mut room = (chunk.map.len_bytes() - chunk.written).saturating_sub(reserve);
         records
             .iter()
             .take_while(|record| {
@@ -353,9 +371,9 @@ impl<S: Storage> SegmentWriter<S> {
         // SAFETY: the chunk was just mapped and nothing of it was handed out.
         let header = unsafe { map.unwritten(0) };
         header[..CHUNK_HEADER_BYTES].copy_from_slice(&identity.encode());
-        let encoder = FrameEncoder::new(identity.salt);
-        self.chunks
-            .push((index, OpenChunk { map, encoder, written: CHUNK_HEADER_BYTES, synced: 0 }));
+        let (encoder, salt) = (FrameEncoder::new(identity.salt), identity.salt);
+        let open = OpenChunk { map, encoder, salt, written: CHUNK_HEADER_BYTES, synced: 0 };
+        self.chunks.push((index, open));
         // Preparing ahead is best effort: if it fails, `next_chunk` tries again and reports.
         if index + 1 < self.options.chunks_per_segment {
             self.prepared = self.prepare(index + 1);
@@ -398,7 +416,9 @@ fn reserve_chunk<S: Storage>(
     })?;
     let map =
         file.map(offset, options.chunk_bytes).map_err(|error| Error::io("map", path, error))?;
-    Ok(ChunkMap::new(map))
+    let map = ChunkMap::new(map);
+    map.prefault_for_write();
+    Ok(map)
 }
 
 /// A salt for a new use of a chunk's space: random per process and call, so a stale frame of

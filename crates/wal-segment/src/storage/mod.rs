@@ -66,11 +66,19 @@ pub trait SegmentFile: Send + Sync + 'static {
 
 /// A writable mapping. Its bytes are reached through [`MappedRegion::as_ptr`] only by the
 /// crate's `mapping` module, which upholds the aliasing rules.
-pub trait MappedRegion: Send + Sync + 'static {
+///
+/// # Safety
+/// `as_ptr()` must point to `len_bytes()` bytes that stay valid, readable and writable, at the
+/// same address, for as long as the value lives; `len_bytes()` must never change. The crate's
+/// unsafe code reads and writes through the pointer on the strength of this promise.
+pub unsafe trait MappedRegion: Send + Sync + 'static {
     /// The first byte of the mapping. Valid for `len()` bytes while `self` lives.
     fn as_ptr(&self) -> *mut u8;
     /// Length of the mapping in bytes.
     fn len_bytes(&self) -> usize;
     /// Makes `[offset, offset + len)` of the mapping durable (`msync(MS_SYNC)`), or fails.
     fn sync(&self, offset: usize, len: usize) -> io::Result<()>;
+    /// Takes the write page faults of the whole mapping now (best effort), so that the appends
+    /// into it take none. Only for space about to be written: it dirties every page.
+    fn prefault_for_write(&self);
 }

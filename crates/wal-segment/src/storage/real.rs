@@ -10,7 +10,7 @@ use std::io::{self, Read, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use memmap2::{Advice, MmapMut, MmapOptions};
+use memmap2::{Advice, MmapOptions, MmapRaw};
 use rustix::fs::{FallocateFlags, fallocate};
 
 use super::{MappedRegion, SegmentFile, Storage};
@@ -92,14 +92,11 @@ impl SegmentFile for RealFile {
     }
 
     fn map(&self, offset: u64, len: usize) -> io::Result<RealMap> {
-        // SAFETY: the mapped region was reserved by `allocate`, so no store can fault for lack of
-        // space; the file is only resized by this crate while the directory lock is held, and
-        // never below a live mapping, so the mapping never loses its backing pages.
-        let map = unsafe { MmapOptions::new().offset(offset).len(len).map_mut(&self.file)? };
-        // Take the write faults now, while the chunk is prepared, instead of one per page in the
-        // append path (a shared file mapping faults on the first store to each page). Best
-        // effort: kernels before 5.14 refuse the advice, and appends then fault as usual.
-        let _ = map.advise(Advice::PopulateWrite);
+        // The region was reserved by `allocate`, so no store can fault for lack of space; the
+        // file is only resized by this crate while the directory lock is held, and never below a
+        // live mapping. A raw mapping: its pointer comes from mmap itself, not from a reference
+        // to the whole mapping, so writing through it never conflicts with a borrow.
+        let map = MmapOptions::new().offset(offset).len(len).map_raw(&self.file)?;
         Ok(RealMap { map })
     }
 
@@ -126,12 +123,14 @@ impl SegmentFile for RealFile {
 /// A shared writable mapping of part of a segment file.
 #[derive(Debug)]
 pub struct RealMap {
-    map: MmapMut,
+    map: MmapRaw,
 }
 
-impl MappedRegion for RealMap {
+// SAFETY: the pointer and length are those of the `mmap` call, fixed for the mapping's life,
+// and the mapping is only unmapped when `MmapRaw` is dropped with `self`.
+unsafe impl MappedRegion for RealMap {
     fn as_ptr(&self) -> *mut u8 {
-        self.map.as_ptr().cast_mut()
+        self.map.as_mut_ptr()
     }
 
     fn len_bytes(&self) -> usize {
@@ -140,5 +139,12 @@ impl MappedRegion for RealMap {
 
     fn sync(&self, offset: usize, len: usize) -> io::Result<()> {
         self.map.flush_range(offset, len)
+    }
+
+    fn prefault_for_write(&self) {
+        // A shared file mapping faults on the first store to each page; take those faults now,
+        // while the chunk is prepared. Kernels before 5.14 refuse the advice: then the appends
+        // fault as usual.
+        let _ = self.map.advise(Advice::PopulateWrite);
     }
 }

@@ -6,7 +6,7 @@
 //! `sync` copies the synced pages from volatile to durable. [`SimStorage::crash`] builds the
 //! storage a reboot would find: every 4 KiB page whose volatile bytes differ from its durable
 //! bytes (exactly the pages dirtied since their last sync) is independently lost, kept, or torn
-//! (a prefix of its 512-byte sectors written), chosen by a seeded generator. Directory entries
+//! (each of its 512-byte sectors old or new), chosen by a seeded generator. Directory entries
 //! and reserved regions not yet made durable by a sync may vanish the same way. It can also fail
 //! the Nth operation with EIO or ENOSPC, and refuse allocations beyond a capacity.
 
@@ -285,11 +285,13 @@ fn crash_pages(durable: &mut [u8], volatile: &[u8], rng: &mut SplitMix64) {
             0 => {} // lost: the disk keeps the old page
             1 => old.copy_from_slice(new),
             _ => {
-                // A prefix of 1 to all-but-one sectors reached the disk.
-                let sectors = old.len() / SIM_SECTOR_BYTES;
-                let written = (1 + rng.index(sectors.max(2) - 1)) * SIM_SECTOR_BYTES;
-                let written = written.min(old.len());
-                old[..written].copy_from_slice(&new[..written]);
+                // Torn: each 512-byte sector independently old or new, in any order.
+                for (old, new) in old.chunks_mut(SIM_SECTOR_BYTES).zip(new.chunks(SIM_SECTOR_BYTES))
+                {
+                    if rng.chance(2) {
+                        old.copy_from_slice(new);
+                    }
+                }
             }
         }
     }
@@ -389,6 +391,8 @@ impl SegmentFile for SimFile {
 
     fn allocate(&self, offset: u64, len: u64) -> io::Result<()> {
         self.storage.operation()?;
+        // Lock order everywhere: the storage state, then a file's regions.
+        let mut state = lock(&self.storage.state);
         let mut regions = lock(&self.file.regions);
         let end = regions.last().map_or(0, |r| r.offset + r.len as u64);
         if regions.iter().any(|r| r.offset == offset && r.len as u64 == len) {
@@ -399,7 +403,6 @@ impl SegmentFile for SimFile {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "allocation not at the end"));
         }
         let len_usize = usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
-        let mut state = lock(&self.storage.state);
         if state.capacity_bytes.is_some_and(|cap| state.allocated_bytes + len > cap) {
             return Err(fault_error(Fault::NoSpace));
         }
@@ -411,10 +414,11 @@ impl SegmentFile for SimFile {
 
     fn map(&self, offset: u64, len: usize) -> io::Result<SimMap> {
         self.storage.operation()?;
+        let end = offset.checked_add(len as u64).ok_or(io::ErrorKind::InvalidInput)?;
         let regions = lock(&self.file.regions);
         let region = regions
             .iter()
-            .find(|r| r.offset <= offset && offset + len as u64 <= r.offset + r.len as u64)
+            .find(|r| r.offset <= offset && end <= r.offset + r.len as u64)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "map outside a region"))?;
         let start =
             usize::try_from(offset - region.offset).map_err(|_| io::ErrorKind::InvalidInput)?;
@@ -461,7 +465,9 @@ pub struct SimMap {
     len: usize,
 }
 
-impl MappedRegion for SimMap {
+// SAFETY: the window lies inside the region's buffer (checked in `map`), which lives at a fixed
+// address for as long as the `Arc<Region>` this map holds.
+unsafe impl MappedRegion for SimMap {
     fn as_ptr(&self) -> *mut u8 {
         // SAFETY: `start + len <= region.len` was checked when the map was made.
         unsafe { self.region.volatile.add(self.start) }
@@ -486,6 +492,10 @@ impl MappedRegion for SimMap {
         *lock(&self.region.reservation_durable) = true;
         Ok(())
     }
+
+    fn prefault_for_write(&self) {
+        // Memory here never faults; nothing to do.
+    }
 }
 
 /// A small seeded generator (SplitMix64): reproducible crash states without a dependency.
@@ -504,12 +514,6 @@ impl SplitMix64 {
     /// A value in `0..bound` (`bound > 0`).
     pub(crate) fn below(&mut self, bound: u64) -> u64 {
         self.next_u64() % bound
-    }
-
-    /// A value in `0..bound` (`bound > 0`).
-    pub(crate) fn index(&mut self, bound: usize) -> usize {
-        let bound = u64::try_from(bound).expect("usize fits in u64");
-        usize::try_from(self.below(bound)).expect("below a usize bound")
     }
 
     /// True with probability `1 / n`.

@@ -12,18 +12,32 @@ use crate::{Written, assert_prefix, inline_options, payload, segment_path, sim_d
 
 const FIRST: Lsn = Lsn(1000);
 
-/// A segment of `count` records, synced every 5, and the records.
-fn build(storage: &SimStorage, count: u64) -> Vec<Written> {
+/// A segment of `count` records, synced every 5, and the records; also the index file's bytes
+/// and the segment's bytes as they were after `capture_at` records.
+fn build_capturing(
+    storage: &SimStorage,
+    count: u64,
+    capture_at: u64,
+) -> (Vec<Written>, Vec<u8>, Vec<u8>) {
     let written: Vec<Written> =
         (0..count).map(|i| Written::new(Tag::ENTRY, payload(i, (i as usize * 53) % 700))).collect();
     let mut writer =
         SegmentWriter::create(storage, &sim_dir(), 1, FIRST, inline_options(4)).unwrap();
-    for batch in written.chunks(5) {
+    let mut captured = (Vec::new(), Vec::new());
+    for (index, batch) in written.chunks(5).enumerate() {
         let records: Vec<Record<'_>> = batch.iter().map(Written::record).collect();
         writer.append(&records).unwrap();
         writer.sync().unwrap();
+        if (index as u64 + 1) * 5 == capture_at {
+            let index_bytes = storage.open(&index_path()).unwrap().read_to_end().unwrap();
+            captured = (index_bytes, storage.read_file(&segment_path(&sim_dir(), 1)));
+        }
     }
-    written
+    (written, captured.0, captured.1)
+}
+
+fn build(storage: &SimStorage, count: u64) -> Vec<Written> {
+    build_capturing(storage, count, 0).0
 }
 
 fn index_path() -> std::path::PathBuf {
@@ -98,31 +112,42 @@ fn an_index_truncated_at_every_offset_or_with_any_bit_flipped_gives_the_full_sca
 
 #[test]
 fn a_stale_index_and_an_index_ahead_of_the_data_give_the_full_scan() {
-    // Stale: the index as it was after 20 of 40 records.
+    // Stale: the index as it was after 20 of the 40 records.
     let storage = SimStorage::new();
-    build(&storage, 20);
-    let early_index = storage.open(&index_path()).unwrap().read_to_end().unwrap();
-    let early_data = storage.read_file(&segment_path(&sim_dir(), 1));
-    let later = SimStorage::new();
-    let written = build(&later, 40);
-    let late_index = later.open(&index_path()).unwrap().read_to_end().unwrap();
-    replace_index(&later, &early_index);
+    let (written, early_index, early_data) = build_capturing(&storage, 40, 20);
+    let late_index = storage.open(&index_path()).unwrap().read_to_end().unwrap();
+    replace_index(&storage, &early_index);
     assert_eq!(
-        check_equals_full_scan(&later, &written, "stale"),
+        check_equals_full_scan(&storage, &written, "stale"),
         IndexStatus::Rebuilt { kept: 20 }
     );
 
-    // Ahead: the data as it was after 20 records, the index of 40: the extra entries point at
-    // space that was never written, so they are dropped.
-    replace_index(&storage, &late_index);
+    // Ahead: the data as it was after 20 records, the index of all 40: the extra entries point
+    // at space that held nothing then, so they are dropped.
     storage.edit_file(&segment_path(&sim_dir(), 1), |bytes| {
         bytes[..early_data.len()].copy_from_slice(&early_data);
     });
+    replace_index(&storage, &late_index);
     let early_written: Vec<Written> = written[..20].to_vec();
     assert_eq!(
         check_equals_full_scan(&storage, &early_written, "ahead"),
         IndexStatus::Rebuilt { kept: 20 }
     );
+}
+
+#[test]
+fn a_damaged_chunk_header_under_indexed_records_is_an_error() {
+    let storage = SimStorage::new();
+    build(&storage, 400);
+    let full = scan_segment(&storage, &sim_dir(), 1, FIRST, inline_options(4)).unwrap();
+    let last_chunk = full.records.last().unwrap().chunk;
+    assert!(last_chunk > 0, "the workload spans chunks");
+    let header_at = last_chunk as usize * crate::CHUNK + 20;
+    storage.edit_file(&segment_path(&sim_dir(), 1), |bytes| bytes[header_at] ^= 1);
+    match recover_segment(&storage, &sim_dir(), 1, FIRST, inline_options(4)) {
+        Err(Error::Corrupt { chunk, .. }) => assert_eq!(chunk, last_chunk),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
 }
 
 #[test]

@@ -54,7 +54,7 @@ fn simulated_files_round_trip_across_chunks() {
 }
 
 #[test]
-fn a_full_segment_and_an_oversized_record_are_typed_errors() {
+fn a_full_segment_and_an_oversized_record_are_typed_errors_and_a_full_segment_still_seals() {
     let storage = SimStorage::new();
     let dir = sim_dir();
     let mut writer = SegmentWriter::create(&storage, &dir, 1, Lsn(0), options(2)).unwrap();
@@ -65,17 +65,22 @@ fn a_full_segment_and_an_oversized_record_are_typed_errors() {
         writer.append(&[Record { tag: Tag::ENTRY, payload: &big }]),
         Err(Error::RecordTooLarge { len, .. }) if len == max + 1
     ));
-    let fits = vec![2u8; max];
-    writer.append(&[Record { tag: Tag::ENTRY, payload: &fits }]).unwrap();
-    writer.append(&[Record { tag: Tag::ENTRY, payload: &fits }]).unwrap();
+    assert!(matches!(
+        writer.append(&[Record { tag: Tag::SEAL, payload: b"" }]),
+        Err(Error::Format(wal_format::Error::ReservedTag { .. }))
+    ));
+    // The last chunk keeps room for the seal frame (24 B header + 24 B payload).
+    writer.append(&[Record { tag: Tag::ENTRY, payload: &vec![2u8; max] }]).unwrap();
+    writer.append(&[Record { tag: Tag::ENTRY, payload: &vec![3u8; max - 48] }]).unwrap();
     assert!(matches!(
         writer.append(&[Record { tag: Tag::ENTRY, payload: b"x" }]),
         Err(Error::SegmentFull { .. })
     ));
-    writer.sync().unwrap();
+    let sealed = writer.seal().unwrap();
+    assert_eq!(sealed.record_count, 2);
     let scan = scan_segment(&storage, &dir, 1, Lsn(0), options(2)).unwrap();
-    assert_eq!(scan.records.len(), 2);
-    assert_eq!(scan.end, SegmentEnd::EndOfFile);
+    assert_eq!(scan.records.len(), 3);
+    assert_eq!(scan.records[2].record.tag, Tag::SEAL);
 }
 
 #[test]
@@ -91,5 +96,8 @@ fn invalid_options_are_refused() {
     }
     let options =
         SegmentOptions { chunk_bytes: CHUNK, chunks_per_segment: 0, ..SegmentOptions::default() };
-    assert!(SegmentWriter::create(&storage, &sim_dir(), 1, Lsn(0), options).is_err());
+    assert!(matches!(
+        SegmentWriter::create(&storage, &sim_dir(), 1, Lsn(0), options),
+        Err(Error::InvalidOptions { .. })
+    ));
 }

@@ -80,6 +80,7 @@ fn index_tables_match_the_structs() {
             ("lsn", offset_of!(IndexEntryBytes, lsn), 8),
             ("chunk", offset_of!(IndexEntryBytes, chunk), 4),
             ("offset", offset_of!(IndexEntryBytes, offset), 4),
+            ("salt", offset_of!(IndexEntryBytes, salt), 4),
         ],
         INDEX_ENTRY_BYTES,
     );
