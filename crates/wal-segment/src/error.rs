@@ -35,8 +35,10 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
-    /// An earlier sync or write failed; the writer refuses everything until the log is reopened,
-    /// because a retried sync can report success after the data was lost.
+    /// An earlier sync failed; the writer refuses everything, because a retried sync can report
+    /// success after the data was lost. Reopening the log in the same boot reads the page cache,
+    /// which may hold data the disk lost; the only state known to be on disk is what was
+    /// acknowledged before the failure.
     #[error("segment {path} is poisoned by an earlier failure; reopen the log")]
     Poisoned {
         /// The segment file.

@@ -23,6 +23,10 @@ impl<S: Storage> DirLock<S> {
     /// `Locked` naming the directory if another handle holds it; `Io` otherwise.
     pub fn acquire(storage: &S, dir: &Path) -> Result<DirLock<S>, Error> {
         storage.create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        // A new log directory must itself survive a crash, or every segment in it could vanish.
+        if let Some(parent) = dir.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            storage.sync_dir(parent).map_err(|e| Error::io("sync directory", parent, e))?;
+        }
         match storage.try_lock_dir(dir) {
             Ok(held) => Ok(DirLock { dir: dir.to_owned(), _held: held }),
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {

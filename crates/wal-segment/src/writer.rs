@@ -421,6 +421,16 @@ fn reserve_chunk<S: Storage>(
     Ok(map)
 }
 
+impl<S: Storage> Drop for SegmentWriter<S> {
+    /// Waits for a chunk still being prepared, so no thread keeps working on the file after the
+    /// writer is gone (sealed, truncated or dropped).
+    fn drop(&mut self) {
+        if let Some(Prepared::Pending(preparing)) = self.prepared.take() {
+            let _ = preparing.join();
+        }
+    }
+}
+
 /// A salt for a new use of a chunk's space: random per process and call, so a stale frame of
 /// an earlier use (or of another chunk) fails its checksum with certainty unless the salts
 /// collide, a 2^-32 chance.
