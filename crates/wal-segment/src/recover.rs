@@ -19,7 +19,7 @@ use wal_format::{Decoded, Lsn, decode_frame};
 use crate::error::Error;
 use crate::index::{IndexEntry, SegmentIndex, index_file_name, write_index_file};
 use crate::options::SegmentOptions;
-use crate::scan::{SegmentScan, map_chunks, scan_chunks};
+use crate::scan::{MappedScan, SegmentScan, map_and_scan};
 use crate::seal::SealInfo;
 use crate::storage::{SegmentFile, Storage};
 use crate::writer::segment_file_name;
@@ -73,10 +73,8 @@ pub fn recover_segment<S: Storage>(
     first_lsn: Lsn,
     options: SegmentOptions,
 ) -> Result<RecoveredSegment, Error> {
-    let path = dir.join(segment_file_name(segment_id));
-    let maps = map_chunks(storage, &path, options)?;
-    let chunks: Vec<Bytes> = maps.iter().map(|map| map.bytes(0, map.len_bytes())).collect();
-    let scan = scan_chunks(&path, segment_id, first_lsn, options, chunks.iter().cloned())?;
+    let MappedScan { path, maps, chunks, scan } =
+        map_and_scan(storage, dir, segment_id, first_lsn, options)?;
     let truth = SegmentIndex::new(
         scan.records
             .iter()

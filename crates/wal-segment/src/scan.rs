@@ -79,14 +79,34 @@ pub fn scan_segment<S: Storage>(
     first_lsn: Lsn,
     options: SegmentOptions,
 ) -> Result<SegmentScan, Error> {
+    Ok(map_and_scan(storage, dir, segment_id, first_lsn, options)?.scan)
+}
+
+/// A segment's mappings, its chunks as buffers, and the scan of them.
+pub(crate) struct MappedScan<M> {
+    pub(crate) path: std::path::PathBuf,
+    pub(crate) maps: Vec<ChunkMap<M>>,
+    pub(crate) chunks: Vec<Bytes>,
+    pub(crate) scan: SegmentScan,
+}
+
+/// Maps every chunk of segment `segment_id` and scans them.
+pub(crate) fn map_and_scan<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    segment_id: u64,
+    first_lsn: Lsn,
+    options: SegmentOptions,
+) -> Result<MappedScan<<S::File as SegmentFile>::Map>, Error> {
     let path = dir.join(segment_file_name(segment_id));
     let maps = map_chunks(storage, &path, options)?;
-    let chunks = maps.iter().map(|map| map.bytes(0, map.len_bytes()));
-    scan_chunks(&path, segment_id, first_lsn, options, chunks)
+    let chunks: Vec<Bytes> = maps.iter().map(|map| map.bytes(0, map.len_bytes())).collect();
+    let scan = scan_chunks(&path, segment_id, first_lsn, options, chunks.iter().cloned())?;
+    Ok(MappedScan { path, maps, chunks, scan })
 }
 
 /// Maps every chunk of the segment file at `path`, the last one only as far as the file goes.
-pub(crate) fn map_chunks<S: Storage>(
+fn map_chunks<S: Storage>(
     storage: &S,
     path: &Path,
     options: SegmentOptions,
