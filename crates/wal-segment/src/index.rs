@@ -157,16 +157,17 @@ pub(crate) fn encode_entry(entry: &IndexEntry) -> [u8; INDEX_ENTRY_BYTES] {
     bytes
 }
 
-/// Replaces the content of an index file with `index` and makes it durable.
+/// Replaces the content of an index file with `index` and makes it durable; returns its length.
 pub(crate) fn write_index_file<F: SegmentFile>(
     file: &F,
     index: &SegmentIndex,
     segment_id: u64,
-) -> std::io::Result<()> {
+) -> std::io::Result<u64> {
     let bytes = index.encode(segment_id);
     file.set_len(0)?;
     file.write_at(0, &bytes)?;
-    file.sync_data()
+    file.sync_data()?;
+    Ok(bytes.len() as u64)
 }
 
 /// The file name of segment `id`'s index.

@@ -189,7 +189,9 @@ fn rewrite_index<S: Storage>(
         }
         Err(error) => return Err(Error::io("open", index_path, error)),
     };
-    write_index_file(&file, index, segment_id).map_err(|e| Error::io("rewrite", index_path, e))
+    write_index_file(&file, index, segment_id)
+        .map(drop)
+        .map_err(|e| Error::io("rewrite", index_path, e))
 }
 
 /// Deletes segment `segment_id` and its index from `dir`, and makes the deletion durable. The

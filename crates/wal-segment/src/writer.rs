@@ -79,6 +79,8 @@ pub struct SegmentWriter<S: Storage> {
     index_len: u64,
     /// Positions of records appended since the last sync.
     pending_index: Vec<IndexEntry>,
+    /// The bytes of `pending_index`, encoded for the index file.
+    index_buffer: Vec<u8>,
     /// Positions of every durable record of the segment (what the index file should hold).
     durable_index: Vec<IndexEntry>,
     first_lsn: Lsn,
@@ -120,6 +122,7 @@ impl<S: Storage> SegmentWriter<S> {
             index_file,
             index_len: header.len() as u64,
             pending_index: Vec::new(),
+            index_buffer: Vec::new(),
             durable_index: Vec::new(),
             first_lsn,
             index_broken: false,
@@ -231,8 +234,11 @@ impl<S: Storage> SegmentWriter<S> {
     /// Appends the positions of the records just made durable to the index.
     fn write_index(&mut self) {
         if !self.index_broken && !self.pending_index.is_empty() {
-            let bytes: Vec<u8> = self.pending_index.iter().flat_map(encode_entry).collect();
-            match self.index_file.write_at(self.index_len, &bytes) {
+            // One reused buffer: no allocation per commit once it has grown.
+            let bytes = &mut self.index_buffer;
+            bytes.clear();
+            bytes.extend(self.pending_index.iter().flat_map(encode_entry));
+            match self.index_file.write_at(self.index_len, bytes) {
                 Ok(()) => self.index_len += bytes.len() as u64,
                 // The data is durable; only the hint is lost. The next open rebuilds it.
                 Err(_) => self.index_broken = true,
@@ -299,9 +305,8 @@ impl<S: Storage> SegmentWriter<S> {
     /// Replaces the index file with the durable entries and makes it durable.
     fn rewrite_index(&mut self) -> Result<(), Error> {
         let index = SegmentIndex::new(self.durable_index.clone());
-        write_index_file(&self.index_file, &index, self.segment_id)
+        self.index_len = write_index_file(&self.index_file, &index, self.segment_id)
             .map_err(|error| Error::io("rewrite index of", &self.path, error))?;
-        self.index_len = index.encode(self.segment_id).len() as u64;
         self.index_broken = false;
         Ok(())
     }
