@@ -44,6 +44,16 @@ pub enum Error {
         /// The segment file.
         path: PathBuf,
     },
+    /// A reservation was dropped without being written: the records reserved after it can
+    /// never be published, so the segment refuses everything until the log is reopened.
+    #[error("an earlier reservation was abandoned unwritten; reopen the log")]
+    Abandoned,
+    /// A segment cannot be cut in place while handles on its chunks, or views of them, exist.
+    #[error("segment {path} is being read; it cannot be cut in place")]
+    InUse {
+        /// The segment file.
+        path: PathBuf,
+    },
     /// A record larger than a chunk of the configured size can hold.
     #[error("record of {len} bytes does not fit in a chunk (largest payload: {max} bytes)")]
     RecordTooLarge {

@@ -19,9 +19,11 @@
 mod chunk_header;
 mod error;
 mod index;
+mod live;
 mod lock;
 mod mapping;
 mod options;
+mod publish;
 mod recover;
 mod scan;
 mod seal;
@@ -37,13 +39,16 @@ pub use index::{
     INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, INDEX_MAGIC, IndexEntry, IndexEntryBytes, IndexHeader,
     SegmentIndex, index_file_name,
 };
+pub use live::{ChunkRef, LiveChunk, MapOf};
 pub use lock::DirLock;
 pub use options::{
     ChunkPreparation, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS_PER_SEGMENT, MAX_CHUNK_BYTES,
     MIN_CHUNK_BYTES, SegmentOptions,
 };
-pub use recover::{IndexStatus, RecoveredSegment, delete_segment, recover_segment};
+pub use recover::{
+    IndexStatus, RecoveredSegment, delete_segment, open_segment, recover_segment, segment_first_lsn,
+};
 pub use scan::{SegmentEnd, SegmentRecord, SegmentScan, scan_chunks, scan_segment};
 pub use seal::{SEAL_PAYLOAD_BYTES, SealInfo, SealPayload};
 pub use storage::{RealStorage, SimStorage, Storage};
-pub use writer::{SegmentWriter, segment_file_name};
+pub use writer::{Reservation, SegmentWriter, SyncPlan, segment_file_name};

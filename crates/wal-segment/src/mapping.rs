@@ -2,7 +2,8 @@
 //! is shared read-only (as zero-copy `Bytes`) and an unwritten part owned by its single writer.
 //!
 //! Rule that makes this sound: bytes below the *published* offset are never written again while
-//! any `Bytes` of them may exist, and the writer only writes at or above it. Nothing outside this
+//! any `Bytes` of them may exist, and each range above it is written by the one reservation that
+//! owns it (see `live.rs`). Nothing outside this
 //! crate ever sees a raw mapping.
 
 use std::sync::Arc;
@@ -51,18 +52,18 @@ impl<M: MappedRegion> ChunkMap<M> {
         Bytes::from_owner(MapSlice { map: Arc::clone(&self.map), start, len: end - start })
     }
 
-    /// The unwritten part `[from, len)`, for the writer to encode into.
+    /// The writable range `[start, start + len)`, for the one thread that owns it.
     ///
     /// # Safety
-    /// The caller is the chunk's only writer, holds no other reference into `[from, len)`, and
-    /// has handed out no `Bytes` covering any of it (everything published lies below `from`).
-    pub(crate) unsafe fn unwritten(&mut self, from: usize) -> &mut [u8] {
-        assert!(from <= self.map.len_bytes(), "{from} outside the chunk");
-        // SAFETY: in bounds (checked above); exclusive per the function's contract, and `&mut
-        // self` keeps this writer from holding two such slices at once.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.map.as_ptr().add(from), self.map.len_bytes() - from)
-        }
+    /// The caller owns the range exclusively until it publishes it: no other reference into it
+    /// exists or is formed meanwhile, and no `Bytes` handed out covers any of it. The writer
+    /// guarantees this by handing each unpublished range to exactly one reservation.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn region(&self, start: usize, len: usize) -> &mut [u8] {
+        let end = start.checked_add(len);
+        assert!(end.is_some_and(|end| end <= self.map.len_bytes()), "{start}+{len} outside");
+        // SAFETY: in bounds (checked above); exclusive per the function's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.map.as_ptr().add(start), len) }
     }
 
     /// Overwrites `[offset, offset + bytes.len())` of already written space, without forming a
@@ -82,6 +83,11 @@ impl<M: MappedRegion> ChunkMap<M> {
                 bytes.len(),
             )
         };
+    }
+
+    /// Whether no `Bytes` view of the mapping is alive.
+    pub(crate) fn unshared(&self) -> bool {
+        Arc::strong_count(&self.map) == 1
     }
 
     /// Takes the write faults of the whole chunk now (see `MappedRegion::prefault_for_write`).

@@ -16,7 +16,12 @@ use std::path::Path;
 use bytes::Bytes;
 use wal_format::{Decoded, Lsn, decode_frame};
 
+use std::sync::Arc;
+
+use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity, HeaderProblem};
 use crate::error::Error;
+use crate::live::{ChunkRef, LiveChunk, MapOf};
+use crate::mapping::ChunkMap;
 use crate::index::{IndexEntry, SegmentIndex, index_file_name, write_index_file};
 use crate::options::SegmentOptions;
 use crate::scan::{MappedScan, SegmentScan, map_and_scan};
@@ -73,6 +78,21 @@ pub fn recover_segment<S: Storage>(
     first_lsn: Lsn,
     options: SegmentOptions,
 ) -> Result<RecoveredSegment, Error> {
+    open_segment(storage, dir, segment_id, first_lsn, options).map(|(recovered, _)| recovered)
+}
+
+/// Recovers a segment as [`recover_segment`] does and keeps its chunks mapped for reading:
+/// every chunk whose header was read, each closed, published up to where its data ends.
+///
+/// # Errors
+/// As [`recover_segment`].
+pub fn open_segment<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    segment_id: u64,
+    first_lsn: Lsn,
+    options: SegmentOptions,
+) -> Result<(RecoveredSegment, Vec<ChunkRef<S>>), Error> {
     let MappedScan { path, maps, chunks, scan } =
         map_and_scan(storage, dir, segment_id, first_lsn, options)?;
     let truth = SegmentIndex::new(
@@ -112,7 +132,56 @@ pub fn recover_segment<S: Storage>(
         rewrite_index(storage, dir, &index_path, &truth, segment_id)?;
         IndexStatus::Rebuilt { kept }
     };
-    Ok(RecoveredSegment { scan, index: truth, index_status, sealed })
+    drop(chunks);
+    let readable = chunk_handles::<S>(maps, &scan);
+    Ok((RecoveredSegment { scan, index: truth, index_status, sealed }, readable))
+}
+
+/// Handles on the chunks of a recovered segment whose header was read.
+fn chunk_handles<S: Storage>(maps: Vec<ChunkMap<MapOf<S>>>, scan: &SegmentScan) -> Vec<ChunkRef<S>> {
+    let mut handles = Vec::new();
+    for ((index, map), &salt) in (0u32..).zip(maps).zip(&scan.chunk_salts) {
+        let end = if index == scan.end_chunk { scan.end_offset } else { map.len_bytes() };
+        let at = scan.records.partition_point(|r| r.chunk < index);
+        let first_lsn = scan.records.get(at).map_or(scan.next_lsn, |r| r.record.lsn);
+        handles.push(Arc::new(LiveChunk::recovered(map, index, salt, first_lsn, end)));
+    }
+    handles
+}
+
+/// The LSN of segment `segment_id`'s first record, read from its first chunk's header; `None`
+/// if that header was never written or was torn (the segment holds no record).
+///
+/// # Errors
+/// `Io` if the file cannot be read; `Corrupt` if the header belongs elsewhere or to another
+/// version.
+pub fn segment_first_lsn<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    segment_id: u64,
+    options: SegmentOptions,
+) -> Result<Option<Lsn>, Error> {
+    options.validate()?;
+    let path = dir.join(segment_file_name(segment_id));
+    let file = storage.open(&path).map_err(|e| Error::io("open", &path, e))?;
+    let len = file.len_bytes().map_err(|e| Error::io("stat", &path, e))?;
+    if len < CHUNK_HEADER_BYTES as u64 {
+        return Ok(None);
+    }
+    let map = file.map(0, CHUNK_HEADER_BYTES).map_err(|e| Error::io("map", &path, e))?;
+    let header = ChunkMap::new(map).bytes(0, CHUNK_HEADER_BYTES);
+    let expected = ChunkIdentity {
+        chunk_size_log2: options.chunk_size_log2(),
+        segment_id,
+        chunk_index: 0,
+        salt: wal_format::Salt(0),
+        first_lsn: Lsn(0),
+    };
+    match ChunkIdentity::decode(&header, &expected) {
+        Ok(identity) => Ok(Some(identity.first_lsn)),
+        Err(HeaderProblem::Unstarted | HeaderProblem::Damaged) => Ok(None),
+        Err(problem) => Err(Error::Corrupt { path, chunk: 0, reason: format!("{problem:?}") }),
+    }
 }
 
 /// The usable part of the index file (empty if it is missing or oversized).

@@ -1,27 +1,35 @@
-//! Appending to one segment through its mapped chunks.
+//! Appending to one segment through its mapped chunks, from one thread or many.
 //!
-//! Data flow: `append` encodes records straight into the current chunk's mapping (one memcpy per
-//! payload, no syscall). When the next record does not fit, the writer closes the chunk with a
-//! padding frame and starts the next one, which was reserved and mapped when the previous chunk
-//! started, and whose header (magic, segment id, index, a fresh salt, first LSN) it writes first.
-//! `sync` makes everything from the durable point to the write position durable with `msync` of
-//! exactly those ranges, and then appends the positions of the records it made durable to the
-//! sidecar index (not synced itself: it is a hint, checked on open). A failed sync poisons the
-//! writer: the data it covered is in an unknown state, and a later sync could report success
-//! without it. (A failed reservation or map is not poisonous: nothing written is in doubt.)
+//! Data flow: [`SegmentWriter::reserve`] (the caller's short critical section) assigns LSNs and
+//! byte ranges, closing a full chunk with padding and starting the next, which was reserved and
+//! mapped when the previous chunk started, and whose header it writes first. The returned
+//! [`Reservation`] is then completed without the writer: it encodes its frames into its own
+//! ranges (one memcpy per payload, no syscall), waits until every earlier reservation is
+//! published, and publishes its own (see `publish.rs`). [`SegmentWriter::append`] does both in
+//! one call.
+//!
+//! A sync has three steps so the slow one needs no lock: [`SegmentWriter::begin_sync`] notes
+//! what is published and not yet durable; [`SyncPlan::run`] makes those ranges durable with
+//! `msync` and then appends their records' positions to the sidecar index (not synced itself:
+//! it is a hint, checked on open); [`SegmentWriter::finish_sync`] records the result. A failed
+//! sync poisons the writer: the data it covered is in an unknown state, and a later sync could
+//! report success without it. (A failed reservation or map is not poisonous: nothing written is
+//! in doubt.)
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use wal_format::{FrameEncoder, HEADER_SIZE_BYTES, Lsn, Record, Tag, batch_len, frame_len};
+use wal_format::{HEADER_SIZE_BYTES, Lsn, Record, Tag, batch_len, frame_len};
 
 use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity};
 use crate::error::{Error, is_out_of_space};
 use crate::index::{IndexEntry, SegmentIndex, encode_entry, index_file_name, write_index_file};
+use crate::live::{ChunkRef, Live, LiveChunk, MapOf};
 use crate::mapping::ChunkMap;
 use crate::options::{ChunkPreparation, SegmentOptions};
+use crate::publish::Publication;
 use crate::seal::{SEAL_PAYLOAD_BYTES, SealInfo};
 use crate::storage::{SegmentFile, Storage};
 
@@ -29,15 +37,6 @@ use crate::storage::{SegmentFile, Storage};
 #[must_use]
 pub fn segment_file_name(id: u64) -> String {
     format!("{id:020}.wal")
-}
-
-/// One chunk being written: its mapping, encoder, and how far it is written and synced.
-struct OpenChunk<M> {
-    map: ChunkMap<M>,
-    encoder: FrameEncoder,
-    salt: wal_format::Salt,
-    written: usize,
-    synced: usize,
 }
 
 /// Bytes a seal record's frame takes; always kept free in a segment's last chunk.
@@ -53,7 +52,7 @@ enum Room {
     All,
 }
 
-type Map<S> = ChunkMap<<<S as Storage>::File as SegmentFile>::Map>;
+type Map<S> = ChunkMap<MapOf<S>>;
 
 /// The next chunk, being prepared or ready.
 enum Prepared<S: Storage> {
@@ -67,25 +66,70 @@ pub struct SegmentWriter<S: Storage> {
     file: Arc<S::File>,
     options: SegmentOptions,
     segment_id: u64,
-    /// Chunks started so far that still have unsynced bytes, oldest first, then the current one.
-    chunks: Vec<(u32, OpenChunk<<S::File as SegmentFile>::Map>)>,
+    /// Every chunk started so far, by index; the last is the current one.
+    chunks: Vec<Live<S>>,
+    /// Chunks before this one are closed and durable.
+    first_unsynced: usize,
+    /// Bytes of the current chunk reserved so far.
+    reserved: usize,
     /// The next chunk, reserved and mapped ahead of need.
     prepared: Option<Prepared<S>>,
+    /// The LSN the next reservation gets.
     next_lsn: Lsn,
     durable_lsn: Lsn,
+    publication: Arc<Publication>,
     poisoned: bool,
-    index_file: S::File,
+    sync_in_flight: bool,
+    index_file: Arc<S::File>,
     /// Bytes of the index file written so far.
     index_len: u64,
-    /// Positions of records appended since the last sync.
+    /// Positions of records reserved and not yet durable, in LSN order.
     pending_index: Vec<IndexEntry>,
-    /// The bytes of `pending_index`, encoded for the index file.
+    /// A buffer for index entries, reused by every sync.
     index_buffer: Vec<u8>,
     /// Positions of every durable record of the segment (what the index file should hold).
     durable_index: Vec<IndexEntry>,
     first_lsn: Lsn,
     /// An index write failed: stop writing it; the next open rebuilds it from the data.
     index_broken: bool,
+}
+
+/// Space and LSNs reserved for a batch of records, to be written and published without the
+/// writer. Dropping it unwritten poisons the segment (the records after it could never be
+/// published).
+#[must_use = "a reservation must be completed, or the segment is poisoned"]
+pub struct Reservation<'r, S: Storage> {
+    records: &'r [Record<'r>],
+    first_lsn: Lsn,
+    end_lsn: Lsn,
+    first: Piece<S>,
+    more: Vec<Piece<S>>,
+    publication: Arc<Publication>,
+    completed: bool,
+}
+
+/// The part of a reservation in one chunk.
+struct Piece<S: Storage> {
+    chunk: Live<S>,
+    offset: usize,
+    len: usize,
+    /// Which of the reservation's records go here, and the first one's LSN.
+    records: std::ops::Range<usize>,
+    first_lsn: Lsn,
+    /// The chunk this piece's reservation closed (padded), published and closed with it.
+    closes: Option<Live<S>>,
+}
+
+/// What one sync covers, noted under the caller's lock and run without it.
+pub struct SyncPlan<S: Storage> {
+    path: PathBuf,
+    target: Lsn,
+    ranges: Vec<(Live<S>, usize, usize)>,
+    /// How many pending index entries the plan covers.
+    entries: usize,
+    index_bytes: Vec<u8>,
+    index_file: Option<(Arc<S::File>, u64)>,
+    index_written: bool,
 }
 
 impl<S: Storage> SegmentWriter<S> {
@@ -115,11 +159,15 @@ impl<S: Storage> SegmentWriter<S> {
             options,
             segment_id,
             chunks: Vec::new(),
+            first_unsynced: 0,
+            reserved: 0,
             prepared: None,
             next_lsn: first_lsn,
             durable_lsn: first_lsn,
+            publication: Arc::new(Publication::new(first_lsn.0)),
             poisoned: false,
-            index_file,
+            sync_in_flight: false,
+            index_file: Arc::new(index_file),
             index_len: header.len() as u64,
             pending_index: Vec::new(),
             index_buffer: Vec::new(),
@@ -139,10 +187,28 @@ impl<S: Storage> SegmentWriter<S> {
         &self.path
     }
 
-    /// The LSN the next appended record gets.
+    /// The segment's id.
+    #[must_use]
+    pub fn segment_id(&self) -> u64 {
+        self.segment_id
+    }
+
+    /// The LSN of the segment's first record.
+    #[must_use]
+    pub fn first_lsn(&self) -> Lsn {
+        self.first_lsn
+    }
+
+    /// The LSN the next reserved record gets.
     #[must_use]
     pub fn next_lsn(&self) -> Lsn {
         self.next_lsn
+    }
+
+    /// Every record below this LSN is written and visible to readers of the chunks.
+    #[must_use]
+    pub fn published_lsn(&self) -> Lsn {
+        Lsn(self.publication.lsn())
     }
 
     /// Every record below this LSN is durable.
@@ -151,61 +217,210 @@ impl<S: Storage> SegmentWriter<S> {
         self.durable_lsn
     }
 
+    /// Handles on every chunk started so far, by index.
+    #[must_use]
+    pub fn chunks(&self) -> Vec<ChunkRef<S>> {
+        self.chunks.clone()
+    }
+
+    /// The chunk with this index, if started.
+    #[must_use]
+    pub fn chunk(&self, index: u32) -> Option<&ChunkRef<S>> {
+        self.chunks.get(index as usize)
+    }
+
+    /// Where the record with this LSN lies, if it was reserved in this segment.
+    #[must_use]
+    pub fn position(&self, lsn: Lsn) -> Option<IndexEntry> {
+        let at = usize::try_from(lsn.0.checked_sub(self.first_lsn.0)?).ok()?;
+        match at.checked_sub(self.durable_index.len()) {
+            None => self.durable_index.get(at).copied(),
+            Some(pending) => self.pending_index.get(pending).copied(),
+        }
+    }
+
+    /// The positions of every record reserved in this segment so far, in LSN order.
+    #[must_use]
+    pub fn index(&self) -> SegmentIndex {
+        SegmentIndex::new(
+            self.durable_index.iter().chain(&self.pending_index).copied().collect(),
+        )
+    }
+
     /// Appends `records`, in order, and returns the LSN of the first. They are visible in the
     /// mapping at once and durable after the next successful [`SegmentWriter::sync`].
     ///
     /// # Errors
-    /// Nothing is appended on `RecordTooLarge`, or `Format` (a reserved tag, `SEAL` included:
-    /// only [`SegmentWriter::seal`] writes one; or no LSN left). On `SegmentFull` (no chunk left)
-    /// and `OutOfSpace` or `Io` (a chunk could not be prepared), the records before the one that
-    /// did not fit are appended, and `next_lsn` tells how many.
+    /// As [`SegmentWriter::reserve`]; nothing is appended on error.
     pub fn append(&mut self, records: &[Record<'_>]) -> Result<Lsn, Error> {
+        self.reserve(records)?.complete()
+    }
+
+    /// Reserves LSNs and space for `records`, all or nothing, for the caller to complete
+    /// (write and publish) without the writer, possibly on another thread.
+    ///
+    /// # Errors
+    /// `RecordTooLarge`, `Format` (a reserved tag, `SEAL` included: only
+    /// [`SegmentWriter::seal`] writes one; or no LSN left), `SegmentFull` (the batch does not fit
+    /// in the chunks left), `OutOfSpace` or `Io` (a chunk could not be prepared), `Poisoned`.
+    pub fn reserve<'r>(&mut self, records: &'r [Record<'r>]) -> Result<Reservation<'r, S>, Error> {
         if let Some(seal) = records.iter().find(|record| record.tag == Tag::SEAL) {
             return Err(wal_format::Error::ReservedTag { tag: seal.tag }.into());
         }
-        self.append_records(records, Room::KeepForSeal)
+        self.reserve_records(records, Room::KeepForSeal)
     }
 
-    fn append_records(&mut self, records: &[Record<'_>], room: Room) -> Result<Lsn, Error> {
+    fn reserve_records<'r>(
+        &mut self,
+        records: &'r [Record<'r>],
+        room: Room,
+    ) -> Result<Reservation<'r, S>, Error> {
         self.check_usable()?;
         let max = self.options.max_payload_bytes();
         if let Some(record) = records.iter().find(|record| record.payload.len() > max) {
             return Err(Error::RecordTooLarge { len: record.payload.len(), max });
         }
-        batch_len(records)?;
-        // LSN u64::MAX is never assigned: check the whole batch before writing any of it.
-        self.next_lsn
+        let total = batch_len(records)?;
+        // LSN u64::MAX is never assigned: check the whole batch before reserving any of it.
+        let end_lsn = self
+            .next_lsn
             .checked_add(records.len() as u64)
             .ok_or(Error::Format(wal_format::Error::LsnExhausted))?;
-        let first = self.next_lsn;
-        let mut rest = records;
-        while !rest.is_empty() {
-            let fitting = self.fitting_prefix(rest, room);
-            if fitting == 0 {
-                self.next_chunk()?;
-                continue;
-            }
-            let (now, later) = rest.split_at(fitting);
-            let lsn = self.next_lsn;
-            let chunk_index = self.chunks.last().map_or(0, |(index, _)| *index);
-            let chunk = self.current();
-            let start = chunk.written;
-            // SAFETY: this writer is the chunk's only writer and hands out no `Bytes` of its
-            // unwritten part.
-            let dst = unsafe { chunk.map.unwritten(start) };
-            chunk.written += chunk.encoder.encode_batch(dst, lsn, now)?;
-            let salt = chunk.salt;
-            let mut offset = start;
-            for (lsn, record) in (lsn.0..).zip(now) {
-                let at = u32::try_from(offset).expect("chunks are at most 1 GiB");
-                let entry = IndexEntry { lsn: Lsn(lsn), chunk: chunk_index, offset: at, salt };
-                self.pending_index.push(entry);
-                offset += frame_len(record.payload.len()).expect("checked against the chunk size");
-            }
-            self.next_lsn = Lsn(self.next_lsn.0 + fitting as u64);
-            rest = later;
+        let first_lsn = self.next_lsn;
+        // The common case: the whole batch fits in the current chunk.
+        if total <= self.room_left(self.chunks.len() - 1, self.reserved, room) {
+            let first = self.take_piece(records, 0..records.len(), total, None);
+            return Ok(self.reservation(records, first, Vec::new(), end_lsn));
         }
-        Ok(first)
+        // Otherwise lay the batch out over the chunks it needs, and get them all before
+        // reserving anything, so a full disk or a full segment leaves nothing half done.
+        let layout = self.layout(records, room)?;
+        let mut maps = Vec::new();
+        for (step, _) in layout.iter().enumerate().skip(1) {
+            let index = self.current_index() + u32::try_from(step).expect("chunks fit in u32");
+            maps.push(self.next_map(index)?);
+        }
+        let mut pieces = Vec::new();
+        let mut maps = maps.into_iter();
+        let mut start = 0;
+        for (step, &count) in layout.iter().enumerate() {
+            let closes = if step == 0 { None } else { Some(self.roll_over(maps.next())) };
+            let range = start..start + count;
+            let len = batch_len(&records[range.clone()])?;
+            pieces.push(self.take_piece(records, range, len, closes));
+            start += count;
+        }
+        debug_assert_eq!(start, records.len());
+        let mut pieces = pieces.into_iter();
+        let first = pieces.next().expect("a layout has a piece");
+        debug_assert_eq!(first.first_lsn, first_lsn);
+        Ok(self.reservation(records, first, pieces.collect(), end_lsn))
+    }
+
+    fn reservation<'r>(
+        &self,
+        records: &'r [Record<'r>],
+        first: Piece<S>,
+        more: Vec<Piece<S>>,
+        end_lsn: Lsn,
+    ) -> Reservation<'r, S> {
+        Reservation {
+            records,
+            first_lsn: first.first_lsn,
+            end_lsn,
+            first,
+            more,
+            publication: Arc::clone(&self.publication),
+            completed: false,
+        }
+    }
+
+    /// Reserves `len` bytes of the current chunk for `records[range]`.
+    fn take_piece(
+        &mut self,
+        records: &[Record<'_>],
+        range: std::ops::Range<usize>,
+        len: usize,
+        closes: Option<Live<S>>,
+    ) -> Piece<S> {
+        let chunk = Arc::clone(self.chunks.last().expect("a writer always has a current chunk"));
+        let (offset, first_lsn) = (self.reserved, self.next_lsn);
+        let mut at = offset;
+        for (lsn, record) in (first_lsn.0..).zip(&records[range.clone()]) {
+            let entry = IndexEntry {
+                lsn: Lsn(lsn),
+                chunk: chunk.index(),
+                offset: u32::try_from(at).expect("chunks are at most 1 GiB"),
+                salt: chunk.salt(),
+            };
+            self.pending_index.push(entry);
+            at += frame_len(record.payload.len()).expect("checked against the chunk size");
+        }
+        self.reserved += len;
+        self.next_lsn = Lsn(first_lsn.0 + range.len() as u64);
+        Piece { chunk, offset, len, records: range, first_lsn, closes }
+    }
+
+    /// How many records go in each chunk, from the current one on.
+    fn layout(&self, records: &[Record<'_>], room: Room) -> Result<Vec<usize>, Error> {
+        let mut counts = vec![0usize];
+        let mut chunk = self.chunks.len() - 1;
+        let mut left = self.room_left(chunk, self.reserved, room);
+        for record in records {
+            let len = frame_len(record.payload.len()).expect("checked against the chunk size");
+            // A record can skip a chunk: the last one keeps room for the seal.
+            while len > left {
+                chunk += 1;
+                if chunk >= self.options.chunks_per_segment as usize {
+                    return Err(Error::SegmentFull { path: self.path.clone() });
+                }
+                left = self.room_left(chunk, CHUNK_HEADER_BYTES, room);
+                counts.push(0);
+            }
+            left -= len;
+            *counts.last_mut().expect("pushed above") += 1;
+        }
+        Ok(counts)
+    }
+
+    /// Free bytes in chunk `chunk` after `used`, keeping the seal's room in the last chunk.
+    fn room_left(&self, chunk: usize, used: usize, room: Room) -> usize {
+        let last = chunk + 1 == self.options.chunks_per_segment as usize;
+        let keep = if room == Room::KeepForSeal && last { SEAL_FRAME_BYTES } else { 0 };
+        (self.options.chunk_bytes - used).saturating_sub(keep)
+    }
+
+    fn current_index(&self) -> u32 {
+        u32::try_from(self.chunks.len() - 1).expect("chunks fit in u32")
+    }
+
+    /// The map for chunk `index`: the one prepared ahead if it is ready, else reserved now.
+    fn next_map(&mut self, index: u32) -> Result<Map<S>, Error> {
+        let ready = match self.prepared.take() {
+            Some(Prepared::Ready(map)) => Some(map),
+            Some(Prepared::Pending(preparing)) => preparing.join().ok().and_then(Result::ok),
+            None => None,
+        };
+        // If preparing ahead failed, try once more here, where the error can be reported.
+        match ready {
+            Some(map) => Ok(map),
+            None => reserve_chunk::<S>(&self.file, &self.path, self.options, index),
+        }
+    }
+
+    /// Closes the current chunk with padding and starts the next one in `map`. Returns the
+    /// closed chunk, which the reservation that caused this publishes and closes.
+    fn roll_over(&mut self, map: Option<Map<S>>) -> Live<S> {
+        let map = map.expect("a map was obtained for every chunk of the layout");
+        let closed = Arc::clone(self.chunks.last().expect("a writer always has a current chunk"));
+        let rest = closed.len_bytes() - self.reserved;
+        // SAFETY: the range after the last reservation belongs to no reservation and is not
+        // published; only this writer, under `&mut self`, writes it.
+        let dst = unsafe { closed.map.region(self.reserved, rest) };
+        self.reserved += closed.encoder.encode_padding(dst, self.next_lsn);
+        let index = closed.index() + 1;
+        self.start_chunk(index, map);
+        closed
     }
 
     /// Makes every appended record durable.
@@ -213,42 +428,100 @@ impl<S: Storage> SegmentWriter<S> {
     /// # Errors
     /// `Io` if a sync fails; the writer is then poisoned.
     pub fn sync(&mut self) -> Result<(), Error> {
+        self.wait_published()?;
+        let mut plan = self.begin_sync()?;
+        let result = plan.run();
+        self.finish_sync(plan, result)
+    }
+
+    /// Notes what a sync now would cover: every published byte not yet durable.
+    ///
+    /// # Errors
+    /// `Poisoned`.
+    ///
+    /// # Panics
+    /// If an earlier plan was not passed to [`SegmentWriter::finish_sync`]: a caller bug.
+    pub fn begin_sync(&mut self) -> Result<SyncPlan<S>, Error> {
         self.check_usable()?;
-        for (index, chunk) in &mut self.chunks {
-            if chunk.synced < chunk.written {
-                if let Err(error) = chunk.map.sync(chunk.synced, chunk.written) {
-                    self.poisoned = true;
-                    return Err(Error::io("msync", &self.path, error).in_chunk(*index));
-                }
-                chunk.synced = chunk.written;
+        assert!(!self.sync_in_flight, "one sync at a time per segment");
+        // Read the watermark first: the chunk offsets read after it cover at least its records.
+        let target = self.published_lsn();
+        let mut ranges = Vec::new();
+        for chunk in &self.chunks[self.first_unsynced..] {
+            let synced = chunk.synced.load(std::sync::atomic::Ordering::Relaxed);
+            let published = chunk.published();
+            if synced < published {
+                ranges.push((Arc::clone(chunk), synced, published));
             }
         }
-        // Only the current chunk can still receive bytes.
+        let entries = self.pending_index.partition_point(|entry| entry.lsn < target);
+        let mut index_bytes = std::mem::take(&mut self.index_buffer);
+        index_bytes.clear();
+        index_bytes.extend(self.pending_index[..entries].iter().flat_map(encode_entry));
+        let index_file = (!self.index_broken && entries > 0)
+            .then(|| (Arc::clone(&self.index_file), self.index_len));
+        self.sync_in_flight = true;
+        Ok(SyncPlan {
+            path: self.path.clone(),
+            target,
+            ranges,
+            entries,
+            index_bytes,
+            index_file,
+            index_written: false,
+        })
+    }
+
+    /// Records the outcome of `plan`. On error the writer is poisoned.
+    ///
+    /// # Errors
+    /// The error `run` returned.
+    pub fn finish_sync(
+        &mut self,
+        plan: SyncPlan<S>,
+        result: Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.sync_in_flight = false;
+        if let Err(error) = result {
+            self.poisoned = true;
+            return Err(error);
+        }
+        for (chunk, _, end) in &plan.ranges {
+            chunk.synced.store(*end, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.durable_lsn = self.durable_lsn.max(plan.target);
+        if plan.index_written {
+            self.index_len += plan.index_bytes.len() as u64;
+        } else if plan.index_file.is_some() {
+            // The data is durable; only the hint is lost. The next open rebuilds it.
+            self.index_broken = true;
+        }
+        // The entries stay pending (and found by `position`) until their data is durable.
+        self.durable_index.extend(self.pending_index.drain(..plan.entries));
+        self.index_buffer = plan.index_bytes;
         let current = self.chunks.len() - 1;
-        self.chunks.drain(..current);
-        self.durable_lsn = self.next_lsn;
-        self.write_index();
+        while self.first_unsynced < current {
+            let chunk = &self.chunks[self.first_unsynced];
+            let done = chunk.is_closed()
+                && chunk.synced.load(std::sync::atomic::Ordering::Relaxed) == chunk.published();
+            if !done {
+                break;
+            }
+            self.first_unsynced += 1;
+        }
         Ok(())
     }
 
-    /// Appends the positions of the records just made durable to the index.
-    fn write_index(&mut self) {
-        if !self.index_broken && !self.pending_index.is_empty() {
-            // One reused buffer: no allocation per commit once it has grown.
-            let bytes = &mut self.index_buffer;
-            bytes.clear();
-            bytes.extend(self.pending_index.iter().flat_map(encode_entry));
-            match self.index_file.write_at(self.index_len, bytes) {
-                Ok(()) => self.index_len += bytes.len() as u64,
-                // The data is durable; only the hint is lost. The next open rebuilds it.
-                Err(_) => self.index_broken = true,
-            }
-        }
-        self.durable_index.append(&mut self.pending_index);
+    /// Waits until every reservation made so far is published.
+    fn wait_published(&self) -> Result<(), Error> {
+        self.publication
+            .wait_turn(self.next_lsn.0)
+            .map_err(|_| Error::Poisoned { path: self.path.clone() })
     }
 
-    /// Finishes the segment: makes everything durable, appends a `SEAL` record stating the
-    /// record count and the index checksum, and makes the seal and the whole index durable.
+    /// Finishes the segment: waits for every reservation, makes everything durable, appends a
+    /// `SEAL` record stating the record count and the index checksum, and makes the seal and the
+    /// whole index durable. Every chunk is closed afterwards.
     ///
     /// # Errors
     /// As [`SegmentWriter::append`] and [`SegmentWriter::sync`].
@@ -256,11 +529,21 @@ impl<S: Storage> SegmentWriter<S> {
         self.sync()?;
         let index = SegmentIndex::new(self.durable_index.clone());
         let info = SealInfo::for_index(self.next_lsn, &index, self.segment_id);
-        self.append_records(&[Record { tag: Tag::SEAL, payload: &info.encode() }], Room::All)?;
+        let payload = info.encode();
+        let seal = [Record { tag: Tag::SEAL, payload: &payload }];
+        self.reserve_records(&seal, Room::All)?.complete()?;
         self.sync()?;
         // A sealed segment's index is durable and complete, so its durable point is its end.
         self.rewrite_index()?;
+        self.close_chunks();
         Ok(info)
+    }
+
+    /// Marks every chunk final: nothing more will be written through this writer.
+    fn close_chunks(&self) {
+        for chunk in &self.chunks {
+            chunk.close();
+        }
     }
 
     /// Ends the segment before LSN `keep_below`: records from it on are cut and can never
@@ -269,11 +552,12 @@ impl<S: Storage> SegmentWriter<S> {
     /// Order, so a crash at any step leaves either the old or the cut segment, never damage:
     /// first the index is rewritten without the cut records and made durable (it must never
     /// vouch for them again), then the header of the first cut frame is zeroed and made durable,
-    /// so every scan ends there. Only frame headers are written, which no reader holds.
+    /// so every scan ends there. Only frame headers are written, so this needs the writer's
+    /// chunks to be unshared: no handle from [`SegmentWriter::chunks`] and no view of one alive.
     ///
     /// # Errors
-    /// `TruncateOutOfRange` if `keep_below` is not between the first and the next LSN; I/O
-    /// errors as [`SegmentWriter::sync`].
+    /// `TruncateOutOfRange` if `keep_below` is not between the first and the next LSN; `InUse`
+    /// if a chunk is shared; I/O errors as [`SegmentWriter::sync`].
     pub fn truncate(mut self, keep_below: Lsn) -> Result<(), Error> {
         self.sync()?;
         if keep_below < self.first_lsn || keep_below > self.next_lsn {
@@ -287,85 +571,54 @@ impl<S: Storage> SegmentWriter<S> {
         let Some(&cut) = self.durable_index.get(kept) else {
             return Ok(()); // nothing after keep_below
         };
+        let chunk = Arc::clone(&self.chunks[cut.chunk as usize]);
+        // Unshared: this writer holds the only handle (and `chunk`, its clone), so no other
+        // thread can make a view.
+        if Arc::strong_count(&chunk) != 2 || !chunk.map.unshared() {
+            return Err(Error::InUse { path: self.path.clone() });
+        }
         self.durable_index.truncate(kept);
         self.rewrite_index()?;
-        let chunk_bytes = self.options.chunk_bytes;
-        let map = self
-            .file
-            .map(u64::from(cut.chunk) * chunk_bytes as u64, chunk_bytes)
-            .map_err(|error| Error::io("map", &self.path, error))?;
-        let map = ChunkMap::new(map);
         let offset = cut.offset as usize;
-        // SAFETY: a frame header is never part of a `Bytes` handed out while the writer lives.
-        unsafe { map.overwrite(offset, &[0; HEADER_SIZE_BYTES]) };
-        map.sync(offset, offset + HEADER_SIZE_BYTES)
+        // SAFETY: the chunk and its mapping are unshared (checked above), so no reference or
+        // `Bytes` covers the header, and `&mut self` keeps it so.
+        unsafe { chunk.map.overwrite(offset, &[0; HEADER_SIZE_BYTES]) };
+        chunk
+            .map
+            .sync(offset, offset + HEADER_SIZE_BYTES)
             .map_err(|error| Error::io("msync", &self.path, error).in_chunk(cut.chunk))
+    }
+
+    /// Stops writing this segment, once every reservation is published, and hands back its
+    /// chunks (all closed) for reading. Nothing is synced: the caller does that first if needed.
+    ///
+    /// # Errors
+    /// `Poisoned` if a reservation was abandoned.
+    pub fn close(self) -> Result<Vec<ChunkRef<S>>, Error> {
+        self.wait_published()?;
+        self.close_chunks();
+        Ok(self.chunks.clone())
     }
 
     /// Replaces the index file with the durable entries and makes it durable.
     fn rewrite_index(&mut self) -> Result<(), Error> {
         let index = SegmentIndex::new(self.durable_index.clone());
-        self.index_len = write_index_file(&self.index_file, &index, self.segment_id)
+        self.index_len = write_index_file(&*self.index_file, &index, self.segment_id)
             .map_err(|error| Error::io("rewrite index of", &self.path, error))?;
         self.index_broken = false;
         Ok(())
     }
 
     fn check_usable(&self) -> Result<(), Error> {
-        if self.poisoned { Err(Error::Poisoned { path: self.path.clone() }) } else { Ok(()) }
-    }
-
-    fn current(&mut self) -> &mut OpenChunk<<S::File as SegmentFile>::Map> {
-        &mut self.chunks.last_mut().expect("a writer always has a current chunk").1
-    }
-
-    /// How many of `records` fit, as frames, in the rest of the current chunk. In the last
-    /// chunk, room for the seal record is kept unless `room` says the seal is what is written.
-    fn fitting_prefix(&mut self, records: &[Record<'_>], room: Room) -> usize {
-        let chunks = self.options.chunks_per_segment;
-        let last_chunk = self.chunks.last().is_some_and(|(index, _)| index + 1 == chunks);
-        let reserve = if room == Room::KeepForSeal && last_chunk { SEAL_FRAME_BYTES } else { 0 };
-        let chunk = self.current();
-        let mut room = (chunk.map.len_bytes() - chunk.written).saturating_sub(reserve);
-        records
-            .iter()
-            .take_while(|record| {
-                let len = frame_len(record.payload.len()).expect("checked against the chunk size");
-                let fits = len <= room;
-                room = room.saturating_sub(len);
-                fits
-            })
-            .count()
-    }
-
-    /// Closes the current chunk with padding and starts the next one.
-    fn next_chunk(&mut self) -> Result<(), Error> {
-        let next_lsn = self.next_lsn;
-        let index = self.chunks.last().map_or(0, |(index, _)| *index) + 1;
-        if index >= self.options.chunks_per_segment {
-            return Err(Error::SegmentFull { path: self.path.clone() });
+        if self.poisoned || self.publication.is_poisoned() {
+            Err(Error::Poisoned { path: self.path.clone() })
+        } else {
+            Ok(())
         }
-        // Get the next chunk first: if that fails (a full disk), the current one stays open.
-        let ready = match self.prepared.take() {
-            Some(Prepared::Ready(map)) => Some(map),
-            Some(Prepared::Pending(preparing)) => preparing.join().ok().and_then(Result::ok),
-            None => None,
-        };
-        // If preparing ahead failed, try once more here, where the error can be reported.
-        let map = match ready {
-            Some(map) => map,
-            None => reserve_chunk::<S>(&self.file, &self.path, self.options, index)?,
-        };
-        let chunk = self.current();
-        // SAFETY: as in `append`.
-        let dst = unsafe { chunk.map.unwritten(chunk.written) };
-        chunk.written += chunk.encoder.encode_padding(dst, next_lsn);
-        self.start_chunk(index, map);
-        Ok(())
     }
 
     /// Writes chunk `index`'s header into `map`, makes it current, and prepares the chunk after.
-    fn start_chunk(&mut self, index: u32, mut map: Map<S>) {
+    fn start_chunk(&mut self, index: u32, map: Map<S>) {
         let identity = ChunkIdentity {
             chunk_size_log2: self.options.chunk_size_log2(),
             segment_id: self.segment_id,
@@ -374,12 +627,12 @@ impl<S: Storage> SegmentWriter<S> {
             first_lsn: self.next_lsn,
         };
         // SAFETY: the chunk was just mapped and nothing of it was handed out.
-        let header = unsafe { map.unwritten(0) };
-        header[..CHUNK_HEADER_BYTES].copy_from_slice(&identity.encode());
-        let (encoder, salt) = (FrameEncoder::new(identity.salt), identity.salt);
-        let open = OpenChunk { map, encoder, salt, written: CHUNK_HEADER_BYTES, synced: 0 };
-        self.chunks.push((index, open));
-        // Preparing ahead is best effort: if it fails, `next_chunk` tries again and reports.
+        let header = unsafe { map.region(0, CHUNK_HEADER_BYTES) };
+        header.copy_from_slice(&identity.encode());
+        let chunk = LiveChunk::started(map, index, identity.salt, identity.first_lsn);
+        self.chunks.push(Arc::new(chunk));
+        self.reserved = CHUNK_HEADER_BYTES;
+        // Preparing ahead is best effort: if it fails, `next_map` tries again and reports.
         if index + 1 < self.options.chunks_per_segment {
             self.prepared = self.prepare(index + 1);
         }
@@ -393,13 +646,88 @@ impl<S: Storage> SegmentWriter<S> {
                 let preparing = std::thread::Builder::new()
                     .name("wal-chunk-prepare".into())
                     .spawn(move || reserve_chunk::<S>(&file, &path, options, index));
-                // If no thread can be started, `next_chunk` prepares the chunk itself.
+                // If no thread can be started, `next_map` prepares the chunk itself.
                 preparing.ok().map(Prepared::Pending)
             }
             ChunkPreparation::Inline => {
                 reserve_chunk::<S>(&file, &path, options, index).ok().map(Prepared::Ready)
             }
         }
+    }
+}
+
+impl<'r, S: Storage> Reservation<'r, S> {
+    /// The LSN of the first reserved record.
+    #[must_use]
+    pub fn first_lsn(&self) -> Lsn {
+        self.first_lsn
+    }
+
+    /// The LSN after the last reserved record.
+    #[must_use]
+    pub fn end_lsn(&self) -> Lsn {
+        self.end_lsn
+    }
+
+    /// Writes the records into their ranges, waits for every earlier reservation of the segment
+    /// to be published, and publishes these. Returns the first record's LSN.
+    ///
+    /// # Errors
+    /// `Poisoned` if an earlier reservation was abandoned, so these can never be published.
+    pub fn complete(mut self) -> Result<Lsn, Error> {
+        for piece in std::iter::once(&self.first).chain(&self.more) {
+            // SAFETY: the writer handed this range to this reservation alone, nothing below the
+            // published offset overlaps it, and it is published only below.
+            let dst = unsafe { piece.chunk.map.region(piece.offset, piece.len) };
+            let records = &self.records[piece.records.clone()];
+            let written = piece.chunk.encoder.encode_batch(dst, piece.first_lsn, records)?;
+            debug_assert_eq!(written, piece.len);
+        }
+        self.completed = true;
+        if self.publication.wait_turn(self.first_lsn.0).is_err() {
+            return Err(Error::Abandoned);
+        }
+        for piece in std::iter::once(&self.first).chain(&self.more) {
+            if let Some(closed) = &piece.closes {
+                closed.publish_to(closed.len_bytes());
+                closed.close();
+            }
+            piece.chunk.publish_to(piece.offset + piece.len);
+        }
+        self.publication.advance(self.first_lsn.0, self.end_lsn.0);
+        Ok(self.first_lsn)
+    }
+}
+
+impl<S: Storage> Drop for Reservation<'_, S> {
+    fn drop(&mut self) {
+        if !self.completed {
+            self.publication.poison();
+        }
+    }
+}
+
+impl<S: Storage> SyncPlan<S> {
+    /// The LSN below which everything is durable once this plan has run.
+    #[must_use]
+    pub fn target(&self) -> Lsn {
+        self.target
+    }
+
+    /// Makes the planned ranges durable, then appends their index entries.
+    ///
+    /// # Errors
+    /// `Io` if an `msync` fails.
+    pub fn run(&mut self) -> Result<(), Error> {
+        for (chunk, start, end) in &self.ranges {
+            chunk.map.sync(*start, *end).map_err(|error| {
+                Error::io("msync", &self.path, error).in_chunk(chunk.index())
+            })?;
+        }
+        if let Some((file, at)) = &self.index_file {
+            self.index_written = file.write_at(*at, &self.index_bytes).is_ok();
+        }
+        Ok(())
     }
 }
 
