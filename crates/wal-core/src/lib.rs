@@ -1,6 +1,41 @@
-//! The engine and public face of the log.
+//! The engine of the write-ahead log: the crate applications call.
 //!
-//! Not implemented yet. This crate will provide transactional append (begin / delta / commit /
-//! abort markers in the order they happened), configurable durability with group commit,
-//! concurrent writers and readers, truncation, pruning and recovery, built on `wal-segment`.
-//! Until then it exports nothing.
+//! - [`Wal::open`] recovers the log and returns a [`RecoveryReport`]; [`Options`] sets the
+//!   chunk and segment sizes, the [`Durability`], the [`RecoveryMode`] and a size limit.
+//! - [`Wal::append`] and [`Wal::append_batch`] write self-contained records; [`Wal::begin`]
+//!   starts a [`Txn`] of deltas that commits or aborts as a whole. Many threads append in
+//!   parallel: LSNs and space are reserved under a short lock, the bytes are copied outside it,
+//!   and records are published in LSN order. Commits share syncs (group commit).
+//! - [`Wal::get`], [`Wal::read_from`] and [`Wal::tail_from`] read while others write, with
+//!   zero-copy payloads; [`Wal::replay`] yields committed work in commit order.
+//! - [`Wal::truncate_before`], [`Wal::truncate_after`] and [`Wal::prune`] remove records on
+//!   record boundaries, crash-safely.
+//!
+//! `docs/ARCHITECTURE.md` describes the data flow and what a crash at each step leaves.
+
+mod anchor;
+mod entry;
+mod error;
+mod group_commit;
+mod options;
+mod read;
+mod recovery;
+mod replay;
+mod stats;
+mod truncate;
+mod txn;
+mod wal;
+
+pub use anchor::ANCHOR_FILE_NAME;
+pub use entry::{Entry, EntryKind, TxnId};
+pub use error::Error;
+pub use options::{Durability, Options, RecoveryMode};
+pub use read::{Reader, Tail};
+pub use recovery::{Dropped, FIRST_LSN, RecoveryReport};
+pub use replay::{Committed, Replay, ReplaySummary};
+pub use stats::StatsSnapshot;
+pub use truncate::PruneReport;
+pub use txn::Txn;
+pub use wal::Wal;
+pub use wal_format::{Lsn, Record, Tag};
+pub use wal_segment::{ChunkPreparation, RealStorage, SimStorage, Storage};

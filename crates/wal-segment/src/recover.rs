@@ -53,6 +53,9 @@ pub struct RecoveredSegment {
     pub index_status: IndexStatus,
     /// The seal, if the segment ends with a valid one that agrees with its data.
     pub sealed: Option<SealInfo>,
+    /// Bytes after the end of the data, up to the last nonzero byte of that chunk: what a torn
+    /// tail left behind and recovery cut off (0 for a clean end).
+    pub cut_bytes: u64,
 }
 
 /// Largest index file recovery reads: one entry per smallest possible frame, plus the header.
@@ -93,6 +96,44 @@ pub fn open_segment<S: Storage>(
     first_lsn: Lsn,
     options: SegmentOptions,
 ) -> Result<(RecoveredSegment, Vec<ChunkRef<S>>), Error> {
+    let (recovered, chunks, _) =
+        open_checked(storage, dir, segment_id, first_lsn, options, Strictness::Strict)?;
+    Ok((recovered, chunks))
+}
+
+/// Opens a segment keeping whatever precedes damage: as [`open_segment`], except that damage
+/// inside durable data (or a seal that disagrees) is returned beside the readable prefix
+/// instead of failing, and the index is rewritten to that prefix. For point-in-time recovery.
+///
+/// # Errors
+/// As [`crate::scan_segment`] (damage no prefix survives), and `Io`.
+pub fn salvage_segment<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    segment_id: u64,
+    first_lsn: Lsn,
+    options: SegmentOptions,
+) -> Result<(RecoveredSegment, Vec<ChunkRef<S>>, Option<Error>), Error> {
+    open_checked(storage, dir, segment_id, first_lsn, options, Strictness::KeepPrefix)
+}
+
+/// Whether damage fails the open or is reported beside the prefix before it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Strictness {
+    Strict,
+    KeepPrefix,
+}
+
+type Opened<S> = (RecoveredSegment, Vec<ChunkRef<S>>, Option<Error>);
+
+fn open_checked<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    segment_id: u64,
+    first_lsn: Lsn,
+    options: SegmentOptions,
+    strictness: Strictness,
+) -> Result<Opened<S>, Error> {
     let MappedScan { path, maps, chunks, scan } =
         map_and_scan(storage, dir, segment_id, first_lsn, options)?;
     let truth = SegmentIndex::new(
@@ -108,10 +149,11 @@ pub fn open_segment<S: Storage>(
     );
     let index_path = dir.join(index_file_name(segment_id));
     let stated = read_index(storage, &index_path, segment_id, first_lsn, options)?;
+    let mut damage = None;
     let mut beyond = stated.entries().iter().filter(|entry| entry.lsn >= scan.next_lsn);
     if let Some(entry) = beyond.find(|entry| frame_intact(&chunks, entry)) {
-        return Err(Error::Corrupt {
-            path,
+        damage = Some(Error::Corrupt {
+            path: path.clone(),
             chunk: scan.end_chunk,
             reason: format!(
                 "damaged at offset {} ({:?}), before LSN {} at chunk {} offset {}, which is \
@@ -120,7 +162,16 @@ pub fn open_segment<S: Storage>(
             ),
         });
     }
-    let sealed = check_seal(&path, &scan, &truth, segment_id)?;
+    let sealed = match check_seal(&path, &scan, &truth, segment_id) {
+        Ok(sealed) => sealed,
+        Err(error) => {
+            damage.get_or_insert(error);
+            None
+        }
+    };
+    if let Some(error) = damage.take_if(|_| strictness == Strictness::Strict) {
+        return Err(error);
+    }
     // What the scan found becomes durable now, so a second crash cannot take it back.
     for map in maps.iter().take(scan.end_chunk as usize + 1) {
         map.sync(0, map.len_bytes()).map_err(|e| Error::io("msync", &path, e))?;
@@ -132,9 +183,13 @@ pub fn open_segment<S: Storage>(
         rewrite_index(storage, dir, &index_path, &truth, segment_id)?;
         IndexStatus::Rebuilt { kept }
     };
+    let cut_bytes = chunks.get(scan.end_chunk as usize).map_or(0, |chunk| {
+        let rest = chunk.get(scan.end_offset..).unwrap_or_default();
+        rest.iter().rposition(|&byte| byte != 0).map_or(0, |last| last as u64 + 1)
+    });
     drop(chunks);
     let readable = chunk_handles::<S>(maps, &scan);
-    Ok((RecoveredSegment { scan, index: truth, index_status, sealed }, readable))
+    Ok((RecoveredSegment { scan, index: truth, index_status, sealed, cut_bytes }, readable, damage))
 }
 
 /// Handles on the chunks of a recovered segment whose header was read.

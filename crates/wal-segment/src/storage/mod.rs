@@ -21,7 +21,7 @@ pub trait Storage: Clone + Send + Sync + 'static {
     /// A file of this storage.
     type File: SegmentFile;
     /// Held while a directory is locked; dropping it releases the lock.
-    type Lock: Send + 'static;
+    type Lock: Send + Sync + 'static;
 
     /// Creates `dir` and its parents if missing.
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;

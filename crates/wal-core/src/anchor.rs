@@ -1,0 +1,116 @@
+//! The anchor file: where the log logically starts, kept durable in two alternating copies.
+//!
+//! `truncate_before` and pruning move the start forward before they delete any file, so a crash
+//! never exposes records the user dropped. Each update writes the older of two 32-byte slots,
+//! 4 KiB apart (never in one sector), and syncs it; a torn write can only damage the slot being
+//! written, and opening takes the valid slot with the higher sequence number. Layout of a slot
+//! (little-endian): magic `WALANCHR` (8), sequence (u64), start LSN (u64), CRC-32 of the first
+//! 24 bytes (u32), zero (4).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use wal_format::Lsn;
+use wal_segment::Storage;
+use wal_segment::storage::SegmentFile;
+
+use crate::error::Error;
+
+/// The anchor file's name in the log directory.
+pub const ANCHOR_FILE_NAME: &str = "wal.anchor";
+const MAGIC: &[u8; 8] = b"WALANCHR";
+const SLOT_BYTES: usize = 32;
+const SLOT_STRIDE: u64 = 4096;
+
+/// The open anchor file and what it says.
+pub(crate) struct Anchor<S: Storage> {
+    file: S::File,
+    path: PathBuf,
+    sequence: u64,
+    start: Lsn,
+}
+
+impl<S: Storage> Anchor<S> {
+    /// Opens the anchor of `dir`, creating it (durably) with `start` if it does not exist.
+    pub(crate) fn open(storage: &S, dir: &Path, start: Lsn) -> Result<Anchor<S>, Error> {
+        let path = dir.join(ANCHOR_FILE_NAME);
+        match storage.open(&path) {
+            Ok(file) => {
+                let len = file.len_bytes().map_err(|e| io_error("stat", &path, e))?;
+                // A valid anchor is two slots; never read more than that from an untrusted file.
+                let bytes = if len <= SLOT_STRIDE + SLOT_BYTES as u64 {
+                    file.read_to_end().map_err(|e| io_error("read", &path, e))?
+                } else {
+                    Vec::new()
+                };
+                let best = [0, SLOT_STRIDE as usize]
+                    .iter()
+                    .filter_map(|&at| decode_slot(bytes.get(at..at + SLOT_BYTES)?))
+                    .max_by_key(|&(sequence, _)| sequence);
+                let Some((sequence, start)) = best else {
+                    return Err(Error::AnchorDamaged { path });
+                };
+                Ok(Anchor { file, path, sequence, start })
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                let file = storage.create(&path).map_err(|e| io_error("create", &path, e))?;
+                let mut anchor = Anchor { file, path, sequence: 0, start };
+                anchor.set_start(start)?;
+                storage.sync_dir(dir).map_err(|e| io_error("sync directory", dir, e))?;
+                Ok(anchor)
+            }
+            Err(error) => Err(io_error("open", &path, error)),
+        }
+    }
+
+    /// The durable logical start.
+    pub(crate) fn start(&self) -> Lsn {
+        self.start
+    }
+
+    /// Makes `start` the durable logical start.
+    pub(crate) fn set_start(&mut self, start: Lsn) -> Result<(), Error> {
+        let sequence = self.sequence + 1;
+        let at = (sequence % 2) * SLOT_STRIDE;
+        self.file.write_at(at, &encode_slot(sequence, start)).map_err(|e| io_error("write", &self.path, e))?;
+        self.file.sync_data().map_err(|e| io_error("sync", &self.path, e))?;
+        (self.sequence, self.start) = (sequence, start);
+        Ok(())
+    }
+}
+
+fn encode_slot(sequence: u64, start: Lsn) -> [u8; SLOT_BYTES] {
+    let mut slot = [0u8; SLOT_BYTES];
+    slot[..8].copy_from_slice(MAGIC);
+    slot[8..16].copy_from_slice(&sequence.to_le_bytes());
+    slot[16..24].copy_from_slice(&start.0.to_le_bytes());
+    let crc = crc32fast::hash(&slot[..24]);
+    slot[24..28].copy_from_slice(&crc.to_le_bytes());
+    slot
+}
+
+fn decode_slot(slot: &[u8]) -> Option<(u64, Lsn)> {
+    let word = |at: usize| u64::from_le_bytes(slot[at..at + 8].try_into().expect("8 bytes"));
+    let crc = u32::from_le_bytes(slot[24..28].try_into().expect("4 bytes"));
+    (&slot[..8] == MAGIC && crc32fast::hash(&slot[..24]) == crc).then(|| (word(8), Lsn(word(16))))
+}
+
+fn io_error(op: &'static str, path: &Path, source: io::Error) -> Error {
+    Error::Segment(wal_segment::Error::Io { op, path: path.to_owned(), chunk: None, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_round_trips_and_any_flipped_bit_is_refused() {
+        let slot = encode_slot(7, Lsn(42));
+        assert_eq!(decode_slot(&slot), Some((7, Lsn(42))));
+        for bit in 0..28 * 8 {
+            let mut bad = slot;
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(decode_slot(&bad), None, "bit {bit}");
+        }
+    }
+}

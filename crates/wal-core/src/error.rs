@@ -1,0 +1,81 @@
+//! The engine's error type. Every variant says what happened and, where it can, where.
+
+use std::path::PathBuf;
+
+use wal_format::Lsn;
+
+/// Everything that can go wrong with the log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A segment-layer failure: I/O, a full disk, a locked directory, damage inside a segment.
+    #[error(transparent)]
+    Segment(#[from] wal_segment::Error),
+    /// An earlier write or sync failed: the log refuses every write until it is reopened, since
+    /// a retried sync can report success for data the disk already lost.
+    #[error("the log is poisoned by an earlier failure ({cause}); reopen it")]
+    Poisoned {
+        /// The failure that poisoned it.
+        cause: String,
+    },
+    /// Records are missing between two segments, or before the first one.
+    #[error("history missing: {reason}")]
+    MissingHistory {
+        /// Which files and LSNs.
+        reason: String,
+    },
+    /// Damage found by a recovery mode that does not tolerate it.
+    #[error("damage in {path}: {reason}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What and where.
+        reason: String,
+    },
+    /// A record whose frame is intact but whose payload does not have the shape its tag
+    /// requires (a transaction record without its id).
+    #[error("record {lsn} is malformed: {reason}")]
+    Malformed {
+        /// The record.
+        lsn: Lsn,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// An LSN outside the records the log holds.
+    #[error("LSN {lsn} is outside the log, which holds {start} to below {end}")]
+    OutOfRange {
+        /// The LSN asked for.
+        lsn: Lsn,
+        /// The first LSN held.
+        start: Lsn,
+        /// The LSN after the last one written.
+        end: Lsn,
+    },
+    /// A tag that `append` or `delta` does not take: they take user tags (and `append` also
+    /// `Tag::ENTRY`).
+    #[error("tag {tag:?} is not an application tag")]
+    NotAnApplicationTag {
+        /// The tag given.
+        tag: wal_format::Tag,
+    },
+    /// Invalid options.
+    #[error("invalid options: {reason}")]
+    InvalidOptions {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The anchor file (the log's logical start) is unreadable in both copies.
+    #[error("anchor file {path} is damaged in both copies")]
+    AnchorDamaged {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl Error {
+    /// Whether the log is out of disk space (appends work again once space is freed).
+    #[must_use]
+    pub fn is_out_of_space(&self) -> bool {
+        matches!(self, Error::Segment(wal_segment::Error::OutOfSpace { .. }))
+    }
+}

@@ -1,0 +1,140 @@
+//! How a log is opened: layout, durability, recovery, and pruning.
+
+use std::time::Duration;
+
+use wal_segment::{ChunkPreparation, SegmentOptions};
+
+use crate::error::Error;
+
+/// When an acknowledged write is durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Writes go to the page cache; the OS writes them back when it likes. [`crate::Wal::sync`]
+    /// makes everything durable on request. A crash can lose any suffix of what was written.
+    Buffered,
+    /// A background thread syncs every `interval`: a crash loses at most about that much.
+    Periodic {
+        /// Time between syncs.
+        interval: Duration,
+    },
+    /// A commit (and a self-contained [`crate::Wal::append`]) returns only once it is durable.
+    /// Concurrent commits share syncs (group commit).
+    #[default]
+    Commit,
+}
+
+/// What recovery does with damage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RecoveryMode {
+    /// A torn tail of the last segment (what a crash leaves) is cut back to the last complete
+    /// record; transactions it left unfinished are closed with an abort. Damage anywhere else
+    /// is an error.
+    #[default]
+    TolerateTornTail,
+    /// Any damage, a torn tail included, is an error; nothing is changed.
+    AbsoluteConsistency,
+    /// Recovery stops at the first damage, keeps everything before it, deletes what follows,
+    /// and reports what was dropped.
+    PointInTime,
+}
+
+/// Options for [`crate::Wal::open`]. Start from `Options::default()` and set fields with the
+/// `with_` methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Bytes per mapped chunk: a power of two from 64 KiB to 1 GiB (16 MiB by default). The
+    /// largest record is a little smaller than a chunk.
+    pub chunk_bytes: usize,
+    /// Chunks per segment file (4 by default); segments are the unit of deletion.
+    pub chunks_per_segment: u32,
+    /// When writes become durable.
+    pub durability: Durability,
+    /// What recovery does with damage.
+    pub recovery: RecoveryMode,
+    /// Prune whole segments, oldest first, once the log holds more than this many bytes, but
+    /// never below the retention floor ([`crate::Wal::set_retention_floor`]). `None`: never.
+    pub size_limit: Option<u64>,
+    /// Prepare the next chunk on a background thread (default) or in the appending thread.
+    pub preparation: ChunkPreparation,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let segment = SegmentOptions::default();
+        Options {
+            chunk_bytes: segment.chunk_bytes,
+            chunks_per_segment: segment.chunks_per_segment,
+            durability: Durability::default(),
+            recovery: RecoveryMode::default(),
+            size_limit: None,
+            preparation: segment.preparation,
+        }
+    }
+}
+
+impl Options {
+    /// Sets [`Options::chunk_bytes`].
+    #[must_use]
+    pub fn with_chunk_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Options::chunks_per_segment`].
+    #[must_use]
+    pub fn with_chunks_per_segment(mut self, chunks: u32) -> Self {
+        self.chunks_per_segment = chunks;
+        self
+    }
+
+    /// Sets [`Options::durability`].
+    #[must_use]
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets [`Options::recovery`].
+    #[must_use]
+    pub fn with_recovery(mut self, mode: RecoveryMode) -> Self {
+        self.recovery = mode;
+        self
+    }
+
+    /// Sets [`Options::size_limit`].
+    #[must_use]
+    pub fn with_size_limit(mut self, bytes: Option<u64>) -> Self {
+        self.size_limit = bytes;
+        self
+    }
+
+    /// Sets [`Options::preparation`].
+    #[must_use]
+    pub fn with_preparation(mut self, preparation: ChunkPreparation) -> Self {
+        self.preparation = preparation;
+        self
+    }
+
+    /// The segment layer's view of these options.
+    pub(crate) fn segment(&self) -> SegmentOptions {
+        SegmentOptions {
+            chunk_bytes: self.chunk_bytes,
+            chunks_per_segment: self.chunks_per_segment,
+            preparation: self.preparation,
+        }
+    }
+
+    /// Checks every option.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        self.segment().validate()?;
+        if let Durability::Periodic { interval } = self.durability {
+            if interval.is_zero() {
+                return Err(Error::InvalidOptions { reason: "a periodic sync interval must be > 0" });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,252 @@
+//! Reading while writing: one record by LSN, an iterator from any LSN, and a tailing iterator.
+//!
+//! A reader finds a position under the state lock (the sidecar index of the segment, in
+//! memory), then scans frames of that chunk's *published* bytes without any lock: everything
+//! below the published offset is complete and never written again, and every append publishes
+//! before it returns, so a reader sees every record whose append returned. At the end of a
+//! chunk's published bytes the reader either waits for more (the chunk is still being
+//! written) or looks up the next position (the chunk is closed). A truncation bumps an epoch
+//! that readers check on every step, so they never return a record that was cut.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use wal_format::{Decoded, Frames, Lsn, RecordBytes, Stop, decode_frame};
+use wal_segment::{ChunkRef, RealStorage, Storage};
+
+use crate::entry::{Entry, interpret};
+use crate::error::Error;
+use crate::wal::{Shared, Wal, lock_state};
+
+/// Where a record lies: its chunk and offset, and the end of its segment's records.
+struct Located<S: Storage> {
+    chunk: ChunkRef<S>,
+    offset: usize,
+    /// Records of the segment at and after this LSN were cut by a later segment.
+    end: Lsn,
+}
+
+impl<S: Storage> Shared<S> {
+    /// Finds record `lsn`; `Ok(None)` if it is not published yet.
+    fn locate(&self, lsn: Lsn) -> Result<Option<Located<S>>, Error> {
+        let state = lock_state(self);
+        let start = state.anchor.start();
+        let published =
+            state.active.as_ref().map_or(state.next_first_lsn, |writer| writer.published_lsn());
+        if lsn < start {
+            return Err(Error::OutOfRange { lsn, start, end: published });
+        }
+        if lsn >= published {
+            return Ok(None);
+        }
+        if let Some(writer) = state.active.as_ref().filter(|writer| lsn >= writer.first_lsn()) {
+            let entry = writer.position(lsn).expect("a published record has a position");
+            let chunk = writer.chunk(entry.chunk).expect("its chunk was started").clone();
+            return Ok(Some(Located { chunk, offset: entry.offset as usize, end: Lsn::MAX }));
+        }
+        let at = state.closed.partition_point(|segment| segment.end <= lsn);
+        let segment = state.closed.get(at).filter(|segment| segment.first <= lsn);
+        let found = segment.and_then(|segment| {
+            let entry = segment.index.lookup(lsn)?;
+            let chunk = segment.chunks.get(entry.chunk as usize)?.clone();
+            Some(Located { chunk, offset: entry.offset as usize, end: segment.end })
+        });
+        // Recovery checked that the segments chain densely from the start.
+        found.map(Some).ok_or(Error::OutOfRange { lsn, start, end: published })
+    }
+}
+
+impl<S: Storage> Wal<S> {
+    /// The record with LSN `lsn`, found through the segment's index; `None` if it is a record
+    /// readers do not see (a segment's seal) or not yet written.
+    ///
+    /// # Errors
+    /// `OutOfRange` below the log's start; `Damaged` if the record fails its checksum now.
+    pub fn get(&self, lsn: Lsn) -> Result<Option<Entry>, Error> {
+        let Some(located) = self.shared.locate(lsn)? else { return Ok(None) };
+        let bytes = located.chunk.published_bytes();
+        match decode_frame(&bytes, located.offset, located.chunk.salt(), lsn) {
+            Ok((Decoded::Record(record), _)) => {
+                let start = record.payload.as_ptr() as usize - bytes.as_ptr() as usize;
+                let payload = bytes.slice(start..start + record.payload.len());
+                let record = RecordBytes { offset: located.offset, lsn, tag: record.tag, payload };
+                interpret(record).transpose()
+            }
+            Ok(_) => Ok(None),
+            Err(error) => Err(self.shared.damaged(&located.chunk, located.offset, &error)),
+        }
+    }
+
+    /// An iterator over the records from `lsn` (or the log's start, if later) to the last one
+    /// published; it yields `None` once caught up, and more if called again after new appends.
+    ///
+    /// # Errors
+    /// `OutOfRange` if `lsn` is below the log's start.
+    pub fn read_from(&self, lsn: Lsn) -> Result<Reader<S>, Error> {
+        let start = self.start_lsn();
+        if lsn < start {
+            return Err(Error::OutOfRange { lsn, start, end: self.shared.published_lsn() });
+        }
+        Ok(Reader::new(Arc::clone(&self.shared), lsn))
+    }
+
+    /// A reader that waits for new records: see [`Tail`].
+    ///
+    /// # Errors
+    /// As [`Wal::read_from`].
+    pub fn tail_from(&self, lsn: Lsn) -> Result<Tail<S>, Error> {
+        Ok(Tail { reader: self.read_from(lsn)? })
+    }
+}
+
+impl<S: Storage> Shared<S> {
+    fn damaged(&self, chunk: &ChunkRef<S>, offset: usize, error: &wal_format::Error) -> Error {
+        Error::Damaged {
+            path: self.dir.clone(),
+            reason: format!("chunk {} at offset {offset}: {error}", chunk.index()),
+        }
+    }
+}
+
+/// Iterates records in LSN order, zero-copy. See [`Wal::read_from`].
+pub struct Reader<S: Storage = RealStorage> {
+    shared: Arc<Shared<S>>,
+    next_lsn: Lsn,
+    at: Option<Position<S>>,
+    epoch: u64,
+}
+
+/// A scan in progress through one chunk's published bytes.
+struct Position<S: Storage> {
+    chunk: ChunkRef<S>,
+    frames: Frames<Bytes>,
+    end: Lsn,
+}
+
+impl<S: Storage> Reader<S> {
+    fn new(shared: Arc<Shared<S>>, next_lsn: Lsn) -> Reader<S> {
+        let epoch = shared.epoch.load(Ordering::Acquire);
+        Reader { shared, next_lsn, at: None, epoch }
+    }
+
+    /// The LSN the next record read will have (or be after, if it is a skipped seal).
+    #[must_use]
+    pub fn next_lsn(&self) -> Lsn {
+        self.next_lsn
+    }
+
+    /// The next record, or `None` if every published record has been read.
+    fn step(&mut self) -> Option<Result<Entry, Error>> {
+        loop {
+            let epoch = self.shared.epoch.load(Ordering::Acquire);
+            if epoch != self.epoch {
+                (self.epoch, self.at) = (epoch, None);
+            }
+            if self.at.is_none() {
+                match self.shared.locate(self.next_lsn) {
+                    Ok(Some(located)) => {
+                        let Located { chunk, offset, end } = located;
+                        let frames =
+                            Frames::resume(chunk.published_bytes(), chunk.salt(), offset, self.next_lsn);
+                        self.at = Some(Position { chunk, frames, end });
+                    }
+                    Ok(None) => return None,
+                    Err(error) => return Some(Err(error)),
+                }
+            }
+            let position = self.at.as_mut().expect("located above");
+            match position.frames.next() {
+                Some(Ok(record)) if record.lsn >= position.end => self.at = None,
+                Some(Ok(record)) => {
+                    self.next_lsn = Lsn(record.lsn.0 + 1);
+                    if let Some(entry) = interpret(record) {
+                        return Some(entry);
+                    }
+                }
+                Some(Err(error)) => {
+                    let offset = position.frames.offset();
+                    let error = self.shared.damaged(&position.chunk, offset, &error);
+                    self.at = None;
+                    return Some(Err(error));
+                }
+                None if position.frames.stop() == Some(Stop::Padding) => self.at = None,
+                None => {
+                    // The end of what was published when the scan started: look again.
+                    let closed = position.chunk.is_closed();
+                    let bytes = position.chunk.published_bytes();
+                    if bytes.len() > position.frames.offset() {
+                        let (offset, salt) = (position.frames.offset(), position.chunk.salt());
+                        position.frames = Frames::resume(bytes, salt, offset, self.next_lsn);
+                    } else if closed {
+                        self.at = None;
+                    } else {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<S: Storage> Iterator for Reader<S> {
+    type Item = Result<Entry, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step()
+    }
+}
+
+/// A reader that waits for records to be appended. Its iterator blocks until the next record
+/// exists, and ends when the log is closed.
+pub struct Tail<S: Storage = RealStorage> {
+    reader: Reader<S>,
+}
+
+impl<S: Storage> Tail<S> {
+    /// The next record, waiting up to `timeout` for one; `Ok(None)` if none came in time or the
+    /// log was closed.
+    ///
+    /// # Errors
+    /// As the records of [`Reader`].
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Entry>, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(entry) = self.reader.step() {
+                return entry.map(Some);
+            }
+            let now = Instant::now();
+            if now >= deadline || self.reader.shared.closed.load(Ordering::Acquire) {
+                return Ok(None);
+            }
+            let shared = &self.reader.shared;
+            let lsn = self.reader.next_lsn;
+            // Re-check under the signal's lock: `published_lsn` takes the state lock briefly.
+            shared.tail.wait((deadline - now).min(Duration::from_millis(50)), || {
+                shared.closed.load(Ordering::Acquire) || shared.published_lsn() > lsn
+            });
+        }
+    }
+
+    /// The LSN the next record will have (or be after).
+    #[must_use]
+    pub fn next_lsn(&self) -> Lsn {
+        self.reader.next_lsn
+    }
+}
+
+impl<S: Storage> Iterator for Tail<S> {
+    type Item = Result<Entry, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.next_timeout(Duration::from_secs(1)) {
+                Ok(Some(entry)) => return Some(Ok(entry)),
+                Err(error) => return Some(Err(error)),
+                Ok(None) if self.reader.shared.closed.load(Ordering::Acquire) => return None,
+                Ok(None) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Opening a log: find the segments, chain them, recover each, and decide what damage means.
+//!
+//! Steps: (1) read the anchor (the logical start); (2) list the segment files and read each
+//! one's first LSN from its first chunk header; (3) chain them by id with the rule *a later
+//! segment wins*: a segment whose first LSN is at or below an earlier segment's records cuts
+//! them there (that is how `truncate_after` is made durable without rewriting old files);
+//! (4) recover each segment (scan, index check, seal check; the last may end in a torn tail);
+//! (5) check that the chain is dense: each segment's records reach the next segment's first
+//! LSN, and the first segment starts at or before the logical start; (6) count the records and
+//! transactions; (7) delete what the chain or the start made obsolete. The engine then writes
+//! into a new segment, so bytes after a torn tail are never followed by new writes.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use wal_format::Lsn;
+use wal_segment::{
+    ChunkRef, RecoveredSegment, SegmentEnd, Storage, delete_segment, open_segment,
+    salvage_segment, segment_file_name, segment_first_lsn,
+};
+
+use crate::anchor::Anchor;
+use crate::entry::{EntryKind, TxnId, interpret};
+use crate::error::Error;
+use crate::options::{Options, RecoveryMode};
+use crate::wal::{ClosedSegment, State};
+
+/// The LSN of a new log's first record.
+pub const FIRST_LSN: Lsn = Lsn(1);
+
+/// What recovery found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecoveryReport {
+    /// Segment files holding the log's records.
+    pub segments: usize,
+    /// Records from the log's start to its end (seals and padding not counted).
+    pub records: u64,
+    /// Self-contained records among them.
+    pub self_contained: u64,
+    /// Transactions committed.
+    pub committed: u64,
+    /// Transactions aborted.
+    pub aborted: u64,
+    /// Transactions a crash left open; recovery appended an abort for each.
+    pub unfinished: u64,
+    /// Bytes of a torn tail cut off after the last complete record.
+    pub bytes_cut: u64,
+    /// Where and why the last segment's data ended early (a torn write), if it did.
+    pub torn_tail: Option<String>,
+    /// Sidecar indexes that were missing, stale or damaged and were rebuilt.
+    pub indexes_rebuilt: usize,
+    /// Segment files deleted: emptied by a crash, cut away, or before the start.
+    pub segments_deleted: usize,
+    /// What point-in-time recovery dropped at the first damage.
+    pub dropped: Option<Dropped>,
+    /// The first LSN of the log.
+    pub start: Lsn,
+    /// The LSN after the last record.
+    pub end: Lsn,
+    /// Time taken.
+    pub elapsed: Duration,
+}
+
+/// The records point-in-time recovery dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dropped {
+    /// The file where the damage is.
+    pub path: PathBuf,
+    /// What the damage is and where in the file.
+    pub reason: String,
+    /// Records from this LSN on were dropped.
+    pub from: Lsn,
+    /// How many segment files after the damaged one were deleted.
+    pub later_segments: usize,
+}
+
+/// The recovered log, ready for the engine.
+pub(crate) struct Recovered<S: Storage> {
+    pub(crate) state: State<S>,
+    pub(crate) report: RecoveryReport,
+    pub(crate) next_txn: TxnId,
+    pub(crate) unfinished: Vec<TxnId>,
+}
+
+/// A segment found on disk and where the chain says its records end.
+struct Planned {
+    id: u64,
+    first: Lsn,
+    /// The next segment's first LSN: this segment's records end there.
+    cap: Option<Lsn>,
+}
+
+pub(crate) fn recover<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    options: &Options,
+) -> Result<Recovered<S>, Error> {
+    let started = Instant::now();
+    let segment_options = options.segment();
+    let anchor = Anchor::open(storage, dir, FIRST_LSN)?;
+    let start = anchor.start();
+    let mut report = RecoveryReport { start, ..RecoveryReport::default() };
+
+    let ids = segment_ids(storage, dir)?;
+    let (mut obsolete, mut empty) = (Vec::new(), Vec::new());
+    let mut plan: Vec<Planned> = Vec::new();
+    for &id in &ids {
+        let Some(first) = segment_first_lsn(storage, dir, id, segment_options)? else {
+            // Created, but its first chunk never became durable: it holds nothing.
+            empty.push(id);
+            continue;
+        };
+        // A later segment wins: it cuts every earlier one at its first LSN.
+        while plan.last().is_some_and(|earlier| earlier.first >= first) {
+            obsolete.push(plan.pop().expect("checked").id);
+        }
+        if let Some(earlier) = plan.last_mut() {
+            earlier.cap = Some(first);
+        }
+        plan.push(Planned { id, first, cap: None });
+    }
+    // An empty segment can only be the newest (created, then a crash before its first sync);
+    // one older than a segment with records lost its first chunk header: damage.
+    let newest = plan.iter().map(|segment| segment.id).max();
+    if let Some(&empty) = empty.iter().find(|&&id| newest.is_some_and(|newest| id < newest)) {
+        return Err(Error::Damaged {
+            path: dir.join(segment_file_name(empty)),
+            reason: "its first chunk header is unreadable, yet later segments hold records".into(),
+        });
+    }
+    obsolete.extend(empty);
+    // Segments wholly before the logical start: an interrupted truncation or prune.
+    while plan.len() > 1 && plan[0].cap.is_some_and(|cap| cap <= start) {
+        obsolete.push(plan.remove(0).id);
+    }
+    if let Some(first) = plan.first() {
+        if first.first > start {
+            return Err(Error::MissingHistory {
+                reason: format!(
+                    "the log starts at LSN {start}, but its first segment {} starts at LSN {}",
+                    dir.join(segment_file_name(first.id)).display(),
+                    first.first
+                ),
+            });
+        }
+    }
+
+    let mut counts = Counts::default();
+    let mut closed = Vec::new();
+    let mut end = start;
+    let mut planned = plan.into_iter().peekable();
+    while let Some(segment) = planned.next() {
+        let path = dir.join(segment_file_name(segment.id));
+        let is_last = planned.peek().is_none();
+        let opened = open_one(storage, dir, &segment, options)?;
+        let (recovered, chunks, damage) = opened;
+        let scan_end = recovered.scan.next_lsn;
+        let mut segment_end = segment.cap.map_or(scan_end, |cap| cap.min(scan_end));
+        let mut problem = damage.map(|error| error.to_string());
+        if problem.is_none() {
+            if let Some(cap) = segment.cap.filter(|&cap| scan_end < cap) {
+                problem = Some(format!(
+                    "its records end at LSN {scan_end} (chunk {}, offset {}: {:?}), but the \
+                     next segment starts at LSN {cap}",
+                    recovered.scan.end_chunk, recovered.scan.end_offset, recovered.scan.end
+                ));
+            }
+        }
+        if is_last && problem.is_none() && is_torn(&recovered.scan.end) {
+            let torn = format!(
+                "{}: chunk {}, offset {}: {:?}",
+                path.display(),
+                recovered.scan.end_chunk,
+                recovered.scan.end_offset,
+                recovered.scan.end
+            );
+            if options.recovery == RecoveryMode::AbsoluteConsistency {
+                return Err(Error::Damaged { path, reason: format!("torn tail at {torn}") });
+            }
+            report.torn_tail = Some(torn);
+            report.bytes_cut += recovered.cut_bytes;
+        }
+        if let Some(reason) = problem {
+            if options.recovery != RecoveryMode::PointInTime {
+                return Err(Error::Damaged { path, reason });
+            }
+            // Keep what precedes the damage; everything after it goes.
+            segment_end = segment_end.min(scan_end);
+            let later: Vec<u64> = planned.by_ref().map(|later| later.id).collect();
+            report.dropped =
+                Some(Dropped { path, reason, from: segment_end, later_segments: later.len() });
+            obsolete.extend(later);
+        }
+        if recovered.index_status != wal_segment::IndexStatus::Confirmed {
+            report.indexes_rebuilt += 1;
+        }
+        counts.add(&recovered, start, segment_end)?;
+        end = end.max(segment_end);
+        closed.push(closed_segment(&segment, segment_end, chunks, recovered, options));
+    }
+
+    for &id in &obsolete {
+        delete_segment(storage, dir, id)?;
+    }
+    report.segments = closed.len();
+    report.segments_deleted = obsolete.len();
+    report.records = counts.records;
+    report.self_contained = counts.self_contained;
+    report.committed = counts.committed;
+    report.aborted = counts.aborted;
+    report.unfinished = counts.open.len() as u64;
+    report.end = end;
+    report.elapsed = started.elapsed();
+    let next_segment_id = ids.iter().max().map_or(0, |id| id + 1);
+    let state = State {
+        active: None,
+        closed,
+        next_segment_id,
+        next_first_lsn: end,
+        anchor,
+        retention_floor: None,
+    };
+    let next_txn = counts.max_txn.map_or(0, |id| id + 1);
+    Ok(Recovered { state, report, next_txn, unfinished: counts.open.into_iter().collect() })
+}
+
+type Opened<S> = (RecoveredSegment, Vec<ChunkRef<S>>, Option<wal_segment::Error>);
+
+/// Opens one segment; point-in-time recovery keeps the prefix before damage.
+fn open_one<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    segment: &Planned,
+    options: &Options,
+) -> Result<Opened<S>, Error> {
+    let segment_options = options.segment();
+    if options.recovery == RecoveryMode::PointInTime {
+        return Ok(salvage_segment(storage, dir, segment.id, segment.first, segment_options)?);
+    }
+    match open_segment(storage, dir, segment.id, segment.first, segment_options) {
+        Ok((recovered, chunks)) => Ok((recovered, chunks, None)),
+        Err(wal_segment::Error::Corrupt { path, chunk, reason }) => {
+            Err(Error::Damaged { path, reason: format!("chunk {chunk}: {reason}") })
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Whether a segment's data ended in a torn write rather than cleanly.
+fn is_torn(end: &SegmentEnd) -> bool {
+    matches!(
+        end,
+        SegmentEnd::TornFrame(_) | SegmentEnd::TornChunkHeader | SegmentEnd::StaleChunk { .. }
+    )
+}
+
+fn closed_segment<S: Storage>(
+    segment: &Planned,
+    end: Lsn,
+    chunks: Vec<ChunkRef<S>>,
+    recovered: RecoveredSegment,
+    options: &Options,
+) -> ClosedSegment<S> {
+    let bytes = chunks.len() as u64 * options.chunk_bytes as u64;
+    ClosedSegment { id: segment.id, first: segment.first, end, chunks, index: recovered.index, bytes }
+}
+
+/// The ids of the segment files in `dir`, in order. Other files are ignored.
+fn segment_ids<S: Storage>(storage: &S, dir: &Path) -> Result<Vec<u64>, Error> {
+    let files = storage.list(dir).map_err(|source| wal_segment::Error::Io {
+        op: "list",
+        path: dir.to_owned(),
+        chunk: None,
+        source,
+    })?;
+    let mut ids: Vec<u64> = files
+        .iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wal"))
+        .filter_map(|path| path.file_stem()?.to_str()?.parse().ok())
+        .filter(|&id| *segment_file_name(id) == *file_name(&files, id))
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// The file name the listing has for segment `id` (to accept only canonical names).
+fn file_name(files: &[PathBuf], id: u64) -> String {
+    let wanted = segment_file_name(id);
+    files
+        .iter()
+        .filter_map(|path| path.file_name()?.to_str())
+        .find(|name| *name == wanted)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Records and transactions seen from the log's start.
+#[derive(Default)]
+struct Counts {
+    records: u64,
+    self_contained: u64,
+    committed: u64,
+    aborted: u64,
+    open: BTreeSet<TxnId>,
+    max_txn: Option<TxnId>,
+}
+
+impl Counts {
+    fn add(&mut self, segment: &RecoveredSegment, start: Lsn, end: Lsn) -> Result<(), Error> {
+        for record in &segment.scan.records {
+            let lsn = record.record.lsn;
+            if lsn >= end {
+                break;
+            }
+            let Some(entry) = interpret(record.record.clone()) else { continue };
+            let entry = entry?;
+            let txn = match entry.kind {
+                EntryKind::Begin { txn }
+                | EntryKind::Delta { txn, .. }
+                | EntryKind::Commit { txn }
+                | EntryKind::Abort { txn } => Some(txn),
+                EntryKind::Record { .. } | EntryKind::System { .. } => None,
+            };
+            // Ids are never reused, even those of records before the start.
+            self.max_txn = self.max_txn.max(txn);
+            if lsn < start {
+                continue;
+            }
+            self.records += 1;
+            match entry.kind {
+                EntryKind::Record { .. } => self.self_contained += 1,
+                EntryKind::Begin { txn } => {
+                    self.open.insert(txn);
+                }
+                EntryKind::Commit { txn } if self.open.remove(&txn) => self.committed += 1,
+                EntryKind::Abort { txn } if self.open.remove(&txn) => self.aborted += 1,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

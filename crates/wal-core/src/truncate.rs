@@ -1,0 +1,196 @@
+//! Removing records, never in the middle of one: history before an LSN, the tail after one,
+//! and whole segments beyond a byte budget.
+//!
+//! Crash safety. `truncate_before` and pruning first make the new logical start durable in the
+//! anchor, then delete the segment files wholly before it; recovery finishes an interrupted
+//! deletion. `truncate_after` syncs everything, then creates the next segment starting right
+//! after the kept records and makes its first chunk header durable: from that moment recovery's
+//! rule "a later segment cuts earlier ones at its first LSN" applies, so the cut is durable
+//! without rewriting the old files, which readers may still be viewing. Segments wholly after
+//! the cut are deleted last (recovery deletes them too if a crash interrupts).
+
+use std::sync::atomic::Ordering;
+
+use wal_format::Lsn;
+use wal_segment::{Storage, delete_segment};
+
+use crate::error::Error;
+use crate::wal::{ClosedSegment, Shared, State, Wal, lock_state};
+
+/// What a prune did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PruneReport {
+    /// Segment files deleted.
+    pub segments_deleted: usize,
+    /// Bytes of segment files deleted.
+    pub bytes_freed: u64,
+    /// The log's first LSN afterwards.
+    pub start: Lsn,
+    /// Bytes the log still holds.
+    pub bytes_held: u64,
+    /// The retention floor stopped the prune before the budget was met.
+    pub held_by_floor: Option<Lsn>,
+}
+
+impl<S: Storage> Wal<S> {
+    /// Drops every record before `lsn`, which becomes the log's first LSN (durably, before this
+    /// returns); segment files wholly before it are deleted.
+    ///
+    /// # Errors
+    /// `OutOfRange` if `lsn` is below the start or after the last record; I/O errors.
+    pub fn truncate_before(&self, lsn: Lsn) -> Result<(), Error> {
+        let shared = &*self.shared;
+        shared.check_usable()?;
+        shared.commit.with_role(|| {
+            let mut state = lock_state(shared);
+            let (start, end) = (state.anchor.start(), state.published_lsn());
+            if lsn < start || lsn > end {
+                return Err(Error::OutOfRange { lsn, start, end });
+            }
+            state.anchor.set_start(lsn)?;
+            let doomed = state.closed.iter().take_while(|segment| segment.end <= lsn).count();
+            remove_front(shared, &mut state, doomed)?;
+            Ok(())
+        })
+    }
+
+    /// Drops every record after `lsn` (as a Raft follower must when its log conflicts with the
+    /// leader's); the next record gets LSN `lsn + 1`. Durable before it returns. Commits still
+    /// waiting on dropped records must not be in flight: the caller orders the two.
+    ///
+    /// # Errors
+    /// `OutOfRange` if `lsn + 1` is below the start or `lsn` after the last record; I/O errors
+    /// (which poison the log).
+    pub fn truncate_after(&self, lsn: Lsn) -> Result<(), Error> {
+        let shared = &*self.shared;
+        shared.check_usable()?;
+        let keep_below = Lsn(lsn.0.saturating_add(1));
+        shared.commit.with_role(|| {
+            let mut state = lock_state(shared);
+            let (start, end) = (state.anchor.start(), state.next_lsn());
+            if keep_below < start || lsn >= end {
+                return Err(Error::OutOfRange { lsn, start, end });
+            }
+            cut_tail(shared, &mut state, keep_below).map_err(|error| {
+                shared.commit.fail();
+                shared.poison_with(error)
+            })
+        })
+    }
+
+    /// Sets the retention floor: pruning by size never removes records at or after `lsn`
+    /// (the oldest record the last checkpoint still needs). `None` removes the floor.
+    pub fn set_retention_floor(&self, lsn: Option<Lsn>) {
+        lock_state(&self.shared).retention_floor = lsn;
+    }
+
+    /// Deletes whole segments, oldest first, until the log holds at most `budget` bytes; stops
+    /// at the retention floor unless `force`. The active segment is never deleted.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn prune(&self, budget: u64, force: bool) -> Result<PruneReport, Error> {
+        let shared = &*self.shared;
+        shared.commit.with_role(|| {
+            let mut state = lock_state(shared);
+            prune_locked(shared, &mut state, budget, force)
+        })
+    }
+}
+
+/// Prunes with the sync role and the state lock held.
+pub(crate) fn prune_locked<S: Storage>(
+    shared: &Shared<S>,
+    state: &mut State<S>,
+    budget: u64,
+    force: bool,
+) -> Result<PruneReport, Error> {
+    let active_bytes = state.active.as_ref().map_or(0, |writer| {
+        writer.chunks().len() as u64 * shared.options.chunk_bytes as u64
+    });
+    let mut held = active_bytes + state.closed.iter().map(|segment| segment.bytes).sum::<u64>();
+    let mut report = PruneReport::default();
+    let mut doomed = 0;
+    for segment in &state.closed {
+        if held <= budget {
+            break;
+        }
+        if let Some(floor) = state.retention_floor.filter(|&floor| !force && segment.end > floor) {
+            report.held_by_floor = Some(floor);
+            break;
+        }
+        held -= segment.bytes;
+        report.bytes_freed += segment.bytes;
+        doomed += 1;
+    }
+    if doomed > 0 {
+        let start = state.closed[doomed - 1].end;
+        state.anchor.set_start(start)?;
+        remove_front(shared, state, doomed)?;
+    }
+    report.segments_deleted = doomed;
+    report.start = state.anchor.start();
+    report.bytes_held = held;
+    Ok(report)
+}
+
+/// Deletes the first `count` closed segments (the start already moved past them).
+fn remove_front<S: Storage>(
+    shared: &Shared<S>,
+    state: &mut State<S>,
+    count: usize,
+) -> Result<(), Error> {
+    let doomed: Vec<ClosedSegment<S>> = state.closed.drain(..count).collect();
+    shared.epoch.fetch_add(1, Ordering::AcqRel);
+    for segment in doomed {
+        // Readers still holding views keep the mapping alive; the file goes now.
+        delete_segment(&shared.storage, &shared.dir, segment.id)?;
+    }
+    Ok(())
+}
+
+/// Cuts the log so that `keep_below` is the next LSN, with the sync role and the lock held.
+fn cut_tail<S: Storage>(
+    shared: &Shared<S>,
+    state: &mut State<S>,
+    keep_below: Lsn,
+) -> Result<(), Error> {
+    // Everything before the cut must be durable before the next segment can vouch for it.
+    if let Some(mut writer) = state.active.take() {
+        writer.sync()?;
+        let (id, first, index) = (writer.segment_id(), writer.first_lsn(), writer.index());
+        let end = writer.next_lsn();
+        let chunks = writer.close()?;
+        let bytes = chunks.len() as u64 * shared.options.chunk_bytes as u64;
+        state.closed.push(ClosedSegment { id, first, end, chunks, index, bytes });
+    }
+    let mut superseded = Vec::new();
+    while state.closed.last().is_some_and(|segment| segment.first >= keep_below) {
+        superseded.push(state.closed.pop().expect("checked").id);
+    }
+    if let Some(segment) = state.closed.last_mut() {
+        segment.end = segment.end.min(keep_below);
+    }
+    shared.epoch.fetch_add(1, Ordering::AcqRel);
+    state.next_first_lsn = keep_below;
+    // The commit point: the next segment's first chunk header, durable.
+    state.writer(shared)?.sync()?;
+    shared.commit.reset(keep_below.0);
+    for id in superseded {
+        delete_segment(&shared.storage, &shared.dir, id)?;
+    }
+    Ok(())
+}
+
+impl<S: Storage> State<S> {
+    /// Everything below this LSN is published.
+    pub(crate) fn published_lsn(&self) -> Lsn {
+        self.active.as_ref().map_or(self.next_first_lsn, |writer| writer.published_lsn())
+    }
+
+    /// The LSN the next record gets.
+    pub(crate) fn next_lsn(&self) -> Lsn {
+        self.active.as_ref().map_or(self.next_first_lsn, |writer| writer.next_lsn())
+    }
+}

@@ -1,0 +1,97 @@
+//! Transactions: a begin record, deltas in the order they were made, then a commit or an abort.
+//!
+//! Each marker and delta is appended when it is called, so begin, commit and abort records lie
+//! in the log in exactly the order the engine assigned their LSNs, and the deltas of one
+//! transaction in the order they were made (a `Txn` is used by one thread at a time: `&mut`).
+//! Deltas of concurrent transactions interleave. A commit is durable on return under
+//! `Durability::Commit`; it covers every delta before it, since they have lower LSNs.
+
+use std::sync::Arc;
+
+use wal_format::{Lsn, Record, Tag};
+use wal_segment::{RealStorage, Storage};
+
+use crate::entry::{DELTA_PREFIX_BYTES, TxnId, is_record_tag};
+use crate::error::Error;
+use crate::wal::{Shared, Wal};
+
+/// An open transaction. Dropping it without [`Txn::commit`] or [`Txn::abort`] appends an
+/// abort (errors then are ignored: the transaction is unfinished either way, and recovery
+/// closes it).
+pub struct Txn<S: Storage = RealStorage> {
+    shared: Arc<Shared<S>>,
+    id: TxnId,
+    /// Reused for every delta: the id, the tag, then the payload.
+    buffer: Vec<u8>,
+    finished: bool,
+}
+
+impl<S: Storage> Wal<S> {
+    /// Begins a transaction: appends its begin record (not waited on for durability).
+    ///
+    /// # Errors
+    /// As [`Wal::append`].
+    pub fn begin(&self) -> Result<Txn<S>, Error> {
+        let id = self.shared.next_txn_id();
+        self.shared.write(&[Record { tag: Tag::TXN_BEGIN, payload: &id.to_le_bytes() }])?;
+        Ok(Txn { shared: Arc::clone(&self.shared), id, buffer: Vec::new(), finished: false })
+    }
+}
+
+impl<S: Storage> Txn<S> {
+    /// The transaction's id.
+    #[must_use]
+    pub fn id(&self) -> TxnId {
+        self.id
+    }
+
+    /// Appends one change with the application's `tag` (a user tag or `Tag::ENTRY`).
+    ///
+    /// # Errors
+    /// `NotAnApplicationTag`, and as [`Wal::append`].
+    pub fn delta(&mut self, tag: Tag, payload: &[u8]) -> Result<Lsn, Error> {
+        if !is_record_tag(tag) {
+            return Err(Error::NotAnApplicationTag { tag });
+        }
+        self.buffer.clear();
+        self.buffer.reserve(DELTA_PREFIX_BYTES + payload.len());
+        self.buffer.extend_from_slice(&self.id.to_le_bytes());
+        self.buffer.push(tag.byte());
+        self.buffer.extend_from_slice(payload);
+        self.shared.write(&[Record { tag: Tag::DELTA, payload: &self.buffer }])
+    }
+
+    /// Commits: appends the commit record and, under `Durability::Commit`, returns once it
+    /// (and so every delta) is durable. Returns the commit record's LSN.
+    ///
+    /// # Errors
+    /// As [`Wal::append`]. If the commit record was written but the sync failed, the log is
+    /// poisoned and the transaction's fate is decided by what reached the disk.
+    pub fn commit(mut self) -> Result<Lsn, Error> {
+        self.finished = true;
+        let lsn = self.marker(Tag::TXN_COMMIT)?;
+        self.shared.committed(Lsn(lsn.0 + 1))?;
+        Ok(lsn)
+    }
+
+    /// Aborts: appends the abort record. Returns its LSN.
+    ///
+    /// # Errors
+    /// As [`Wal::append`].
+    pub fn abort(mut self) -> Result<Lsn, Error> {
+        self.finished = true;
+        self.marker(Tag::TXN_ABORT)
+    }
+
+    fn marker(&self, tag: Tag) -> Result<Lsn, Error> {
+        self.shared.write(&[Record { tag, payload: &self.id.to_le_bytes() }])
+    }
+}
+
+impl<S: Storage> Drop for Txn<S> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.marker(Tag::TXN_ABORT);
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! The log handle: appending, durability, segment rollover.
+//!
+//! Threads and locks. `state` (a mutex) guards the segment list and the active segment's
+//! writer; it is held only to reserve LSNs and space, to look a position up, or to note what a
+//! sync covers, never while bytes are copied or synced. Copies run in the appending threads
+//! after the lock is released, and publish in LSN order (`wal_segment::Reservation`). The sync
+//! role (`GroupCommit`) is a second mutex, always taken before `state`: whoever holds it may
+//! sync, roll to a new segment, or cut the log.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use wal_format::{Lsn, Record, Tag};
+use wal_segment::{ChunkRef, DirLock, RealStorage, SegmentIndex, SegmentWriter, Storage};
+
+use crate::anchor::Anchor;
+use crate::entry::{TxnId, is_record_tag};
+use crate::error::Error;
+use crate::group_commit::{GroupCommit, WaitError, Waited};
+use crate::options::{Durability, Options};
+use crate::recovery::{self, RecoveryReport};
+use crate::stats::Stats;
+
+/// A write-ahead log. `Send + Sync`: share it by reference or in an `Arc`; appends from many
+/// threads run in parallel.
+///
+/// ```
+/// use wal_core::{Options, Tag, Wal};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (wal, report) = Wal::open(dir.path(), Options::default())?;
+/// assert_eq!(report.records, 0);
+/// let tag = Tag::user(0x40).expect("a user tag");
+/// let lsn = wal.append(tag, b"hello")?; // durable on return (Durability::Commit)
+///
+/// let mut txn = wal.begin()?;
+/// txn.delta(tag, b"set x = 1")?;
+/// txn.delta(tag, b"set y = 2")?;
+/// txn.commit()?;
+///
+/// assert_eq!(wal.get(lsn)?.expect("written").payload.as_ref(), b"hello");
+/// let committed: Vec<_> = wal.replay()?.collect::<Result<_, _>>()?;
+/// assert_eq!(committed.len(), 2); // the record, then the transaction
+/// assert_eq!(committed[1].changes.len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Wal<S: Storage = RealStorage> {
+    pub(crate) shared: Arc<Shared<S>>,
+    syncer: Option<Syncer>,
+}
+
+/// Everything the log's handles share.
+pub(crate) struct Shared<S: Storage> {
+    pub(crate) storage: S,
+    pub(crate) dir: PathBuf,
+    pub(crate) options: Options,
+    pub(crate) state: Mutex<State<S>>,
+    pub(crate) commit: GroupCommit,
+    pub(crate) tail: TailSignal,
+    /// Bumped whenever records are removed (a truncation or a prune): readers re-locate.
+    pub(crate) epoch: AtomicU64,
+    pub(crate) next_txn: AtomicU64,
+    poison: Mutex<Option<String>>,
+    poisoned: AtomicBool,
+    pub(crate) stats: Stats,
+    pub(crate) closed: AtomicBool,
+    _lock: DirLock<S>,
+}
+
+/// The segments: the closed ones in LSN order, and the one being written.
+pub(crate) struct State<S: Storage> {
+    /// The segment being written; `None` only after creating the next one failed (a full
+    /// disk): the next append tries again.
+    pub(crate) active: Option<SegmentWriter<S>>,
+    pub(crate) closed: Vec<ClosedSegment<S>>,
+    pub(crate) next_segment_id: u64,
+    /// Where the next segment starts, when there is no active one.
+    pub(crate) next_first_lsn: Lsn,
+    pub(crate) anchor: Anchor<S>,
+    /// Pruning by size never removes records at or after this LSN (unless forced).
+    pub(crate) retention_floor: Option<Lsn>,
+}
+
+/// A segment that receives no more records, readable through its mapped chunks.
+pub(crate) struct ClosedSegment<S: Storage> {
+    pub(crate) id: u64,
+    pub(crate) first: Lsn,
+    /// The LSN after its last record that counts: a later segment may have cut it shorter.
+    pub(crate) end: Lsn,
+    pub(crate) chunks: Vec<ChunkRef<S>>,
+    pub(crate) index: SegmentIndex,
+    pub(crate) bytes: u64,
+}
+
+/// Wakes tailing readers when records are published.
+pub(crate) struct TailSignal {
+    lock: Mutex<()>,
+    condvar: Condvar,
+    waiters: AtomicU64,
+}
+
+/// The background thread of `Durability::Periodic`.
+struct Syncer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in another thread while it held the lock left the state consistent: every
+    // mutation under it is a single assignment or a push after the fallible work.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Wal<RealStorage> {
+    /// Opens (or creates) the log in `dir`, recovering it as `options.recovery` says.
+    ///
+    /// # Errors
+    /// `Segment(Locked)` if another handle, in this process or another, has the directory;
+    /// damage as the recovery mode decides; I/O errors.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<(Self, RecoveryReport), Error> {
+        Wal::open_in(RealStorage, dir, options)
+    }
+}
+
+impl<S: Storage> Wal<S> {
+    /// Opens the log in `dir` on `storage` (a `SimStorage` in tests).
+    ///
+    /// # Errors
+    /// As [`Wal::open`].
+    pub fn open_in(
+        storage: S,
+        dir: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<(Self, RecoveryReport), Error> {
+        options.validate()?;
+        let dir = dir.as_ref().to_owned();
+        storage.create_dir_all(&dir).map_err(|e| wal_segment::Error::Io {
+            op: "create directory",
+            path: dir.clone(),
+            chunk: None,
+            source: e,
+        })?;
+        let lock = DirLock::acquire(&storage, &dir)?;
+        let recovered = recovery::recover(&storage, &dir, &options)?;
+        let shared = Arc::new(Shared {
+            storage,
+            dir,
+            options,
+            commit: GroupCommit::new(recovered.state.next_first_lsn.0),
+            state: Mutex::new(recovered.state),
+            tail: TailSignal::new(),
+            epoch: AtomicU64::new(0),
+            next_txn: AtomicU64::new(recovered.next_txn),
+            poison: Mutex::new(None),
+            poisoned: AtomicBool::new(false),
+            stats: Stats::default(),
+            closed: AtomicBool::new(false),
+            _lock: lock,
+        });
+        let mut report = recovered.report;
+        {
+            let mut state = lock_state(&shared);
+            state.writer(&shared)?;
+        }
+        let wal = Wal { syncer: Syncer::start(&shared), shared };
+        // Transactions a crash left open can never finish: close them, so replay and the next
+        // recovery need not carry them.
+        if !recovered.unfinished.is_empty() {
+            let ids: Vec<[u8; 8]> = recovered.unfinished.iter().map(|id| id.to_le_bytes()).collect();
+            let aborts: Vec<Record<'_>> =
+                ids.iter().map(|id| Record { tag: Tag::TXN_ABORT, payload: id }).collect();
+            wal.shared.write(&aborts)?;
+            wal.sync()?;
+        }
+        report.elapsed = report.elapsed.max(Duration::ZERO);
+        Ok((wal, report))
+    }
+
+    /// Appends one self-contained record with `tag` (a user tag or `Tag::ENTRY`) and returns
+    /// its LSN. Under `Durability::Commit` it is durable on return.
+    ///
+    /// # Errors
+    /// `NotAnApplicationTag`; `Segment(RecordTooLarge)` for a payload larger than a chunk
+    /// holds; `Segment(OutOfSpace)` when the disk is full (nothing is written; retry once space
+    /// is freed); `Poisoned` after a failed write or sync.
+    pub fn append(&self, tag: Tag, payload: &[u8]) -> Result<Lsn, Error> {
+        if !is_record_tag(tag) {
+            return Err(Error::NotAnApplicationTag { tag });
+        }
+        let lsn = self.shared.write(&[Record { tag, payload }])?;
+        self.shared.committed(Lsn(lsn.0 + 1))?;
+        Ok(lsn)
+    }
+
+    /// Appends self-contained records in one call (LSNs in order, all or nothing) and returns
+    /// the first LSN. Under `Durability::Commit` all are durable on return.
+    ///
+    /// # Errors
+    /// As [`Wal::append`]; also `Segment(SegmentFull)` for a batch larger than a segment.
+    pub fn append_batch(&self, records: &[Record<'_>]) -> Result<Lsn, Error> {
+        if let Some(record) = records.iter().find(|record| !is_record_tag(record.tag)) {
+            return Err(Error::NotAnApplicationTag { tag: record.tag });
+        }
+        let first = self.shared.write(records)?;
+        self.shared.committed(Lsn(first.0 + records.len() as u64))?;
+        Ok(first)
+    }
+
+    /// Makes everything written so far durable, whatever the durability setting.
+    ///
+    /// # Errors
+    /// `Poisoned`, or the I/O error of the sync (which poisons the log).
+    pub fn sync(&self) -> Result<(), Error> {
+        let published = self.shared.published_lsn();
+        self.shared.wait_durable(published)
+    }
+
+    /// The LSN the next record will get (every record below it has been reserved).
+    #[must_use]
+    pub fn next_lsn(&self) -> Lsn {
+        let state = lock_state(&self.shared);
+        state.active.as_ref().map_or(state.next_first_lsn, SegmentWriter::next_lsn)
+    }
+
+    /// Every record below this LSN is durable.
+    #[must_use]
+    pub fn durable_lsn(&self) -> Lsn {
+        Lsn(self.shared.commit.durable())
+    }
+
+    /// The first LSN the log holds (records before it were truncated or pruned).
+    #[must_use]
+    pub fn start_lsn(&self) -> Lsn {
+        lock_state(&self.shared).anchor.start()
+    }
+
+    /// The log's directory.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Counters of what the log has done since it was opened.
+    #[must_use]
+    pub fn stats(&self) -> crate::stats::StatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+}
+
+impl<S: Storage> Drop for Wal<S> {
+    /// Stops the background syncer and wakes tailing readers. Nothing is synced: under
+    /// `Buffered` or `Periodic`, call [`Wal::sync`] first to keep the last writes.
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.tail.notify();
+        if let Some(mut syncer) = self.syncer.take() {
+            syncer.stop();
+        }
+    }
+}
+
+pub(crate) fn lock_state<S: Storage>(shared: &Shared<S>) -> MutexGuard<'_, State<S>> {
+    lock(&shared.state)
+}
+
+impl<S: Storage> Shared<S> {
+    /// Reserves, writes and publishes `records`, rolling to a new segment when the current
+    /// one is full. Returns the first LSN.
+    pub(crate) fn write(&self, records: &[Record<'_>]) -> Result<Lsn, Error> {
+        let mut rolled = false;
+        loop {
+            self.check_usable()?;
+            let reservation = {
+                let mut state = lock_state(self);
+                let writer = state.writer(self)?;
+                match writer.reserve(records) {
+                    Ok(reservation) => reservation,
+                    // A batch that does not fit in a fresh segment never will.
+                    Err(wal_segment::Error::SegmentFull { .. }) if !rolled => {
+                        let full = writer.segment_id();
+                        drop(state);
+                        self.roll(full)?;
+                        rolled = true;
+                        continue;
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            };
+            let first = reservation.complete().map_err(|error| self.poison_with(error.into()))?;
+            let bytes: usize = records.iter().map(|record| record.payload.len()).sum();
+            self.stats.appended(records.len() as u64, bytes as u64);
+            self.tail.notify();
+            return Ok(first);
+        }
+    }
+
+    /// What `Durability` asks of a commit that ends below `end`.
+    pub(crate) fn committed(&self, end: Lsn) -> Result<(), Error> {
+        match self.options.durability {
+            Durability::Commit => self.wait_durable(end),
+            Durability::Buffered | Durability::Periodic { .. } => Ok(()),
+        }
+    }
+
+    /// Returns once every record below `lsn` is durable, syncing if nobody else is.
+    pub(crate) fn wait_durable(&self, lsn: Lsn) -> Result<(), Error> {
+        match self.commit.wait(lsn.0, || self.sync_published()) {
+            Ok(Waited::Covered) => Ok(()),
+            Ok(Waited::Synced { waiters }) => {
+                self.stats.group(waiters as u64);
+                Ok(())
+            }
+            Err(WaitError::Failed) => Err(self.poisoned_error()),
+            Err(WaitError::Sync(error)) => Err(self.poison_with(error)),
+        }
+    }
+
+    /// Makes everything published durable; the caller holds the sync role. Returns the LSN
+    /// below which everything is durable.
+    fn sync_published(&self) -> Result<u64, Error> {
+        let mut plan = {
+            let mut state = lock_state(self);
+            match state.active.as_mut() {
+                Some(writer) => writer.begin_sync()?,
+                // Every closed segment was sealed durable.
+                None => return Ok(state.next_first_lsn.0),
+            }
+        };
+        let started = Instant::now();
+        let result = plan.run();
+        self.stats.synced(started.elapsed());
+        let target = plan.target();
+        let mut state = lock_state(self);
+        let writer = state.active.as_mut().expect("the sync role keeps the writer in place");
+        writer.finish_sync(plan, result)?;
+        Ok(target.0)
+    }
+
+    /// Seals the full segment `full` and starts the next one; another thread may have done it.
+    fn roll(&self, full: u64) -> Result<(), Error> {
+        self.commit.with_role(|| {
+            let mut state = lock_state(self);
+            if state.active.as_ref().map(SegmentWriter::segment_id) != Some(full) {
+                return Ok(());
+            }
+            let writer = state.active.take().expect("checked above");
+            let (id, first, chunks, index) =
+                (writer.segment_id(), writer.first_lsn(), writer.chunks(), writer.index());
+            // Sealing waits for every reservation in flight, which needs no lock to finish.
+            let info = writer.seal().map_err(|error| {
+                self.commit.fail();
+                self.poison_with(error.into())
+            })?;
+            let end = Lsn(info.seal_lsn.0 + 1);
+            let bytes = chunks.len() as u64 * self.options.chunk_bytes as u64;
+            state.closed.push(ClosedSegment { id, first, end, chunks, index, bytes });
+            state.next_first_lsn = end;
+            self.commit.raise(end.0);
+            self.stats.rolled();
+            // The next segment now; if that fails (a full disk), the next append retries.
+            state.writer(self)?;
+            if let Some(limit) = self.options.size_limit {
+                crate::truncate::prune_locked(self, &mut state, limit, false)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Everything below this LSN is published (readable).
+    pub(crate) fn published_lsn(&self) -> Lsn {
+        let state = lock_state(self);
+        state.active.as_ref().map_or(state.next_first_lsn, SegmentWriter::published_lsn)
+    }
+
+    pub(crate) fn check_usable(&self) -> Result<(), Error> {
+        if self.poisoned.load(Ordering::Acquire) { Err(self.poisoned_error()) } else { Ok(()) }
+    }
+
+    fn poisoned_error(&self) -> Error {
+        let cause = lock(&self.poison).clone().unwrap_or_else(|| "an earlier failure".into());
+        Error::Poisoned { cause }
+    }
+
+    /// Records `error` as the reason the log refuses writes from now on, and returns it.
+    pub(crate) fn poison_with(&self, error: Error) -> Error {
+        let mut poison = lock(&self.poison);
+        poison.get_or_insert_with(|| error.to_string());
+        self.poisoned.store(true, Ordering::Release);
+        error
+    }
+
+    /// A fresh transaction id.
+    pub(crate) fn next_txn_id(&self) -> TxnId {
+        self.next_txn.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl<S: Storage> State<S> {
+    /// The active writer, creating the next segment if there is none.
+    pub(crate) fn writer(&mut self, shared: &Shared<S>) -> Result<&mut SegmentWriter<S>, Error> {
+        if self.active.is_none() {
+            let writer = SegmentWriter::create(
+                &shared.storage,
+                &shared.dir,
+                self.next_segment_id,
+                self.next_first_lsn,
+                shared.options.segment(),
+            )?;
+            self.next_segment_id += 1;
+            self.active = Some(writer);
+        }
+        Ok(self.active.as_mut().expect("created above"))
+    }
+}
+
+impl TailSignal {
+    fn new() -> TailSignal {
+        TailSignal { lock: Mutex::new(()), condvar: Condvar::new(), waiters: AtomicU64::new(0) }
+    }
+
+    /// Wakes waiting readers, if any (one load when there are none).
+    pub(crate) fn notify(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _guard = lock(&self.lock);
+            self.condvar.notify_all();
+        }
+    }
+
+    /// Waits until `ready()` or `timeout`. Either the publisher sees this waiter, or the
+    /// waiter sees the publication (both sides are sequentially consistent); the timeout
+    /// bounds any wake-up that is missed anyway.
+    pub(crate) fn wait(&self, timeout: Duration, ready: impl Fn() -> bool) {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let guard = lock(&self.lock);
+        if !ready() {
+            let _ = self.condvar.wait_timeout(guard, timeout);
+        }
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Syncer {
+    /// Starts the periodic syncer if the options ask for one.
+    fn start<S: Storage>(shared: &Arc<Shared<S>>) -> Option<Syncer> {
+        let Durability::Periodic { interval } = shared.options.durability else { return None };
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let weak: Weak<Shared<S>> = Arc::downgrade(shared);
+        let signal = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("wal-syncer".into())
+            .spawn(move || {
+                let (stopped, wake) = &*signal;
+                let mut guard = lock(stopped);
+                loop {
+                    guard = wake.wait_timeout(guard, interval).unwrap_or_else(PoisonError::into_inner).0;
+                    if *guard {
+                        return;
+                    }
+                    let Some(shared) = weak.upgrade() else { return };
+                    let published = shared.published_lsn();
+                    // A failure poisons the log; appenders see it. The syncer stops.
+                    if shared.wait_durable(published).is_err() {
+                        return;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Syncer { stop, thread: Some(thread) })
+    }
+
+    fn stop(&mut self) {
+        *lock(&self.stop.0) = true;
+        self.stop.1.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
