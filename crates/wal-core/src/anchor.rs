@@ -72,7 +72,9 @@ impl<S: Storage> Anchor<S> {
     pub(crate) fn set_start(&mut self, start: Lsn) -> Result<(), Error> {
         let sequence = self.sequence + 1;
         let at = (sequence % 2) * SLOT_STRIDE;
-        self.file.write_at(at, &encode_slot(sequence, start)).map_err(|e| io_error("write", &self.path, e))?;
+        self.file
+            .write_at(at, &encode_slot(sequence, start))
+            .map_err(|e| io_error("write", &self.path, e))?;
         self.file.sync_data().map_err(|e| io_error("sync", &self.path, e))?;
         (self.sequence, self.start) = (sequence, start);
         Ok(())

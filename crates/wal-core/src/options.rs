@@ -132,7 +132,9 @@ impl Options {
         self.segment().validate()?;
         if let Durability::Periodic { interval } = self.durability {
             if interval.is_zero() {
-                return Err(Error::InvalidOptions { reason: "a periodic sync interval must be > 0" });
+                return Err(Error::InvalidOptions {
+                    reason: "a periodic sync interval must be > 0",
+                });
             }
         }
         Ok(())

@@ -122,6 +122,8 @@ pub struct Reader<S: Storage = RealStorage> {
 struct Position<S: Storage> {
     chunk: ChunkRef<S>,
     frames: Frames<Bytes>,
+    /// How many bytes of the chunk were published when `frames` began.
+    scanned: usize,
     end: Lsn,
 }
 
@@ -148,9 +150,10 @@ impl<S: Storage> Reader<S> {
                 match self.shared.locate(self.next_lsn) {
                     Ok(Some(located)) => {
                         let Located { chunk, offset, end } = located;
-                        let frames =
-                            Frames::resume(chunk.published_bytes(), chunk.salt(), offset, self.next_lsn);
-                        self.at = Some(Position { chunk, frames, end });
+                        let bytes = chunk.published_bytes();
+                        let scanned = bytes.len();
+                        let frames = Frames::resume(bytes, chunk.salt(), offset, self.next_lsn);
+                        self.at = Some(Position { chunk, frames, scanned, end });
                     }
                     Ok(None) => return None,
                     Err(error) => return Some(Err(error)),
@@ -173,11 +176,13 @@ impl<S: Storage> Reader<S> {
                 }
                 None if position.frames.stop() == Some(Stop::Padding) => self.at = None,
                 None => {
-                    // The end of what was published when the scan started: look again.
+                    // The end of what was published when the scan began: look again. (A closed
+                    // chunk's scan can also end in a tail too short for a frame.)
                     let closed = position.chunk.is_closed();
                     let bytes = position.chunk.published_bytes();
-                    if bytes.len() > position.frames.offset() {
+                    if bytes.len() > position.scanned {
                         let (offset, salt) = (position.frames.offset(), position.chunk.salt());
+                        position.scanned = bytes.len();
                         position.frames = Frames::resume(bytes, salt, offset, self.next_lsn);
                     } else if closed {
                         self.at = None;

@@ -12,11 +12,12 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
 use std::time::{Duration, Instant};
 
 use wal_format::Lsn;
 use wal_segment::{
-    ChunkRef, RecoveredSegment, SegmentEnd, Storage, delete_segment, open_segment,
+    ChunkRef, RecoveredSegment, SegmentEnd, Storage, delete_segment, index_file_name, open_segment,
     salvage_segment, segment_file_name, segment_first_lsn,
 };
 
@@ -103,7 +104,7 @@ pub(crate) fn recover<S: Storage>(
     let start = anchor.start();
     let mut report = RecoveryReport { start, ..RecoveryReport::default() };
 
-    let ids = segment_ids(storage, dir)?;
+    let (ids, orphans) = segment_ids(storage, dir)?;
     let (mut obsolete, mut empty) = (Vec::new(), Vec::new());
     let mut plan: Vec<Planned> = Vec::new();
     for &id in &ids {
@@ -213,7 +214,17 @@ pub(crate) fn recover<S: Storage>(
     report.unfinished = counts.open.len() as u64;
     report.end = end;
     report.elapsed = started.elapsed();
-    let next_segment_id = ids.iter().max().map_or(0, |id| id + 1);
+    // An index whose segment file never became durable (a crash inside segment creation).
+    for &id in &orphans {
+        let path = dir.join(index_file_name(id));
+        storage.remove(&path).map_err(|source| wal_segment::Error::Io {
+            op: "remove",
+            path,
+            chunk: None,
+            source,
+        })?;
+    }
+    let next_segment_id = ids.iter().chain(&orphans).max().map_or(0, |id| id + 1);
     let state = State {
         active: None,
         closed,
@@ -264,36 +275,38 @@ fn closed_segment<S: Storage>(
     options: &Options,
 ) -> ClosedSegment<S> {
     let bytes = chunks.len() as u64 * options.chunk_bytes as u64;
-    ClosedSegment { id: segment.id, first: segment.first, end, chunks, index: recovered.index, bytes }
+    ClosedSegment {
+        id: segment.id,
+        first: segment.first,
+        end,
+        chunks,
+        index: recovered.index,
+        bytes,
+    }
 }
 
-/// The ids of the segment files in `dir`, in order. Other files are ignored.
-fn segment_ids<S: Storage>(storage: &S, dir: &Path) -> Result<Vec<u64>, Error> {
+/// The ids of the segment files in `dir`, in order, and of index files without a segment file.
+/// Files whose names are not exactly a segment's or an index's are ignored.
+fn segment_ids<S: Storage>(storage: &S, dir: &Path) -> Result<(Vec<u64>, Vec<u64>), Error> {
     let files = storage.list(dir).map_err(|source| wal_segment::Error::Io {
         op: "list",
         path: dir.to_owned(),
         chunk: None,
         source,
     })?;
-    let mut ids: Vec<u64> = files
+    let names: BTreeSet<String> =
+        files.iter().filter_map(|path| Some(path.file_name()?.to_str()?.to_owned())).collect();
+    let id_of = |name: &String, name_for: fn(u64) -> String| {
+        let id: u64 = name.split('.').next()?.parse().ok()?;
+        (name_for(id) == *name).then_some(id)
+    };
+    let ids: Vec<u64> = names.iter().filter_map(|name| id_of(name, segment_file_name)).collect();
+    let orphans = names
         .iter()
-        .filter(|path| path.extension().is_some_and(|ext| ext == "wal"))
-        .filter_map(|path| path.file_stem()?.to_str()?.parse().ok())
-        .filter(|&id| *segment_file_name(id) == *file_name(&files, id))
+        .filter_map(|name| id_of(name, index_file_name))
+        .filter(|id| !names.contains(&segment_file_name(*id)))
         .collect();
-    ids.sort_unstable();
-    Ok(ids)
-}
-
-/// The file name the listing has for segment `id` (to accept only canonical names).
-fn file_name(files: &[PathBuf], id: u64) -> String {
-    let wanted = segment_file_name(id);
-    files
-        .iter()
-        .filter_map(|path| path.file_name()?.to_str())
-        .find(|name| *name == wanted)
-        .unwrap_or_default()
-        .to_owned()
+    Ok((ids, orphans))
 }
 
 /// Records and transactions seen from the log's start.

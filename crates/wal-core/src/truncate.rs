@@ -106,9 +106,10 @@ pub(crate) fn prune_locked<S: Storage>(
     budget: u64,
     force: bool,
 ) -> Result<PruneReport, Error> {
-    let active_bytes = state.active.as_ref().map_or(0, |writer| {
-        writer.chunks().len() as u64 * shared.options.chunk_bytes as u64
-    });
+    let active_bytes = state
+        .active
+        .as_ref()
+        .map_or(0, |writer| writer.chunks().len() as u64 * shared.options.chunk_bytes as u64);
     let mut held = active_bytes + state.closed.iter().map(|segment| segment.bytes).sum::<u64>();
     let mut report = PruneReport::default();
     let mut doomed = 0;

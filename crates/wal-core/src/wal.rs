@@ -169,7 +169,8 @@ impl<S: Storage> Wal<S> {
         // Transactions a crash left open can never finish: close them, so replay and the next
         // recovery need not carry them.
         if !recovered.unfinished.is_empty() {
-            let ids: Vec<[u8; 8]> = recovered.unfinished.iter().map(|id| id.to_le_bytes()).collect();
+            let ids: Vec<[u8; 8]> =
+                recovered.unfinished.iter().map(|id| id.to_le_bytes()).collect();
             let aborts: Vec<Record<'_>> =
                 ids.iter().map(|id| Record { tag: Tag::TXN_ABORT, payload: id }).collect();
             wal.shared.write(&aborts)?;
@@ -457,7 +458,10 @@ impl Syncer {
                 let (stopped, wake) = &*signal;
                 let mut guard = lock(stopped);
                 loop {
-                    guard = wake.wait_timeout(guard, interval).unwrap_or_else(PoisonError::into_inner).0;
+                    guard = wake
+                        .wait_timeout(guard, interval)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
                     if *guard {
                         return;
                     }

@@ -20,9 +20,9 @@ use std::sync::Arc;
 
 use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity, HeaderProblem};
 use crate::error::Error;
+use crate::index::{IndexEntry, SegmentIndex, index_file_name, write_index_file};
 use crate::live::{ChunkRef, LiveChunk, MapOf};
 use crate::mapping::ChunkMap;
-use crate::index::{IndexEntry, SegmentIndex, index_file_name, write_index_file};
 use crate::options::SegmentOptions;
 use crate::scan::{MappedScan, SegmentScan, map_and_scan};
 use crate::seal::SealInfo;
@@ -193,7 +193,10 @@ fn open_checked<S: Storage>(
 }
 
 /// Handles on the chunks of a recovered segment whose header was read.
-fn chunk_handles<S: Storage>(maps: Vec<ChunkMap<MapOf<S>>>, scan: &SegmentScan) -> Vec<ChunkRef<S>> {
+fn chunk_handles<S: Storage>(
+    maps: Vec<ChunkMap<MapOf<S>>>,
+    scan: &SegmentScan,
+) -> Vec<ChunkRef<S>> {
     let mut handles = Vec::new();
     for ((index, map), &salt) in (0u32..).zip(maps).zip(&scan.chunk_salts) {
         let end = if index == scan.end_chunk { scan.end_offset } else { map.len_bytes() };

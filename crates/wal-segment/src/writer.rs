@@ -242,9 +242,7 @@ impl<S: Storage> SegmentWriter<S> {
     /// The positions of every record reserved in this segment so far, in LSN order.
     #[must_use]
     pub fn index(&self) -> SegmentIndex {
-        SegmentIndex::new(
-            self.durable_index.iter().chain(&self.pending_index).copied().collect(),
-        )
+        SegmentIndex::new(self.durable_index.iter().chain(&self.pending_index).copied().collect())
     }
 
     /// Appends `records`, in order, and returns the LSN of the first. They are visible in the
@@ -720,9 +718,10 @@ impl<S: Storage> SyncPlan<S> {
     /// `Io` if an `msync` fails.
     pub fn run(&mut self) -> Result<(), Error> {
         for (chunk, start, end) in &self.ranges {
-            chunk.map.sync(*start, *end).map_err(|error| {
-                Error::io("msync", &self.path, error).in_chunk(chunk.index())
-            })?;
+            chunk
+                .map
+                .sync(*start, *end)
+                .map_err(|error| Error::io("msync", &self.path, error).in_chunk(chunk.index()))?;
         }
         if let Some((file, at)) = &self.index_file {
             self.index_written = file.write_at(*at, &self.index_bytes).is_ok();

@@ -1,1 +1,9 @@
+//! Integration tests of the engine, in one binary.
 
+mod basics;
+mod faults;
+mod model;
+mod recovery_modes;
+mod stress;
+mod support;
+mod truncation;
