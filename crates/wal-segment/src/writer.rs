@@ -146,11 +146,16 @@ impl<S: Storage> SegmentWriter<S> {
         options: SegmentOptions,
     ) -> Result<SegmentWriter<S>, Error> {
         options.validate()?;
+        // On failure, remove what this call created (never a file that already existed), so a
+        // retry once space is freed can create the same id.
+        let mut created = Created { storage, paths: Vec::new() };
         let path = dir.join(segment_file_name(segment_id));
         let file = storage.create(&path).map_err(|e| Error::io("create", &path, e))?;
+        created.paths.push(path.clone());
         let index_path = dir.join(index_file_name(segment_id));
         let index_file =
             storage.create(&index_path).map_err(|e| Error::io("create", &index_path, e))?;
+        created.paths.push(index_path.clone());
         let header = SegmentIndex::default().encode(segment_id);
         index_file.write_at(0, &header).map_err(|e| Error::io("write", &index_path, e))?;
         let mut writer = SegmentWriter {
@@ -178,6 +183,7 @@ impl<S: Storage> SegmentWriter<S> {
         let first = reserve_chunk::<S>(&writer.file, &writer.path, options, 0)?;
         writer.start_chunk(0, first);
         storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))?;
+        created.paths.clear();
         Ok(writer)
     }
 
@@ -727,6 +733,21 @@ impl<S: Storage> SyncPlan<S> {
             self.index_written = file.write_at(*at, &self.index_bytes).is_ok();
         }
         Ok(())
+    }
+}
+
+/// Files a failed `create` made, removed when it returns (newest first). One that cannot be
+/// removed now is an orphan that recovery removes.
+struct Created<'s, S: Storage> {
+    storage: &'s S,
+    paths: Vec<PathBuf>,
+}
+
+impl<S: Storage> Drop for Created<'_, S> {
+    fn drop(&mut self) {
+        for path in self.paths.iter().rev() {
+            let _ = self.storage.remove(path);
+        }
     }
 }
 

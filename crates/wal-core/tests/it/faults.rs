@@ -30,7 +30,10 @@ fn a_full_disk_is_a_typed_error_reads_keep_working_and_appends_resume_once_space
     let (wal, report) = open_sim(&storage, small(Durability::Commit));
     assert_eq!(report.records, acknowledged.len() as u64 + 1);
     assert_eq!(committed_payloads(&wal).len(), acknowledged.len() + 1);
-    println!("disk full after {} commits: typed error, 0 lost, appends resumed", acknowledged.len());
+    println!(
+        "disk full after {} commits: typed error, 0 lost, appends resumed",
+        acknowledged.len()
+    );
 }
 
 #[test]
@@ -84,11 +87,16 @@ fn an_io_error_at_every_storage_operation_loses_nothing_acknowledged() {
         drop(wal);
         let (wal, _) = open_sim(&crashed, small(Durability::Commit));
         let kept = committed_payloads(&wal).len();
-        assert!(kept >= acknowledged as usize, "step {step}: {kept} kept of {acknowledged} acknowledged");
+        assert!(
+            kept >= acknowledged as usize,
+            "step {step}: {kept} kept of {acknowledged} acknowledged"
+        );
         points += 1;
         if !failed {
             break;
         }
     }
-    println!("faults: an I/O error at each of {points} storage operations, then a power loss: 0 lost");
+    println!(
+        "faults: an I/O error at each of {points} storage operations, then a power loss: 0 lost"
+    );
 }

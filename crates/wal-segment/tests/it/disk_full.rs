@@ -5,7 +5,10 @@ use std::path::Path;
 use std::process::Command;
 
 use wal_format::{Lsn, Record, Tag};
-use wal_segment::{DirLock, Error, RealStorage, SegmentWriter, SimStorage, Storage, scan_segment};
+use wal_segment::{
+    ChunkPreparation, DirLock, Error, RealStorage, SegmentOptions, SegmentWriter, SimStorage,
+    Storage, scan_segment,
+};
 
 use crate::{CHUNK, options};
 
@@ -75,4 +78,20 @@ fn full_tmpfs_gives_out_of_space_not_sigbus() {
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+#[test]
+fn a_create_that_finds_the_disk_full_leaves_nothing_and_can_be_retried() {
+    let storage = SimStorage::new();
+    let dir = Path::new("/full");
+    storage.create_dir_all(dir).unwrap();
+    storage.set_capacity(Some(0));
+    let options =
+        SegmentOptions { preparation: ChunkPreparation::Inline, ..SegmentOptions::default() };
+    let refused = SegmentWriter::create(&storage, dir, 3, Lsn(1), options);
+    assert!(matches!(refused, Err(Error::OutOfSpace { .. })));
+    assert!(storage.list(dir).unwrap().is_empty(), "{:?}", storage.list(dir));
+    storage.set_capacity(None);
+    let mut writer = SegmentWriter::create(&storage, dir, 3, Lsn(1), options).unwrap();
+    writer.append(&[Record { tag: Tag::ENTRY, payload: b"retried" }]).unwrap();
 }
