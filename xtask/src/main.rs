@@ -25,15 +25,17 @@ type Result<T = ()> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result =
-        match args.first().map(String::as_str) {
-            Some("ci") => ci(),
-            Some("fuzz") => fuzz_command(&args[1..]),
-            Some("bench") => bench(),
-            Some("layering") => layering::check_workspace(&workspace_root()),
-            _ => Err("usage: cargo xtask <ci | fuzz [--seconds N] [TARGET...] | bench | layering>"
-                .into()),
-        };
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("fuzz") => fuzz_command(&args[1..]),
+        Some("bench") => bench(),
+        Some("layering") => layering::check_workspace(&workspace_root()),
+        Some("loom") => loom(),
+        _ => Err(
+            "usage: cargo xtask <ci | fuzz [--seconds N] [TARGET...] | bench | layering | loom>"
+                .into(),
+        ),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -51,6 +53,7 @@ fn ci() -> Result {
         cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[])
     })?;
     step("test", || cargo(&["test", "--workspace", "--locked"], &test_env))?;
+    step("loom", loom)?;
     step("doc", || {
         cargo(&["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")])
     })?;
@@ -61,6 +64,30 @@ fn ci() -> Result {
         println!("xtask: fuzz smoke skipped: no nightly toolchain with cargo-fuzz");
         Ok(())
     }
+}
+
+/// The loom models of the publication watermark (wal-segment) and group commit (wal-core):
+/// every interleaving of a few threads. A separate target directory keeps `--cfg loom` builds
+/// from invalidating the normal ones.
+fn loom() -> Result {
+    let target = workspace_root().join("target").join("loom");
+    let target = target.to_str().ok_or("the target path is not UTF-8")?;
+    cargo(
+        &[
+            "test",
+            "--locked",
+            "--release",
+            "-p",
+            "wal-segment",
+            "-p",
+            "wal-core",
+            "--lib",
+            "--target-dir",
+            target,
+            "loom",
+        ],
+        &[("RUSTFLAGS", "--cfg loom"), ("LOOM_MAX_PREEMPTIONS", "3")],
+    )
 }
 
 fn step(name: &str, run: impl FnOnce() -> Result) -> Result {

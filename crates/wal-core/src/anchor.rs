@@ -20,7 +20,7 @@ use crate::error::Error;
 pub const ANCHOR_FILE_NAME: &str = "wal.anchor";
 const MAGIC: &[u8; 8] = b"WALANCHR";
 const SLOT_BYTES: usize = 32;
-const SLOT_STRIDE: u64 = 4096;
+const SLOT_STRIDE: usize = 4096;
 
 /// The open anchor file and what it says.
 pub(crate) struct Anchor<S: Storage> {
@@ -38,12 +38,12 @@ impl<S: Storage> Anchor<S> {
             Ok(file) => {
                 let len = file.len_bytes().map_err(|e| io_error("stat", &path, e))?;
                 // A valid anchor is two slots; never read more than that from an untrusted file.
-                let bytes = if len <= SLOT_STRIDE + SLOT_BYTES as u64 {
+                let bytes = if len <= (SLOT_STRIDE + SLOT_BYTES) as u64 {
                     file.read_to_end().map_err(|e| io_error("read", &path, e))?
                 } else {
                     Vec::new()
                 };
-                let best = [0, SLOT_STRIDE as usize]
+                let best = [0, SLOT_STRIDE]
                     .iter()
                     .filter_map(|&at| decode_slot(bytes.get(at..at + SLOT_BYTES)?))
                     .max_by_key(|&(sequence, _)| sequence);
@@ -71,7 +71,7 @@ impl<S: Storage> Anchor<S> {
     /// Makes `start` the durable logical start.
     pub(crate) fn set_start(&mut self, start: Lsn) -> Result<(), Error> {
         let sequence = self.sequence + 1;
-        let at = (sequence % 2) * SLOT_STRIDE;
+        let at = (sequence % 2) * SLOT_STRIDE as u64;
         self.file
             .write_at(at, &encode_slot(sequence, start))
             .map_err(|e| io_error("write", &self.path, e))?;

@@ -130,12 +130,10 @@ impl Options {
     /// Checks every option.
     pub(crate) fn validate(&self) -> Result<(), Error> {
         self.segment().validate()?;
-        if let Durability::Periodic { interval } = self.durability {
-            if interval.is_zero() {
-                return Err(Error::InvalidOptions {
-                    reason: "a periodic sync interval must be > 0",
-                });
-            }
+        if let Durability::Periodic { interval } = self.durability
+            && interval.is_zero()
+        {
+            return Err(Error::InvalidOptions { reason: "a periodic sync interval must be > 0" });
         }
         Ok(())
     }

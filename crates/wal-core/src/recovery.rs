@@ -136,16 +136,16 @@ pub(crate) fn recover<S: Storage>(
     while plan.len() > 1 && plan[0].cap.is_some_and(|cap| cap <= start) {
         obsolete.push(plan.remove(0).id);
     }
-    if let Some(first) = plan.first() {
-        if first.first > start {
-            return Err(Error::MissingHistory {
-                reason: format!(
-                    "the log starts at LSN {start}, but its first segment {} starts at LSN {}",
-                    dir.join(segment_file_name(first.id)).display(),
-                    first.first
-                ),
-            });
-        }
+    if let Some(first) = plan.first()
+        && first.first > start
+    {
+        return Err(Error::MissingHistory {
+            reason: format!(
+                "the log starts at LSN {start}, but its first segment {} starts at LSN {}",
+                dir.join(segment_file_name(first.id)).display(),
+                first.first
+            ),
+        });
     }
 
     let mut counts = Counts::default();
@@ -160,14 +160,14 @@ pub(crate) fn recover<S: Storage>(
         let scan_end = recovered.scan.next_lsn;
         let mut segment_end = segment.cap.map_or(scan_end, |cap| cap.min(scan_end));
         let mut problem = damage.map(|error| error.to_string());
-        if problem.is_none() {
-            if let Some(cap) = segment.cap.filter(|&cap| scan_end < cap) {
-                problem = Some(format!(
-                    "its records end at LSN {scan_end} (chunk {}, offset {}: {:?}), but the \
+        if problem.is_none()
+            && let Some(cap) = segment.cap.filter(|&cap| scan_end < cap)
+        {
+            problem = Some(format!(
+                "its records end at LSN {scan_end} (chunk {}, offset {}: {:?}), but the \
                      next segment starts at LSN {cap}",
-                    recovered.scan.end_chunk, recovered.scan.end_offset, recovered.scan.end
-                ));
-            }
+                recovered.scan.end_chunk, recovered.scan.end_offset, recovered.scan.end
+            ));
         }
         if is_last && problem.is_none() && is_torn(&recovered.scan.end) {
             let torn = format!(

@@ -46,8 +46,8 @@ pub use options::{
     MIN_CHUNK_BYTES, SegmentOptions,
 };
 pub use recover::{
-    IndexStatus, RecoveredSegment, delete_segment, open_segment, recover_segment, salvage_segment,
-    segment_first_lsn,
+    IndexStatus, Opened, RecoveredSegment, delete_segment, open_segment, recover_segment,
+    salvage_segment, segment_first_lsn,
 };
 pub use scan::{SegmentEnd, SegmentRecord, SegmentScan, scan_chunks, scan_segment};
 pub use seal::{SEAL_PAYLOAD_BYTES, SealInfo, SealPayload};

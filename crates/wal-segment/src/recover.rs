@@ -113,7 +113,7 @@ pub fn salvage_segment<S: Storage>(
     segment_id: u64,
     first_lsn: Lsn,
     options: SegmentOptions,
-) -> Result<(RecoveredSegment, Vec<ChunkRef<S>>, Option<Error>), Error> {
+) -> Result<Opened<S>, Error> {
     open_checked(storage, dir, segment_id, first_lsn, options, Strictness::KeepPrefix)
 }
 
@@ -124,7 +124,8 @@ enum Strictness {
     KeepPrefix,
 }
 
-type Opened<S> = (RecoveredSegment, Vec<ChunkRef<S>>, Option<Error>);
+/// A recovered segment, its readable chunks, and the damage its readable prefix ends at.
+pub type Opened<S> = (RecoveredSegment, Vec<ChunkRef<S>>, Option<Error>);
 
 fn open_checked<S: Storage>(
     storage: &S,

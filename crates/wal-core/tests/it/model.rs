@@ -49,7 +49,7 @@ fn op() -> impl Strategy<Value = Op> {
 type Seen = (EntryKind, Vec<u8>);
 
 fn payload(len: usize, salt: u64) -> Vec<u8> {
-    (0..len).map(|i| (i as u64 ^ salt) as u8).collect()
+    (0..len).map(|i| (i as u64 ^ salt).to_le_bytes()[0]).collect()
 }
 
 fn read_all(wal: &Wal<SimStorage>) -> Vec<(Lsn, Seen)> {

@@ -1,7 +1,7 @@
 //! Each recovery mode against each kind of damage: a torn tail, a bit flip in the middle of the
 //! log (in a sealed segment and in the last one), and a segment file missing in the middle.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use wal_core::{Durability, Error, Lsn, Options, RecoveryMode, SimStorage, Storage, Wal};
 
@@ -14,7 +14,7 @@ fn build() -> (SimStorage, Vec<PathBuf>) {
     let storage = SimStorage::new();
     let (wal, _) = Wal::open_in(storage.clone(), dir(), small(Durability::Buffered)).unwrap();
     for n in 0..RECORDS {
-        wal.append(TAG, &[n as u8; 200]).unwrap();
+        wal.append(TAG, &[n.to_le_bytes()[0]; 200]).unwrap();
     }
     wal.sync().unwrap();
     drop(wal);
@@ -30,7 +30,7 @@ fn build() -> (SimStorage, Vec<PathBuf>) {
 }
 
 /// The file offset of the `nth` record of the segment at `path`, and its LSN.
-fn record_at(storage: &SimStorage, path: &PathBuf, nth: usize) -> (usize, Lsn) {
+fn record_at(storage: &SimStorage, path: &Path, nth: usize) -> (usize, Lsn) {
     let options = small(Durability::Buffered);
     let id: u64 = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
     let first = wal_segment::segment_first_lsn(storage, dir(), id, segment_options(&options))
@@ -62,7 +62,7 @@ enum Damage {
 /// Damages a fresh log; returns the storage and the LSN of the first record the damage hits.
 fn damaged(damage: Damage) -> (SimStorage, PathBuf, Lsn) {
     let (storage, files) = build();
-    let last = files.iter().rev().find(|path| storage.read_file(path).len() > 0).unwrap().clone();
+    let last = files.iter().rev().find(|path| !storage.read_file(path).is_empty()).unwrap().clone();
     let (path, nth) = match damage {
         Damage::TornTail => (last.clone(), usize::MAX),
         Damage::FlipInSealedSegment => (files[1].clone(), 40),

@@ -8,6 +8,9 @@ use wal_core::{Durability, EntryKind, Lsn, Options, TxnId, Wal};
 use crate::support::TAG;
 
 const THREADS: u64 = 8;
+
+/// A commit's LSN and its deltas.
+type Commit = (Lsn, Vec<Vec<u8>>);
 const TXNS_PER_THREAD: u64 = 150;
 
 #[test]
@@ -18,7 +21,7 @@ fn eight_threads_of_transactions_keep_order_density_and_every_acknowledged_commi
         .with_chunk_bytes(64 << 10)
         .with_chunks_per_segment(2)
         .with_durability(Durability::Commit);
-    let acknowledged: Mutex<BTreeMap<TxnId, (Lsn, Vec<Vec<u8>>)>> = Mutex::new(BTreeMap::new());
+    let acknowledged: Mutex<BTreeMap<TxnId, Commit>> = Mutex::new(BTreeMap::new());
     let (wal, _) = Wal::open(dir.path(), options).unwrap();
     std::thread::scope(|scope| {
         for thread in 0..THREADS {
