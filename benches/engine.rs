@@ -34,7 +34,8 @@ const TAG: Tag = match Tag::user(0x40) {
 
 fn main() {
     let base = std::env::var_os("WAL_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
-    let scale: usize = std::env::var("WAL_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let scale: usize =
+        std::env::var("WAL_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     let dir = tempfile::tempdir_in(&base).expect("bench directory");
     let dir = dir.path();
     let mut rows = Vec::new();
@@ -71,9 +72,24 @@ fn main() {
     for row in &rows {
         println!("{row}");
     }
-    println!("| W3 durable commits, one writer | {:.0} | commits/s, p50 {} p99 {} |", w3, us(w3_latency.0), us(w3_latency.1));
-    println!("| floor: pwrite + fdatasync 256 B | {:.0} | writes/s, p50 {} p99 {} |", floor, us(floor_latency.0), us(floor_latency.1));
-    println!("| W4 8 threads x durable commits | {:.0} | commits/s, p50 {} p99 {} |", w4, us(w4_latency.0), us(w4_latency.1));
+    println!(
+        "| W3 durable commits, one writer | {:.0} | commits/s, p50 {} p99 {} |",
+        w3,
+        us(w3_latency.0),
+        us(w3_latency.1)
+    );
+    println!(
+        "| floor: pwrite + fdatasync 256 B | {:.0} | writes/s, p50 {} p99 {} |",
+        floor,
+        us(floor_latency.0),
+        us(floor_latency.1)
+    );
+    println!(
+        "| W4 8 threads x durable commits | {:.0} | commits/s, p50 {} p99 {} |",
+        w4,
+        us(w4_latency.0),
+        us(w4_latency.1)
+    );
     println!("| W5 open (recovery) of W1's log, cold | {:.1} | ms |", w5_open.as_secs_f64() * 1e3);
     println!("| W5 read every record, cold | {w5_read:.0} | records/s |");
     println!("| W5 naive log read back, cold | {w5_baseline:.0} | records/s |");

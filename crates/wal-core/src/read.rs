@@ -49,7 +49,7 @@ impl<S: Storage> Shared<S> {
         let at = state.closed.partition_point(|segment| segment.end <= lsn);
         let segment = state.closed.get(at).filter(|segment| segment.first <= lsn);
         let found = segment.and_then(|segment| {
-            let entry = segment.index.lookup(lsn)?;
+            let entry = segment.index.get(lsn)?;
             let chunk = segment.chunks.get(entry.chunk as usize)?.clone();
             Some(Located { chunk, offset: entry.offset as usize, end: segment.end })
         });

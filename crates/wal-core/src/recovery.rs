@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use wal_format::Lsn;
 use wal_segment::{
-    ChunkRef, RecoveredSegment, SegmentEnd, Storage, delete_segment, index_file_name, open_segment,
-    salvage_segment, segment_file_name, segment_first_lsn,
+    ChunkRef, RecordPositions, RecoveredSegment, SegmentEnd, Storage, delete_segment,
+    index_file_name, open_segment, salvage_segment, segment_file_name, segment_first_lsn,
 };
 
 use crate::anchor::Anchor;
@@ -280,7 +280,7 @@ fn closed_segment<S: Storage>(
         first: segment.first,
         end,
         chunks,
-        index: recovered.index,
+        index: RecordPositions::from_index(segment.first, &recovered.index),
         bytes,
     }
 }

@@ -160,7 +160,8 @@ fn cut_tail<S: Storage>(
     // Everything before the cut must be durable before the next segment can vouch for it.
     if let Some(mut writer) = state.active.take() {
         writer.sync()?;
-        let (id, first, index) = (writer.segment_id(), writer.first_lsn(), writer.index());
+        let (id, first) = (writer.segment_id(), writer.first_lsn());
+        let index = writer.positions().clone();
         let end = writer.next_lsn();
         let chunks = writer.close()?;
         let bytes = chunks.len() as u64 * shared.options.chunk_bytes as u64;

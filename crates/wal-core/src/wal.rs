@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use wal_format::{Lsn, Record, Tag};
-use wal_segment::{ChunkRef, DirLock, RealStorage, SegmentIndex, SegmentWriter, Storage};
+use wal_segment::{ChunkRef, DirLock, RealStorage, RecordPositions, SegmentWriter, Storage};
 
 use crate::anchor::Anchor;
 use crate::entry::{TxnId, is_record_tag};
@@ -91,7 +91,7 @@ pub(crate) struct ClosedSegment<S: Storage> {
     /// The LSN after its last record that counts: a later segment may have cut it shorter.
     pub(crate) end: Lsn,
     pub(crate) chunks: Vec<ChunkRef<S>>,
-    pub(crate) index: SegmentIndex,
+    pub(crate) index: RecordPositions,
     pub(crate) bytes: u64,
 }
 
@@ -348,8 +348,12 @@ impl<S: Storage> Shared<S> {
                 return Ok(());
             }
             let writer = state.active.take().expect("checked above");
-            let (id, first, chunks, index) =
-                (writer.segment_id(), writer.first_lsn(), writer.chunks(), writer.index());
+            let (id, first, chunks, index) = (
+                writer.segment_id(),
+                writer.first_lsn(),
+                writer.chunks(),
+                writer.positions().clone(),
+            );
             // Sealing waits for every reservation in flight, which needs no lock to finish.
             let info = writer.seal().map_err(|error| {
                 self.commit.fail();

@@ -23,6 +23,7 @@ mod live;
 mod lock;
 mod mapping;
 mod options;
+mod positions;
 mod publish;
 mod recover;
 mod scan;
@@ -45,6 +46,7 @@ pub use options::{
     ChunkPreparation, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS_PER_SEGMENT, MAX_CHUNK_BYTES,
     MIN_CHUNK_BYTES, SegmentOptions,
 };
+pub use positions::RecordPositions;
 pub use recover::{
     IndexStatus, Opened, RecoveredSegment, delete_segment, open_segment, recover_segment,
     salvage_segment, segment_first_lsn,

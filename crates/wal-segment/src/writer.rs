@@ -29,6 +29,7 @@ use crate::index::{IndexEntry, SegmentIndex, encode_entry, index_file_name, writ
 use crate::live::{ChunkRef, Live, LiveChunk, MapOf};
 use crate::mapping::ChunkMap;
 use crate::options::{ChunkPreparation, SegmentOptions};
+use crate::positions::RecordPositions;
 use crate::publish::Publication;
 use crate::seal::{SEAL_PAYLOAD_BYTES, SealInfo};
 use crate::storage::{SegmentFile, Storage};
@@ -83,12 +84,12 @@ pub struct SegmentWriter<S: Storage> {
     index_file: Arc<S::File>,
     /// Bytes of the index file written so far.
     index_len: u64,
-    /// Positions of records reserved and not yet durable, in LSN order.
-    pending_index: Vec<IndexEntry>,
+    /// Positions of every record reserved in the segment.
+    positions: RecordPositions,
+    /// How many of them are durable (and appended to the index file).
+    durable_records: usize,
     /// A buffer for index entries, reused by every sync.
     index_buffer: Vec<u8>,
-    /// Positions of every durable record of the segment (what the index file should hold).
-    durable_index: Vec<IndexEntry>,
     first_lsn: Lsn,
     /// An index write failed: stop writing it; the next open rebuilds it from the data.
     index_broken: bool,
@@ -125,8 +126,8 @@ pub struct SyncPlan<S: Storage> {
     path: PathBuf,
     target: Lsn,
     ranges: Vec<(Live<S>, usize, usize)>,
-    /// How many pending index entries the plan covers.
-    entries: usize,
+    /// The records below this number are durable once the plan has run.
+    upto: usize,
     index_bytes: Vec<u8>,
     index_file: Option<(Arc<S::File>, u64)>,
     index_written: bool,
@@ -174,9 +175,9 @@ impl<S: Storage> SegmentWriter<S> {
             sync_in_flight: false,
             index_file: Arc::new(index_file),
             index_len: header.len() as u64,
-            pending_index: Vec::new(),
+            positions: RecordPositions::new(first_lsn),
+            durable_records: 0,
             index_buffer: Vec::new(),
-            durable_index: Vec::new(),
             first_lsn,
             index_broken: false,
         };
@@ -238,17 +239,13 @@ impl<S: Storage> SegmentWriter<S> {
     /// Where the record with this LSN lies, if it was reserved in this segment.
     #[must_use]
     pub fn position(&self, lsn: Lsn) -> Option<IndexEntry> {
-        let at = usize::try_from(lsn.0.checked_sub(self.first_lsn.0)?).ok()?;
-        match at.checked_sub(self.durable_index.len()) {
-            None => self.durable_index.get(at).copied(),
-            Some(pending) => self.pending_index.get(pending).copied(),
-        }
+        self.positions.get(lsn)
     }
 
-    /// The positions of every record reserved in this segment so far, in LSN order.
+    /// The positions of every record reserved in this segment so far.
     #[must_use]
-    pub fn index(&self) -> SegmentIndex {
-        SegmentIndex::new(self.durable_index.iter().chain(&self.pending_index).copied().collect())
+    pub fn positions(&self) -> &RecordPositions {
+        &self.positions
     }
 
     /// Appends `records`, in order, and returns the LSN of the first. They are visible in the
@@ -350,14 +347,8 @@ impl<S: Storage> SegmentWriter<S> {
         let chunk = Arc::clone(self.chunks.last().expect("a writer always has a current chunk"));
         let (offset, first_lsn) = (self.reserved, self.next_lsn);
         let mut at = offset;
-        for (lsn, record) in (first_lsn.0..).zip(&records[range.clone()]) {
-            let entry = IndexEntry {
-                lsn: Lsn(lsn),
-                chunk: chunk.index(),
-                offset: u32::try_from(at).expect("chunks are at most 1 GiB"),
-                salt: chunk.salt(),
-            };
-            self.pending_index.push(entry);
+        for record in &records[range.clone()] {
+            self.positions.push(u32::try_from(at).expect("chunks are at most 1 GiB"));
             at += frame_len(record.payload.len()).expect("checked against the chunk size");
         }
         self.reserved += len;
@@ -458,18 +449,19 @@ impl<S: Storage> SegmentWriter<S> {
                 ranges.push((Arc::clone(chunk), synced, published));
             }
         }
-        let entries = self.pending_index.partition_point(|entry| entry.lsn < target);
+        let upto = usize::try_from(target.0 - self.first_lsn.0).expect("records fit in memory");
         let mut index_bytes = std::mem::take(&mut self.index_buffer);
         index_bytes.clear();
-        index_bytes.extend(self.pending_index[..entries].iter().flat_map(encode_entry));
-        let index_file = (!self.index_broken && entries > 0)
+        let fresh = self.positions.entries(self.durable_records..upto);
+        index_bytes.extend(fresh.flat_map(|entry| encode_entry(&entry)));
+        let index_file = (!self.index_broken && upto > self.durable_records)
             .then(|| (Arc::clone(&self.index_file), self.index_len));
         self.sync_in_flight = true;
         Ok(SyncPlan {
             path: self.path.clone(),
             target,
             ranges,
-            entries,
+            upto,
             index_bytes,
             index_file,
             index_written: false,
@@ -500,8 +492,7 @@ impl<S: Storage> SegmentWriter<S> {
             // The data is durable; only the hint is lost. The next open rebuilds it.
             self.index_broken = true;
         }
-        // The entries stay pending (and found by `position`) until their data is durable.
-        self.durable_index.extend(self.pending_index.drain(..plan.entries));
+        self.durable_records = self.durable_records.max(plan.upto);
         self.index_buffer = plan.index_bytes;
         let current = self.chunks.len() - 1;
         while self.first_unsynced < current {
@@ -531,14 +522,22 @@ impl<S: Storage> SegmentWriter<S> {
     /// As [`SegmentWriter::append`] and [`SegmentWriter::sync`].
     pub fn seal(mut self) -> Result<SealInfo, Error> {
         self.sync()?;
-        let index = SegmentIndex::new(self.durable_index.clone());
+        let index = self.positions.to_index(self.durable_records);
         let info = SealInfo::for_index(self.next_lsn, &index, self.segment_id);
+        drop(index);
         let payload = info.encode();
         let seal = [Record { tag: Tag::SEAL, payload: &payload }];
         self.reserve_records(&seal, Room::All)?.complete()?;
         self.sync()?;
         // A sealed segment's index is durable and complete, so its durable point is its end.
-        self.rewrite_index()?;
+        // The syncs above appended every entry; only a broken index is written anew.
+        if self.index_broken {
+            self.rewrite_index()?;
+        } else {
+            self.index_file
+                .sync_data()
+                .map_err(|error| Error::io("sync index of", &self.path, error))?;
+        }
         self.close_chunks();
         Ok(info)
     }
@@ -572,16 +571,18 @@ impl<S: Storage> SegmentWriter<S> {
             });
         }
         let kept = usize::try_from(keep_below.0 - self.first_lsn.0).expect("records fit in memory");
-        let Some(&cut) = self.durable_index.get(kept) else {
+        if kept >= self.durable_records {
             return Ok(()); // nothing after keep_below
-        };
+        }
+        let cut = self.positions.entry(kept);
         let chunk = Arc::clone(&self.chunks[cut.chunk as usize]);
         // Unshared: this writer holds the only handle (and `chunk`, its clone), so no other
         // thread can make a view.
         if Arc::strong_count(&chunk) != 2 || !chunk.map.unshared() {
             return Err(Error::InUse { path: self.path.clone() });
         }
-        self.durable_index.truncate(kept);
+        self.positions.truncate(kept);
+        self.durable_records = kept;
         self.rewrite_index()?;
         let offset = cut.offset as usize;
         // SAFETY: the chunk and its mapping are unshared (checked above), so no reference or
@@ -606,7 +607,7 @@ impl<S: Storage> SegmentWriter<S> {
 
     /// Replaces the index file with the durable entries and makes it durable.
     fn rewrite_index(&mut self) -> Result<(), Error> {
-        let index = SegmentIndex::new(self.durable_index.clone());
+        let index = self.positions.to_index(self.durable_records);
         self.index_len = write_index_file(&*self.index_file, &index, self.segment_id)
             .map_err(|error| Error::io("rewrite index of", &self.path, error))?;
         self.index_broken = false;
@@ -634,6 +635,7 @@ impl<S: Storage> SegmentWriter<S> {
         let header = unsafe { map.region(0, CHUNK_HEADER_BYTES) };
         header.copy_from_slice(&identity.encode());
         let chunk = LiveChunk::started(map, index, identity.salt, identity.first_lsn);
+        self.positions.start_chunk(identity.salt);
         self.chunks.push(Arc::new(chunk));
         self.reserved = CHUNK_HEADER_BYTES;
         // Preparing ahead is best effort: if it fails, `next_map` tries again and reports.
