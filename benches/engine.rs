@@ -42,6 +42,18 @@ fn main() {
 
     let records = 1_000_000 / scale;
     let payload = [0xA5u8; 128];
+    if std::env::var_os("WAL_BENCH_ONLY_W34").is_some() {
+        let (w3, l3) = w3(dir, 2000);
+        let (w4, l4) = w4(dir, 8, 500);
+        println!(
+            "W3 {w3:.0}/s p50 {} p99 {}; W4 {w4:.0}/s p50 {} p99 {}",
+            us(l3.0),
+            us(l3.1),
+            us(l4.0),
+            us(l4.1)
+        );
+        return;
+    }
     if std::env::var_os("WAL_BENCH_ONLY_W1").is_some() {
         let engine = w1_engine(dir, records, &payload);
         println!("W1: {:.0} records/s", records as f64 / engine);

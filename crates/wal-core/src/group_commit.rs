@@ -1,29 +1,35 @@
 //! Group commit: many threads wait for their records to be durable; one of them syncs for all.
 //!
 //! The durable watermark only grows. A thread that needs LSN `n` durable returns at once if the
-//! watermark is past it; otherwise it queues for the sync role (a mutex). Whoever holds the role
-//! checks the watermark again (the previous holder's sync may have covered it) and only then
-//! syncs, up to everything published *at that moment*, so the threads that queued behind it
-//! while the previous sync ran are all covered by this one. Nobody returns before every byte
-//! below their LSN is durable, because the watermark is only raised to a sync's target after
-//! that sync succeeded, and a sync's target never exceeds what was published when it started.
-//! A failed sync is never retried: it poisons the group, and every waiter gets the error.
+//! watermark is past it. Otherwise it becomes the *leader* if nobody holds the sync role, or a
+//! *follower* that sleeps until a sync finishes. The leader syncs everything published at the
+//! moment it plans the sync, so every follower that published before then is covered; when the
+//! sync ends, the leader raises the watermark, releases the role and wakes every follower at
+//! once. Covered followers return; of the rest, one becomes the next leader. (A mutex as the
+//! queue would be simpler and worse: a follower already covered would wait behind the next
+//! leader's whole sync.) Nobody returns before every byte below their LSN is durable, because
+//! the watermark is only raised to a sync's target after that sync succeeded, and a sync's
+//! target never exceeds what was published when it started. A failed sync is never retried: it
+//! fails the group, and every waiter not covered gets the error.
 
 #[cfg(loom)]
-use loom::sync::Mutex;
-#[cfg(loom)]
 use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-#[cfg(not(loom))]
-use std::sync::Mutex;
+#[cfg(loom)]
+use loom::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+#[cfg(not(loom))]
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// The durable watermark and the sync role.
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     durable: AtomicU64,
-    role: Mutex<()>,
     failed: AtomicBool,
+    /// Whether someone holds the sync role.
+    role: Mutex<bool>,
+    /// Signalled whenever the role is released (a sync, roll or cut finished).
+    released: Condvar,
     /// Threads waiting for durability right now (to measure how many one sync serves).
     waiting: AtomicUsize,
 }
@@ -49,12 +55,30 @@ pub(crate) enum Waited {
     },
 }
 
+/// Holding the sync role; releasing it wakes every waiter.
+pub(crate) struct Role<'g> {
+    group: &'g GroupCommit,
+}
+
+impl Drop for Role<'_> {
+    fn drop(&mut self) {
+        *lock(&self.group.role) = false;
+        self.group.released.notify_all();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The flag is a plain bool: a panic elsewhere cannot leave it half-written.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl GroupCommit {
     pub(crate) fn new(durable: u64) -> GroupCommit {
         GroupCommit {
             durable: AtomicU64::new(durable),
-            role: Mutex::new(()),
             failed: AtomicBool::new(false),
+            role: Mutex::new(false),
+            released: Condvar::new(),
             waiting: AtomicUsize::new(0),
         }
     }
@@ -68,6 +92,22 @@ impl GroupCommit {
         self.failed.load(Ordering::Acquire)
     }
 
+    /// Takes the sync role, sleeping while another thread holds it; gives up (`None`) as soon
+    /// as `done()` holds, checked under the role's lock after every release.
+    fn take_role(&self, done: impl Fn() -> bool) -> Option<Role<'_>> {
+        let mut held = lock(&self.role);
+        loop {
+            if done() {
+                return None;
+            }
+            if !*held {
+                *held = true;
+                return Some(Role { group: self });
+            }
+            held = self.released.wait(held).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
     /// Returns once every record below `lsn` is durable. `sync` makes everything published
     /// durable and returns the LSN below which that is; it runs with the sync role held.
     pub(crate) fn wait<E>(
@@ -79,47 +119,47 @@ impl GroupCommit {
             return Ok(Waited::Covered);
         }
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        let result = self.with_role(|| {
-            if self.durable() >= lsn {
-                return Ok(Waited::Covered);
+        let role = self.take_role(|| self.durable() >= lsn || self.has_failed());
+        let result = match role {
+            None if self.durable() >= lsn => Ok(Waited::Covered),
+            None => Err(WaitError::Failed),
+            Some(role) => {
+                let waiters = self.waiting.load(Ordering::Relaxed);
+                let synced = sync();
+                let result = match synced {
+                    Ok(target) => {
+                        self.durable.fetch_max(target, Ordering::AcqRel);
+                        Ok(Waited::Synced { waiters })
+                    }
+                    Err(error) => {
+                        self.failed.store(true, Ordering::Release);
+                        Err(WaitError::Sync(error))
+                    }
+                };
+                drop(role);
+                result
             }
-            if self.has_failed() {
-                return Err(WaitError::Failed);
-            }
-            let waiters = self.waiting.load(Ordering::Relaxed);
-            match sync() {
-                Ok(target) => {
-                    self.durable.fetch_max(target, Ordering::AcqRel);
-                    Ok(Waited::Synced { waiters })
-                }
-                Err(error) => {
-                    self.failed.store(true, Ordering::Release);
-                    Err(WaitError::Sync(error))
-                }
-            }
-        });
+        };
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         result
     }
 
     /// Runs `f` holding the sync role: no sync runs meanwhile.
     pub(crate) fn with_role<T>(&self, f: impl FnOnce() -> T) -> T {
-        // A panic while syncing leaves nothing half-updated here (the watermark only moves after
-        // success), so a poisoned role mutex is still usable.
-        let _role = self.role.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _role = self.take_role(|| false).expect("taken when free");
         f()
-    }
-
-    /// Sets the watermark to `lsn`, which may lower it: only for cutting the log's tail, with
-    /// the role held.
-    pub(crate) fn reset(&self, lsn: u64) {
-        self.durable.store(lsn, Ordering::Release);
     }
 
     /// Raises the watermark to `lsn` (everything below it was made durable by other means,
     /// such as sealing a segment), with the role held.
     pub(crate) fn raise(&self, lsn: u64) {
         self.durable.fetch_max(lsn, Ordering::AcqRel);
+    }
+
+    /// Sets the watermark to `lsn`, which may lower it: only for cutting the log's tail, with
+    /// the role held.
+    pub(crate) fn reset(&self, lsn: u64) {
+        self.durable.store(lsn, Ordering::Release);
     }
 
     /// Marks the group failed (a sync outside `wait` failed).
