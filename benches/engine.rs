@@ -16,7 +16,8 @@
 //! - W5: reopen W1's log with its pages dropped from the cache (`posix_fadvise(DONTNEED)`) and
 //!   read every record; beside reading the naive log back the same way.
 //!
-//! `WAL_BENCH_SCALE` (default 1) divides the record counts, for a quick run.
+//! Each cell runs in a process of its own, in a fresh directory. `WAL_BENCH_SCALE` (default 1)
+//! divides the record counts, for a quick run.
 #![expect(clippy::cast_precision_loss, reason = "counts and nanoseconds far below 2^52")]
 
 use std::fs::{File, OpenOptions};
@@ -25,114 +26,139 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use wal_core::{Durability, Lsn, Options, Record, Tag, Wal};
+use wal_core::{Durability, Options, Record, Tag, Wal};
 
 const TAG: Tag = match Tag::user(0x40) {
     Some(tag) => tag,
     None => panic!("0x40 is a user tag"),
 };
 
+/// One measurement: a rate, and latency percentiles where they apply.
+struct Cell {
+    rate: f64,
+    latency: Option<(Duration, Duration)>,
+}
+
+/// Runs every cell in a process of its own (a fresh page cache state and heap for each, as
+/// `BENCHMARKS.md` asks), one after the other, and prints the table and the ratios.
 fn main() {
+    if let Ok(cell) = std::env::var("WAL_BENCH_CELL") {
+        run_cell(&cell);
+        return;
+    }
     let base = std::env::var_os("WAL_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
-    let scale: usize =
-        std::env::var("WAL_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let scale = scale();
+    let cells = [
+        ("w1", "W1 append 128 B, one per call", "records/s"),
+        ("w1-naive", "W1 naive log (BufWriter + CRC + fdatasync)", "records/s"),
+        ("w1-memcpy", "W1 memcpy of the payloads", "records/s"),
+        ("w1b", "W1b append_batch of 1,000", "records/s"),
+        ("w2", "W2 append 64 KiB", "MB/s"),
+        ("w2-naive", "W2 naive log", "MB/s"),
+        ("w3", "W3 durable commits, one writer", "commits/s"),
+        ("floor", "floor: pwrite + fdatasync 256 B into written space", "writes/s"),
+        ("w4", "W4 8 threads x 500 durable commits", "commits/s"),
+        ("w5-open", "W5 open (recovery) of W1's log, cold cache", "opens/s"),
+        ("w5", "W5 read every record of W1's log, cold cache", "records/s"),
+        ("w5-naive", "W5 naive log read back, cold cache", "records/s"),
+    ];
+    let mut rates = std::collections::HashMap::new();
+    println!("| workload | figure | unit | p50 | p99 |\n|---|---|---|---|---|");
+    for (cell, name, unit) in cells {
+        let output = std::process::Command::new(std::env::current_exe().expect("own path"))
+            .env("WAL_BENCH_CELL", cell)
+            .env("WAL_BENCH_DIR", &base)
+            .output()
+            .expect("run a cell");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let line =
+            text.lines().find_map(|line| line.strip_prefix("RESULT ")).unwrap_or_else(|| {
+                panic!("cell {cell} failed: {}", String::from_utf8_lossy(&output.stderr))
+            });
+        let fields: Vec<f64> = line.split(' ').map(|f| f.parse().expect("a number")).collect();
+        let (p50, p99) = match fields[..] {
+            [_, p50, p99] => (format!("{p50:.0} us"), format!("{p99:.0} us")),
+            _ => (String::new(), String::new()),
+        };
+        println!("| {name} | {:.0} | {unit} | {p50} | {p99} |", fields[0]);
+        for extra in text.lines().filter(|line| line.starts_with("NOTE ")) {
+            println!("<!-- {cell}: {} -->", &extra[5..]);
+        }
+        rates.insert(cell, fields[0]);
+    }
+    let ratio = |a: &str, b: &str| rates[a] / rates[b];
+    println!("\n| ratio | value |\n|---|---|");
+    println!("| W1 / naive log | {:.2} |", ratio("w1", "w1-naive"));
+    println!("| W1 / memcpy | {:.3} |", ratio("w1", "w1-memcpy"));
+    println!("| W1b / naive log | {:.2} |", ratio("w1b", "w1-naive"));
+    println!("| W2 / naive log | {:.2} |", ratio("w2", "w2-naive"));
+    println!("| W3 / durable-write floor | {:.2} |", ratio("w3", "floor"));
+    println!("| W4 / W3 | {:.2} |", ratio("w4", "w3"));
+    println!("| W5 read / naive read | {:.2} |", ratio("w5", "w5-naive"));
+    println!("\n(measured in {}, scale 1/{scale}, each cell in its own process)", base.display());
+}
+
+fn scale() -> usize {
+    std::env::var("WAL_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+}
+
+/// Runs one cell in this process and prints `RESULT rate [p50_us p99_us]`.
+fn run_cell(cell: &str) {
+    let base = std::env::var_os("WAL_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
     let dir = tempfile::tempdir_in(&base).expect("bench directory");
     let dir = dir.path();
-    let mut rows = Vec::new();
-
+    let scale = scale();
     let records = 1_000_000 / scale;
     let payload = [0xA5u8; 128];
-    if std::env::var_os("WAL_BENCH_ONLY_W34").is_some() {
-        let (w3, l3) = w3(dir, 2000);
-        let (w4, l4) = w4(dir, 8, 500);
-        println!(
-            "W3 {w3:.0}/s p50 {} p99 {}; W4 {w4:.0}/s p50 {} p99 {}",
-            us(l3.0),
-            us(l3.1),
-            us(l4.0),
-            us(l4.1)
-        );
-        return;
-    }
-    if std::env::var_os("WAL_BENCH_ONLY_W1").is_some() {
-        let engine = w1_engine(dir, records, &payload);
-        println!("W1: {:.0} records/s", records as f64 / engine);
-        return;
-    }
-    let (w1, w1_baseline, w1_memcpy) = w1(dir, records, &payload);
-    rows.push(row("W1 append 128 B, one per call", records, w1, "records/s"));
-    rows.push(row("W1 naive log (BufWriter + CRC + fdatasync)", records, w1_baseline, "records/s"));
-    rows.push(row("W1 memcpy of the payloads", records, w1_memcpy, "records/s"));
-    let w1b = w1_batched(dir, records, &payload);
-    rows.push(row("W1b append_batch of 1,000", records, w1b, "records/s"));
-
     let big = vec![0x5Au8; 64 << 10];
     let count = 20_000 / scale;
-    let (w2, w2_baseline) = w2(dir, count, &big);
-    let megabytes = count * big.len() / 1_000_000;
-    rows.push(row("W2 append 64 KiB", megabytes, w2, "MB/s"));
-    rows.push(row("W2 naive log", megabytes, w2_baseline, "MB/s"));
-
+    let megabytes = (count * big.len()) as f64 / 1e6;
     let commits = 2000 / scale.min(4);
-    let (w3, w3_latency) = w3(dir, commits);
-    let (floor, floor_latency) = durable_write_floor(dir, commits);
-    let (w4, w4_latency) = w4(dir, 8, 500 / scale.min(4));
-
-    let (w5_open, w5_read, w5_baseline) = w5(dir);
-
-    println!("\n| workload | figure | unit |\n|---|---|---|");
-    for row in &rows {
-        println!("{row}");
+    let per_thread = 500 / scale.min(4);
+    let result = match cell {
+        "w1" => Cell { rate: records as f64 / w1_engine(dir, records, &payload), latency: None },
+        "w1-naive" => {
+            let seconds = naive_log(&dir.join("naive"), records, &payload);
+            Cell { rate: records as f64 / seconds, latency: None }
+        }
+        "w1-memcpy" => Cell { rate: records as f64 / memcpy(records, &payload), latency: None },
+        "w1b" => Cell { rate: records as f64 / w1_batched(dir, records, &payload), latency: None },
+        "w2" => Cell { rate: megabytes / w2_engine(dir, count, &big), latency: None },
+        "w2-naive" => {
+            Cell { rate: megabytes / naive_log(&dir.join("naive"), count, &big), latency: None }
+        }
+        "w3" => w3(dir, commits),
+        "floor" => durable_write_floor(dir, commits),
+        "w4" => w4(dir, 8, per_thread),
+        "w5-open" | "w5" => {
+            w1_engine(dir, records, &payload);
+            let (open, read) = w5_engine(dir);
+            if cell == "w5" { read } else { Cell { rate: 1.0 / open.as_secs_f64(), latency: None } }
+        }
+        "w5-naive" => {
+            let path = dir.join("naive");
+            naive_log(&path, records, &payload);
+            w5_naive(&path)
+        }
+        other => panic!("unknown cell {other}"),
+    };
+    match result.latency {
+        Some((p50, p99)) => println!(
+            "RESULT {} {} {}",
+            result.rate,
+            p50.as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6
+        ),
+        None => println!("RESULT {}", result.rate),
     }
-    println!(
-        "| W3 durable commits, one writer | {:.0} | commits/s, p50 {} p99 {} |",
-        w3,
-        us(w3_latency.0),
-        us(w3_latency.1)
-    );
-    println!(
-        "| floor: pwrite + fdatasync 256 B | {:.0} | writes/s, p50 {} p99 {} |",
-        floor,
-        us(floor_latency.0),
-        us(floor_latency.1)
-    );
-    println!(
-        "| W4 8 threads x durable commits | {:.0} | commits/s, p50 {} p99 {} |",
-        w4,
-        us(w4_latency.0),
-        us(w4_latency.1)
-    );
-    println!("| W5 open (recovery) of W1's log, cold | {:.1} | ms |", w5_open.as_secs_f64() * 1e3);
-    println!("| W5 read every record, cold | {w5_read:.0} | records/s |");
-    println!("| W5 naive log read back, cold | {w5_baseline:.0} | records/s |");
-    println!("\n| ratio | value |\n|---|---|");
-    // W1 and W2 figures are seconds for the same work: the ratio of rates is the inverse.
-    println!("| W1 / naive log | {:.2} |", w1_baseline / w1);
-    println!("| W1 / memcpy | {:.3} |", w1_memcpy / w1);
-    println!("| W1b / naive log | {:.2} |", w1_baseline / w1b);
-    println!("| W2 / naive log | {:.2} |", w2_baseline / w2);
-    println!("| W3 / durable-write floor | {:.2} |", w3 / floor);
-    println!("| W4 / W3 | {:.2} |", w4 / w3);
-    println!("| W5 read / naive read | {:.2} |", w5_read / w5_baseline);
-    println!("\n(measured in {}, scale 1/{scale})", base.display());
-}
-
-fn row(name: &str, amount: usize, seconds: f64, unit: &str) -> String {
-    format!("| {name} | {:.0} | {unit} |", amount as f64 / seconds)
-}
-
-fn us(duration: Duration) -> String {
-    format!("{:.0} us", duration.as_secs_f64() * 1e6)
 }
 
 fn buffered() -> Options {
     Options::default().with_durability(Durability::Buffered)
 }
 
-/// W1: seconds for the engine, the naive log, and memcpy.
-fn w1(dir: &Path, records: usize, payload: &[u8]) -> (f64, f64, f64) {
-    let engine = w1_engine(dir, records, payload);
-    let baseline = naive_log(&dir.join("w1.naive"), records, payload);
+/// Seconds to memcpy the payloads into a reused 16 MiB buffer (the copy's floor).
+fn memcpy(records: usize, payload: &[u8]) -> f64 {
     let mut buffer = vec![0u8; 16 << 20];
     let started = Instant::now();
     let mut at = 0;
@@ -144,7 +170,7 @@ fn w1(dir: &Path, records: usize, payload: &[u8]) -> (f64, f64, f64) {
         at += payload.len();
     }
     std::hint::black_box(&buffer);
-    (engine, baseline, started.elapsed().as_secs_f64())
+    started.elapsed().as_secs_f64()
 }
 
 fn w1_engine(dir: &Path, records: usize, payload: &[u8]) -> f64 {
@@ -168,15 +194,14 @@ fn w1_batched(dir: &Path, records: usize, payload: &[u8]) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-fn w2(dir: &Path, count: usize, payload: &[u8]) -> (f64, f64) {
+fn w2_engine(dir: &Path, count: usize, payload: &[u8]) -> f64 {
     let (wal, _) = Wal::open(dir.join("w2"), buffered()).expect("open");
     let started = Instant::now();
     for _ in 0..count {
         wal.append(TAG, payload).expect("append");
     }
     wal.sync().expect("sync");
-    let engine = started.elapsed().as_secs_f64();
-    (engine, naive_log(&dir.join("w2.naive"), count, payload))
+    started.elapsed().as_secs_f64()
 }
 
 /// The naive log: length, CRC-32, payload per record through a `BufWriter`, one `fdatasync`.
@@ -195,8 +220,8 @@ fn naive_log(path: &Path, records: usize, payload: &[u8]) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-/// W3: commits/s and (p50, p99) latency.
-fn w3(dir: &Path, commits: usize) -> (f64, (Duration, Duration)) {
+/// W3: durable commits one after another.
+fn w3(dir: &Path, commits: usize) -> Cell {
     let (wal, _) = Wal::open(dir.join("w3"), Options::default()).expect("open");
     let record = [7u8; 256];
     // Warm the first chunk's extent conversion and the page tables out of the measurement.
@@ -208,11 +233,12 @@ fn w3(dir: &Path, commits: usize) -> (f64, (Duration, Duration)) {
         wal.append(TAG, &record).expect("append");
         latencies.push(at.elapsed());
     }
-    (commits as f64 / started.elapsed().as_secs_f64(), percentiles(latencies))
+    let rate = commits as f64 / started.elapsed().as_secs_f64();
+    Cell { rate, latency: Some(percentiles(latencies)) }
 }
 
 /// W4: `threads` writers committing at once.
-fn w4(dir: &Path, threads: usize, per_thread: usize) -> (f64, (Duration, Duration)) {
+fn w4(dir: &Path, threads: usize, per_thread: usize) -> Cell {
     let (wal, _) = Wal::open(dir.join("w4"), Options::default()).expect("open");
     let record = [9u8; 256];
     wal.append(TAG, &record).expect("append");
@@ -237,18 +263,24 @@ fn w4(dir: &Path, threads: usize, per_thread: usize) -> (f64, (Duration, Duratio
     let rate = (threads * per_thread) as f64 / started.elapsed().as_secs_f64();
     let stats = wal.stats();
     println!(
-        "W4: {} syncs for {} commits, {:.2} committers waiting per sync",
+        "NOTE {} syncs for {} commits, {:.2} committers waiting per sync",
         stats.syncs,
         threads * per_thread,
         stats.group_waiters as f64 / stats.group_syncs.max(1) as f64
     );
-    (rate, percentiles(latencies))
+    Cell { rate, latency: Some(percentiles(latencies)) }
 }
 
 /// The durable-write floor: 256 B `pwrite` + `fdatasync` into zero-filled space.
-fn durable_write_floor(dir: &Path, commits: usize) -> (f64, (Duration, Duration)) {
+fn durable_write_floor(dir: &Path, commits: usize) -> Cell {
     let path = dir.join("floor");
-    let file = OpenOptions::new().create(true).read(true).write(true).open(&path).expect("open");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("open");
     let zeros = vec![0u8; 1 << 20];
     for at in 0..16u64 {
         file.write_all_at(&zeros, at << 20).expect("zero-fill");
@@ -263,11 +295,12 @@ fn durable_write_floor(dir: &Path, commits: usize) -> (f64, (Duration, Duration)
         file.sync_data().expect("sync");
         latencies.push(at.elapsed());
     }
-    (commits as f64 / started.elapsed().as_secs_f64(), percentiles(latencies))
+    let rate = commits as f64 / started.elapsed().as_secs_f64();
+    Cell { rate, latency: Some(percentiles(latencies)) }
 }
 
-/// W5: (time to open, records/s read by the engine, records/s read from the naive log).
-fn w5(dir: &Path) -> (Duration, f64, f64) {
+/// W5 for the engine: the time to open W1's log with a cold cache, and the read rate.
+fn w5_engine(dir: &Path) -> (Duration, Cell) {
     let log = dir.join("w1");
     drop_cache(&log);
     let started = Instant::now();
@@ -276,19 +309,22 @@ fn w5(dir: &Path) -> (Duration, f64, f64) {
     let started = Instant::now();
     let mut count = 0u64;
     let mut sum = 0u64;
-    for entry in wal.read_from(wal.start_lsn().max(Lsn(1))).expect("read") {
+    for entry in wal.read_from(wal.start_lsn()).expect("read") {
         let entry = entry.expect("record");
         sum += u64::from(entry.payload[0]);
         count += 1;
     }
-    let engine = count as f64 / started.elapsed().as_secs_f64();
+    let rate = count as f64 / started.elapsed().as_secs_f64();
     assert_eq!(count, report.records);
     std::hint::black_box(sum);
+    (open, Cell { rate, latency: None })
+}
 
-    let naive = dir.join("w1.naive");
-    drop_cache(&naive);
+/// W5 for the naive log: read it back with a cold cache, checking each CRC.
+fn w5_naive(path: &Path) -> Cell {
+    drop_cache(path);
     let started = Instant::now();
-    let mut input = BufReader::with_capacity(1 << 20, File::open(&naive).expect("open"));
+    let mut input = BufReader::with_capacity(1 << 20, File::open(path).expect("open"));
     let mut header = [0u8; 8];
     let mut payload = Vec::new();
     let mut read = 0u64;
@@ -299,8 +335,7 @@ fn w5(dir: &Path) -> (Duration, f64, f64) {
         assert_eq!(crc32fast::hash(&payload).to_le_bytes(), header[4..]);
         read += 1;
     }
-    let baseline = read as f64 / started.elapsed().as_secs_f64();
-    (open, engine, baseline)
+    Cell { rate: read as f64 / started.elapsed().as_secs_f64(), latency: None }
 }
 
 /// Drops the cached pages of every file under `path` (a file or a directory).
@@ -319,6 +354,6 @@ fn drop_cache(path: &Path) {
 
 fn percentiles(mut latencies: Vec<Duration>) -> (Duration, Duration) {
     latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
-    (at(0.5), at(0.99))
+    let at = |percent: usize| latencies[(latencies.len() - 1) * percent / 100];
+    (at(50), at(99))
 }
