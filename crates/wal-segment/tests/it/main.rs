@@ -2,6 +2,7 @@
 //! every cut point, simulated crashes, the directory lock, a full disk and failed syncs.
 #![allow(clippy::cast_possible_truncation, reason = "small test indexes and byte patterns")]
 
+mod concurrent;
 mod crash;
 mod cuts;
 mod disk_full;
