@@ -80,7 +80,12 @@ fn main() {
             [_, p50, p99] => (format!("{p50:.0} us"), format!("{p99:.0} us")),
             _ => (String::new(), String::new()),
         };
-        println!("| {name} | {:.0} | {unit} | {p50} | {p99} |", fields[0]);
+        let figure = if fields[0] < 100.0 {
+            format!("{:.2}", fields[0])
+        } else {
+            format!("{:.0}", fields[0])
+        };
+        println!("| {name} | {figure} | {unit} | {p50} | {p99} |");
         for extra in text.lines().filter(|line| line.starts_with("NOTE ")) {
             println!("<!-- {cell}: {} -->", &extra[5..]);
         }
