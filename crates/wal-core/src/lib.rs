@@ -39,3 +39,9 @@ pub use txn::Txn;
 pub use wal::Wal;
 pub use wal_format::{Lsn, Record, Tag};
 pub use wal_segment::{ChunkPreparation, RealStorage, SimStorage, Storage};
+
+/// The README's examples (the codec alone, and the engine) are compiled and run as doctests of
+/// this crate, which depends on every crate they use, so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;

@@ -55,8 +55,3 @@ pub use limits::{
 };
 pub use lsn::Lsn;
 pub use tag::{Tag, TagClass};
-
-/// The README's example is compiled and run as a doctest, so it cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeExample;
