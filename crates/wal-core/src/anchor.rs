@@ -63,6 +63,13 @@ impl<S: Storage> Anchor<S> {
         }
     }
 
+    /// Replaces a damaged anchor with a new one saying `start`.
+    pub(crate) fn recreate(storage: &S, dir: &Path, start: Lsn) -> Result<Anchor<S>, Error> {
+        let path = dir.join(ANCHOR_FILE_NAME);
+        storage.remove(&path).map_err(|e| io_error("remove", &path, e))?;
+        Anchor::open(storage, dir, start)
+    }
+
     /// The durable logical start.
     pub(crate) fn start(&self) -> Lsn {
         self.start

@@ -58,6 +58,16 @@ pub enum Error {
         /// The tag given.
         tag: wal_format::Tag,
     },
+    /// The `Wal` was dropped: a transaction or reader that outlived it cannot write.
+    #[error("the log was closed")]
+    Closed,
+    /// `truncate_after` removed records this reader had already returned: the log from `at`
+    /// on is a different history. The reader continues from `at`.
+    #[error("the log was truncated at LSN {at}, below records this reader returned")]
+    Truncated {
+        /// The first LSN that was cut.
+        at: Lsn,
+    },
     /// Invalid options.
     #[error("invalid options: {reason}")]
     InvalidOptions {

@@ -102,6 +102,12 @@ impl<S: Storage> Wal<S> {
 }
 
 impl<S: Storage> Shared<S> {
+    /// The lowest LSN cut by a `truncate_after` after `epoch`.
+    fn lowest_cut_since(&self, epoch: u64) -> Option<Lsn> {
+        let state = lock_state(self);
+        state.cuts.iter().filter(|(at, _)| *at > epoch).map(|(_, lsn)| *lsn).min()
+    }
+
     fn damaged(&self, chunk: &ChunkRef<S>, offset: usize, error: &wal_format::Error) -> Error {
         Error::Damaged {
             path: self.dir.clone(),
@@ -144,7 +150,13 @@ impl<S: Storage> Reader<S> {
         loop {
             let epoch = self.shared.epoch.load(Ordering::Acquire);
             if epoch != self.epoch {
+                let cut = self.shared.lowest_cut_since(self.epoch);
                 (self.epoch, self.at) = (epoch, None);
+                // Records this reader returned were cut: say so, and go on from the cut.
+                if let Some(at) = cut.filter(|&at| at < self.next_lsn) {
+                    self.next_lsn = at;
+                    return Some(Err(Error::Truncated { at }));
+                }
             }
             if self.at.is_none() {
                 match self.shared.locate(self.next_lsn) {

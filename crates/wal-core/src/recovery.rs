@@ -100,11 +100,18 @@ pub(crate) fn recover<S: Storage>(
 ) -> Result<Recovered<S>, Error> {
     let started = Instant::now();
     let segment_options = options.segment();
-    let anchor = Anchor::open(storage, dir, FIRST_LSN)?;
+    let (ids, orphans) = segment_ids(storage, dir)?;
+    let anchor = match Anchor::open(storage, dir, FIRST_LSN) {
+        // The anchor is made durable before the first segment is created: with no segment,
+        // a damaged anchor is one whose creation a crash interrupted. Start the log afresh.
+        Err(Error::AnchorDamaged { .. }) if ids.is_empty() => {
+            Anchor::recreate(storage, dir, FIRST_LSN)?
+        }
+        opened => opened?,
+    };
     let start = anchor.start();
     let mut report = RecoveryReport { start, ..RecoveryReport::default() };
 
-    let (ids, orphans) = segment_ids(storage, dir)?;
     let (mut obsolete, mut empty) = (Vec::new(), Vec::new());
     let mut plan: Vec<Planned> = Vec::new();
     for &id in &ids {
@@ -133,7 +140,7 @@ pub(crate) fn recover<S: Storage>(
     }
     obsolete.extend(empty);
     // Segments wholly before the logical start: an interrupted truncation or prune.
-    while plan.len() > 1 && plan[0].cap.is_some_and(|cap| cap <= start) {
+    while plan.first().is_some_and(|first| first.cap.is_some_and(|cap| cap <= start)) {
         obsolete.push(plan.remove(0).id);
     }
     if let Some(first) = plan.first()
@@ -194,6 +201,12 @@ pub(crate) fn recover<S: Storage>(
                 Some(Dropped { path, reason, from: segment_end, later_segments: later.len() });
             obsolete.extend(later);
         }
+        // Records all before the start (the newest segment, after a crash lost what followed
+        // a `truncate_before`): nothing of it is part of the log any more.
+        if segment_end <= start && report.dropped.is_none() {
+            obsolete.push(segment.id);
+            continue;
+        }
         if recovered.index_status != wal_segment::IndexStatus::Confirmed {
             report.indexes_rebuilt += 1;
         }
@@ -232,8 +245,15 @@ pub(crate) fn recover<S: Storage>(
         next_first_lsn: end,
         anchor,
         retention_floor: None,
+        cuts: Vec::new(),
     };
-    let next_txn = counts.max_txn.map_or(0, |id| id + 1);
+    let next_txn = match counts.max_txn {
+        None => 0,
+        Some(id) => id.checked_add(1).ok_or(Error::Malformed {
+            lsn: report.end,
+            reason: "transaction ids are exhausted (an id of u64::MAX is in the log)",
+        })?,
+    };
     Ok(Recovered { state, report, next_txn, unfinished: counts.open.into_iter().collect() })
 }
 

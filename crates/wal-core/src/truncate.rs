@@ -126,7 +126,8 @@ pub(crate) fn prune_locked<S: Storage>(
         doomed += 1;
     }
     if doomed > 0 {
-        let start = state.closed[doomed - 1].end;
+        // Never backwards: a segment kept by recovery may end below the start already.
+        let start = state.closed[doomed - 1].end.max(state.anchor.start());
         state.anchor.set_start(start)?;
         remove_front(shared, state, doomed)?;
     }
@@ -174,7 +175,8 @@ fn cut_tail<S: Storage>(
     if let Some(segment) = state.closed.last_mut() {
         segment.end = segment.end.min(keep_below);
     }
-    shared.epoch.fetch_add(1, Ordering::AcqRel);
+    let epoch = shared.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+    state.cuts.push((epoch, keep_below));
     state.next_first_lsn = keep_below;
     // The commit point: the next segment's first chunk header, durable.
     state.writer(shared)?.sync()?;

@@ -50,6 +50,9 @@ use crate::stats::Stats;
 pub struct Wal<S: Storage = RealStorage> {
     pub(crate) shared: Arc<Shared<S>>,
     syncer: Option<Syncer>,
+    /// The directory lock belongs to this handle, not to readers or transactions that outlive
+    /// it: dropping the `Wal` stops all writing and releases the directory.
+    lock: Option<DirLock<S>>,
 }
 
 /// Everything the log's handles share.
@@ -67,7 +70,6 @@ pub(crate) struct Shared<S: Storage> {
     poisoned: AtomicBool,
     pub(crate) stats: Stats,
     pub(crate) closed: AtomicBool,
-    _lock: DirLock<S>,
 }
 
 /// The segments: the closed ones in LSN order, and the one being written.
@@ -82,6 +84,9 @@ pub(crate) struct State<S: Storage> {
     pub(crate) anchor: Anchor<S>,
     /// Pruning by size never removes records at or after this LSN (unless forced).
     pub(crate) retention_floor: Option<Lsn>,
+    /// Every `truncate_after` of this process: the epoch it set and the first LSN it cut, so a
+    /// reader that read past a cut learns of it.
+    pub(crate) cuts: Vec<(u64, Lsn)>,
 }
 
 /// A segment that receives no more records, readable through its mapped chunks.
@@ -158,14 +163,24 @@ impl<S: Storage> Wal<S> {
             poisoned: AtomicBool::new(false),
             stats: Stats::default(),
             closed: AtomicBool::new(false),
-            _lock: lock,
         });
         let mut report = recovered.report;
-        {
+        // The first segment of this run is created by the first append, so a log on a full
+        // disk still opens for reading and pruning; unless recovery cut something (a torn
+        // tail, or what point-in-time recovery dropped): then the next segment, starting right
+        // after what was kept, makes the cut durable (recovery's chain rule), so a later open,
+        // in any mode, finds the same log. On a full disk the cut stays in memory, and the next
+        // open makes it again.
+        if report.torn_tail.is_some() || report.dropped.is_some() {
             let mut state = lock_state(&shared);
-            state.writer(&shared)?;
+            match state.writer(&shared).and_then(|writer| Ok(writer.sync()?)) {
+                Err(error) if error.is_out_of_space() => {}
+                other => {
+                    other?;
+                }
+            }
         }
-        let wal = Wal { syncer: Syncer::start(&shared), shared };
+        let wal = Wal { syncer: Syncer::start(&shared), shared, lock: Some(lock) };
         // Transactions a crash left open can never finish: close them, so replay and the next
         // recovery need not carry them.
         if !recovered.unfinished.is_empty() {
@@ -255,11 +270,20 @@ impl<S: Storage> Drop for Wal<S> {
     /// Stops the background syncer and wakes tailing readers. Nothing is synced: under
     /// `Buffered` or `Periodic`, call [`Wal::sync`] first to keep the last writes.
     fn drop(&mut self) {
-        self.shared.closed.store(true, Ordering::Release);
-        self.shared.tail.notify();
         if let Some(mut syncer) = self.syncer.take() {
             syncer.stop();
         }
+        // No write starts after this (they check `closed` under the state lock), and the
+        // writer goes once the ones in flight are published; then the lock is released.
+        self.shared.commit.with_role(|| {
+            let mut state = lock_state(&self.shared);
+            self.shared.closed.store(true, Ordering::Release);
+            if let Some(writer) = state.active.take() {
+                let _ = writer.close();
+            }
+        });
+        self.shared.tail.notify();
+        drop(self.lock.take());
     }
 }
 
@@ -271,20 +295,28 @@ impl<S: Storage> Shared<S> {
     /// Reserves, writes and publishes `records`, rolling to a new segment when the current
     /// one is full. Returns the first LSN.
     pub(crate) fn write(&self, records: &[Record<'_>]) -> Result<Lsn, Error> {
-        let mut rolled = false;
+        if records.is_empty() {
+            return Ok(lock_state(self).next_lsn());
+        }
         loop {
             self.check_usable()?;
             let reservation = {
                 let mut state = lock_state(self);
+                if self.closed.load(Ordering::Acquire) {
+                    return Err(Error::Closed);
+                }
                 let writer = state.writer(self)?;
                 match writer.reserve(records) {
                     Ok(reservation) => reservation,
-                    // A batch that does not fit in a fresh segment never will.
-                    Err(wal_segment::Error::SegmentFull { .. }) if !rolled => {
+                    // A batch that does not fit in a fresh segment never will; otherwise the
+                    // segment is full: roll, and try again (other threads may fill the next
+                    // one first, so this can repeat).
+                    Err(wal_segment::Error::SegmentFull { .. })
+                        if writer.next_lsn() > writer.first_lsn() =>
+                    {
                         let full = writer.segment_id();
                         drop(state);
                         self.roll(full)?;
-                        rolled = true;
                         continue;
                     }
                     Err(error) => return Err(error.into()),
@@ -331,12 +363,13 @@ impl<S: Storage> Shared<S> {
             }
         };
         let started = Instant::now();
-        let result = plan.run();
+        // The outcome stays in the plan; `finish_sync` reports it.
+        let _ = plan.run();
         self.stats.synced(started.elapsed());
         let target = plan.target();
         let mut state = lock_state(self);
         let writer = state.active.as_mut().expect("the sync role keeps the writer in place");
-        writer.finish_sync(plan, result)?;
+        writer.finish_sync(plan)?;
         Ok(target.0)
     }
 
@@ -348,25 +381,31 @@ impl<S: Storage> Shared<S> {
                 return Ok(());
             }
             let writer = state.active.take().expect("checked above");
-            let (id, first, chunks, index) = (
-                writer.segment_id(),
-                writer.first_lsn(),
-                writer.chunks(),
-                writer.positions().clone(),
-            );
-            // Sealing waits for every reservation in flight, which needs no lock to finish.
-            let info = writer.seal().map_err(|error| {
-                self.commit.fail();
-                self.poison_with(error.into())
-            })?;
-            let end = Lsn(info.seal_lsn.0 + 1);
-            let bytes = chunks.len() as u64 * self.options.chunk_bytes as u64;
+            let (id, first) = (writer.segment_id(), writer.first_lsn());
+            let bytes = writer.chunks().len() as u64 * self.options.chunk_bytes as u64;
+            // Kept to stay readable if sealing fails.
+            let (chunks, index) = (writer.chunks(), writer.positions().clone());
+            // Sealing waits for every reservation in flight, which needs no lock to finish. It
+            // never needs a new chunk (every chunk keeps the seal's room), so only an I/O error
+            // can stop it, and that leaves the data in doubt: the log is poisoned, and what it
+            // holds stays readable.
+            let sealed = match writer.finish() {
+                Ok(sealed) => sealed,
+                Err(error) => {
+                    let end = Lsn(first.0 + index.len() as u64);
+                    state.closed.push(ClosedSegment { id, first, end, chunks, index, bytes });
+                    state.next_first_lsn = end;
+                    self.commit.fail();
+                    return Err(self.poison_with(error.into()));
+                }
+            };
+            let end = Lsn(sealed.info.seal_lsn.0 + 1);
+            let (chunks, index) = (sealed.chunks, sealed.positions);
             state.closed.push(ClosedSegment { id, first, end, chunks, index, bytes });
             state.next_first_lsn = end;
             self.commit.raise(end.0);
             self.stats.rolled();
-            // The next segment now; if that fails (a full disk), the next append retries.
-            state.writer(self)?;
+            // The next segment is created by the next append (which reports a full disk).
             if let Some(limit) = self.options.size_limit {
                 crate::truncate::prune_locked(self, &mut state, limit, false)?;
             }
@@ -460,14 +499,15 @@ impl Syncer {
             .name("wal-syncer".into())
             .spawn(move || {
                 let (stopped, wake) = &*signal;
-                let mut guard = lock(stopped);
                 loop {
-                    guard = wake
-                        .wait_timeout(guard, interval)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                    if *guard {
-                        return;
+                    {
+                        let guard = lock(stopped);
+                        let (guard, _) = wake
+                            .wait_timeout_while(guard, interval, |stopped| !*stopped)
+                            .unwrap_or_else(PoisonError::into_inner);
+                        if *guard {
+                            return;
+                        }
                     }
                     let Some(shared) = weak.upgrade() else { return };
                     let published = shared.published_lsn();

@@ -48,6 +48,9 @@ pub enum Error {
     /// never be published, so the segment refuses everything until the log is reopened.
     #[error("an earlier reservation was abandoned unwritten; reopen the log")]
     Abandoned,
+    /// A sync plan older than the newest one was finished; nothing was recorded.
+    #[error("a stale sync plan was finished")]
+    StaleSync,
     /// A segment cannot be cut in place while handles on its chunks, or views of them, exist.
     #[error("segment {path} is being read; it cannot be cut in place")]
     InUse {

@@ -75,10 +75,14 @@ impl SegmentOptions {
         u8::try_from(self.chunk_bytes.trailing_zeros()).expect("validated chunk size")
     }
 
-    /// The largest payload one chunk can hold.
+    /// The largest payload one chunk can hold (beside the room it keeps for a seal record).
     #[must_use]
     pub fn max_payload_bytes(&self) -> usize {
-        let room = self.chunk_bytes - CHUNK_HEADER_BYTES - wal_format::HEADER_SIZE_BYTES;
+        // Every chunk keeps room for a seal record (see `SegmentWriter`).
+        let room = self.chunk_bytes
+            - CHUNK_HEADER_BYTES
+            - wal_format::HEADER_SIZE_BYTES
+            - crate::seal::SEAL_FRAME_BYTES;
         room.min(wal_format::MAX_PAYLOAD_BYTES)
     }
 }

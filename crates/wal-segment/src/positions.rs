@@ -3,10 +3,15 @@
 //! Records of a segment have dense LSNs, and each chunk holds a contiguous run of them, so a
 //! record's LSN and chunk are implied by its number: only its offset in the chunk is stored.
 //! (The index *file* keeps the full 20-byte entries, so each one can be checked on its own.)
+//! An LSN taken by a frame this version skips (an unknown skippable tag, from a newer writer)
+//! has no record: its offset is `SKIPPED`.
 
 use wal_format::{Lsn, Salt};
 
 use crate::index::{IndexEntry, SegmentIndex};
+
+/// The offset of an LSN that has no record (a skipped frame).
+const SKIPPED: u32 = u32::MAX;
 
 /// Where each record of a segment lies.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,6 +38,11 @@ impl RecordPositions {
         for entry in index.entries() {
             while positions.chunks.len() <= entry.chunk as usize {
                 positions.start_chunk(entry.salt);
+            }
+            // LSNs of skipped frames lie between entries.
+            let at = entry.lsn.0.saturating_sub(first_lsn.0);
+            while (positions.offsets.len() as u64) < at {
+                positions.push(SKIPPED);
             }
             positions.push(entry.offset);
         }
@@ -93,12 +103,12 @@ impl RecordPositions {
     #[must_use]
     pub fn get(&self, lsn: Lsn) -> Option<IndexEntry> {
         let at = usize::try_from(lsn.0.checked_sub(self.first_lsn.0)?).ok()?;
-        (at < self.offsets.len()).then(|| self.entry(at))
+        (self.offsets.get(at).is_some_and(|&offset| offset != SKIPPED)).then(|| self.entry(at))
     }
 
     /// Records `range` as full index entries.
     pub fn entries(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = IndexEntry> + '_ {
-        range.map(|at| self.entry(at))
+        range.filter(|&at| self.offsets[at] != SKIPPED).map(|at| self.entry(at))
     }
 
     /// The first `len` records as an index.
@@ -129,5 +139,18 @@ mod tests {
         assert_eq!(positions.get(Lsn(9)), None);
         let back = RecordPositions::from_index(Lsn(10), &index);
         assert_eq!(back.to_index(back.len()), index);
+    }
+
+    #[test]
+    fn lsns_of_skipped_frames_have_no_position() {
+        let mut entries = Vec::new();
+        for (lsn, offset) in [(5, 64), (7, 128)] {
+            entries.push(IndexEntry { lsn: Lsn(lsn), chunk: 0, offset, salt: Salt(9) });
+        }
+        let positions = RecordPositions::from_index(Lsn(5), &SegmentIndex::new(entries.clone()));
+        assert_eq!(positions.len(), 3);
+        assert_eq!(positions.get(Lsn(6)), None);
+        assert_eq!(positions.get(Lsn(7)), Some(entries[1]));
+        assert_eq!(positions.to_index(3).entries(), &entries[..]);
     }
 }

@@ -70,9 +70,16 @@ impl Publication {
     }
 
     /// Publishes `[first, end)`; the caller has waited for its turn and made its bytes visible.
-    pub(crate) fn advance(&self, first: u64, end: u64) {
-        let previous = self.lsn.swap(end, Ordering::AcqRel);
-        debug_assert_eq!(previous, first, "published out of turn");
+    pub(crate) fn advance(&self, first: u64, end: u64) -> Result<(), Abandoned> {
+        match self.lsn.compare_exchange(first, end, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Ok(()),
+            // Out of turn: a bug, but never a watermark moved backwards. Nothing after this
+            // can be published correctly any more.
+            Err(_) => {
+                self.poison();
+                Err(Abandoned)
+            }
+        }
     }
 
     /// Releases every waiter with an error: a reservation will never be published.
@@ -103,7 +110,7 @@ mod loom_models {
                         // The slot is this appender's alone until it is published.
                         slots[lsn as usize].with_mut(|slot| unsafe { *slot = lsn as u8 + 1 });
                         publication.wait_turn(lsn).unwrap();
-                        publication.advance(lsn, lsn + 1);
+                        publication.advance(lsn, lsn + 1).unwrap();
                     })
                 })
                 .collect();

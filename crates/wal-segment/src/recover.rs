@@ -209,7 +209,8 @@ fn chunk_handles<S: Storage>(
 }
 
 /// The LSN of segment `segment_id`'s first record, read from its first chunk's header; `None`
-/// if that header was never written or was torn (the segment holds no record).
+/// if that header was never written, or was torn before any record was made durable (the
+/// segment holds no record).
 ///
 /// # Errors
 /// `Io` if the file cannot be read; `Corrupt` if the header belongs elsewhere or to another
@@ -238,7 +239,20 @@ pub fn segment_first_lsn<S: Storage>(
     };
     match ChunkIdentity::decode(&header, &expected) {
         Ok(identity) => Ok(Some(identity.first_lsn)),
-        Err(HeaderProblem::Unstarted | HeaderProblem::Damaged) => Ok(None),
+        Err(HeaderProblem::Unstarted) => Ok(None),
+        // Torn while being written (a crash before the first sync), or damaged later. Only in
+        // the second case can the index list records: index entries are written after the
+        // sync that made the header durable.
+        Err(HeaderProblem::Damaged) => match indexed_entries(storage, dir, segment_id)? {
+            0 => Ok(None),
+            entries => Err(Error::Corrupt {
+                path,
+                chunk: 0,
+                reason: format!(
+                    "the first chunk header is damaged, yet the index lists {entries} records"
+                ),
+            }),
+        },
         Err(problem) => Err(Error::Corrupt { path, chunk: 0, reason: format!("{problem:?}") }),
     }
 }
@@ -320,6 +334,20 @@ fn rewrite_index<S: Storage>(
     write_index_file(&file, index, segment_id)
         .map(drop)
         .map_err(|e| Error::io("rewrite", index_path, e))
+}
+
+/// How many whole entries the index file of a segment holds beyond its header (0 if missing).
+fn indexed_entries<S: Storage>(storage: &S, dir: &Path, segment_id: u64) -> Result<u64, Error> {
+    let path = dir.join(index_file_name(segment_id));
+    match storage.open(&path) {
+        Ok(file) => {
+            let len = file.len_bytes().map_err(|e| Error::io("stat", &path, e))?;
+            let header = crate::INDEX_HEADER_BYTES as u64;
+            Ok(len.saturating_sub(header) / crate::INDEX_ENTRY_BYTES as u64)
+        }
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(error) => Err(Error::io("open", &path, error)),
+    }
 }
 
 /// Deletes segment `segment_id` and its index from `dir`, and makes the deletion durable. The

@@ -27,6 +27,12 @@ pub struct SealPayload {
 
 const _: () = assert!(size_of::<SealPayload>() == SEAL_PAYLOAD_BYTES);
 
+/// Bytes a seal record's frame takes; every chunk keeps this much free for it.
+pub(crate) const SEAL_FRAME_BYTES: usize = match wal_format::frame_len(SEAL_PAYLOAD_BYTES) {
+    Some(len) => len,
+    None => panic!("the seal payload is small"),
+};
+
 /// What a valid seal states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SealInfo {

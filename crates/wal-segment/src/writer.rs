@@ -31,7 +31,7 @@ use crate::mapping::ChunkMap;
 use crate::options::{ChunkPreparation, SegmentOptions};
 use crate::positions::RecordPositions;
 use crate::publish::Publication;
-use crate::seal::{SEAL_PAYLOAD_BYTES, SealInfo};
+use crate::seal::{SEAL_FRAME_BYTES, SealInfo};
 use crate::storage::{SegmentFile, Storage};
 
 /// The file name of segment `id`: 20 decimal digits, so names sort in segment order.
@@ -39,12 +39,6 @@ use crate::storage::{SegmentFile, Storage};
 pub fn segment_file_name(id: u64) -> String {
     format!("{id:020}.wal")
 }
-
-/// Bytes a seal record's frame takes; always kept free in a segment's last chunk.
-const SEAL_FRAME_BYTES: usize = match frame_len(SEAL_PAYLOAD_BYTES) {
-    Some(len) => len,
-    None => panic!("the seal payload is small"),
-};
 
 /// Whether an append may use the room kept for the seal record.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,7 +74,8 @@ pub struct SegmentWriter<S: Storage> {
     durable_lsn: Lsn,
     publication: Arc<Publication>,
     poisoned: bool,
-    sync_in_flight: bool,
+    /// Incremented by every `begin_sync`: only the newest plan may be finished.
+    sync_generation: u64,
     index_file: Arc<S::File>,
     /// Bytes of the index file written so far.
     index_len: u64,
@@ -121,6 +116,16 @@ struct Piece<S: Storage> {
     closes: Option<Live<S>>,
 }
 
+/// A sealed segment, ready for reading.
+pub struct Sealed<S: Storage> {
+    /// What the seal states.
+    pub info: SealInfo,
+    /// Every chunk, closed.
+    pub chunks: Vec<ChunkRef<S>>,
+    /// Every record's position, the seal's included.
+    pub positions: RecordPositions,
+}
+
 /// What one sync covers, noted under the caller's lock and run without it.
 pub struct SyncPlan<S: Storage> {
     path: PathBuf,
@@ -131,6 +136,9 @@ pub struct SyncPlan<S: Storage> {
     index_bytes: Vec<u8>,
     index_file: Option<(Arc<S::File>, u64)>,
     index_written: bool,
+    generation: u64,
+    /// What `run` returned; `None` until it has run.
+    outcome: Option<Result<(), Error>>,
 }
 
 impl<S: Storage> SegmentWriter<S> {
@@ -172,7 +180,7 @@ impl<S: Storage> SegmentWriter<S> {
             durable_lsn: first_lsn,
             publication: Arc::new(Publication::new(first_lsn.0)),
             poisoned: false,
-            sync_in_flight: false,
+            sync_generation: 0,
             index_file: Arc::new(index_file),
             index_len: header.len() as u64,
             positions: RecordPositions::new(first_lsn),
@@ -182,7 +190,7 @@ impl<S: Storage> SegmentWriter<S> {
             index_broken: false,
         };
         let first = reserve_chunk::<S>(&writer.file, &writer.path, options, 0)?;
-        writer.start_chunk(0, first);
+        writer.start_chunk(0, first, true);
         storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))?;
         created.paths.clear();
         Ok(writer)
@@ -289,7 +297,7 @@ impl<S: Storage> SegmentWriter<S> {
             .ok_or(Error::Format(wal_format::Error::LsnExhausted))?;
         let first_lsn = self.next_lsn;
         // The common case: the whole batch fits in the current chunk.
-        if total <= self.room_left(self.chunks.len() - 1, self.reserved, room) {
+        if total <= self.room_left(self.reserved, room) {
             let first = self.take_piece(records, 0..records.len(), total, None);
             return Ok(self.reservation(records, first, Vec::new(), end_lsn));
         }
@@ -305,7 +313,10 @@ impl<S: Storage> SegmentWriter<S> {
         let mut maps = maps.into_iter();
         let mut start = 0;
         for (step, &count) in layout.iter().enumerate() {
-            let closes = if step == 0 { None } else { Some(self.roll_over(maps.next())) };
+            // The chunk after the layout's last is prepared ahead; the others are in hand.
+            let prepare_next = step + 1 == layout.len();
+            let closes =
+                if step == 0 { None } else { Some(self.roll_over(maps.next(), prepare_next)) };
             let range = start..start + count;
             let len = batch_len(&records[range.clone()])?;
             pieces.push(self.take_piece(records, range, len, closes));
@@ -360,7 +371,7 @@ impl<S: Storage> SegmentWriter<S> {
     fn layout(&self, records: &[Record<'_>], room: Room) -> Result<Vec<usize>, Error> {
         let mut counts = vec![0usize];
         let mut chunk = self.chunks.len() - 1;
-        let mut left = self.room_left(chunk, self.reserved, room);
+        let mut left = self.room_left(self.reserved, room);
         for record in records {
             let len = frame_len(record.payload.len()).expect("checked against the chunk size");
             // A record can skip a chunk: the last one keeps room for the seal.
@@ -369,7 +380,7 @@ impl<S: Storage> SegmentWriter<S> {
                 if chunk >= self.options.chunks_per_segment as usize {
                     return Err(Error::SegmentFull { path: self.path.clone() });
                 }
-                left = self.room_left(chunk, CHUNK_HEADER_BYTES, room);
+                left = self.room_left(CHUNK_HEADER_BYTES, room);
                 counts.push(0);
             }
             left -= len;
@@ -378,10 +389,11 @@ impl<S: Storage> SegmentWriter<S> {
         Ok(counts)
     }
 
-    /// Free bytes in chunk `chunk` after `used`, keeping the seal's room in the last chunk.
-    fn room_left(&self, chunk: usize, used: usize, room: Room) -> usize {
-        let last = chunk + 1 == self.options.chunks_per_segment as usize;
-        let keep = if room == Room::KeepForSeal && last { SEAL_FRAME_BYTES } else { 0 };
+    /// Free bytes in a chunk after `used`, keeping room for the seal. Every chunk keeps it,
+    /// so a segment can be sealed in the chunk it is in, whatever the next append needed:
+    /// sealing never needs a new chunk, so a full disk cannot stop it.
+    fn room_left(&self, used: usize, room: Room) -> usize {
+        let keep = if room == Room::KeepForSeal { SEAL_FRAME_BYTES } else { 0 };
         (self.options.chunk_bytes - used).saturating_sub(keep)
     }
 
@@ -405,7 +417,7 @@ impl<S: Storage> SegmentWriter<S> {
 
     /// Closes the current chunk with padding and starts the next one in `map`. Returns the
     /// closed chunk, which the reservation that caused this publishes and closes.
-    fn roll_over(&mut self, map: Option<Map<S>>) -> Live<S> {
+    fn roll_over(&mut self, map: Option<Map<S>>, prepare_next: bool) -> Live<S> {
         let map = map.expect("a map was obtained for every chunk of the layout");
         let closed = Arc::clone(self.chunks.last().expect("a writer always has a current chunk"));
         let rest = closed.len_bytes() - self.reserved;
@@ -414,7 +426,7 @@ impl<S: Storage> SegmentWriter<S> {
         let dst = unsafe { closed.map.region(self.reserved, rest) };
         self.reserved += closed.encoder.encode_padding(dst, self.next_lsn);
         let index = closed.index() + 1;
-        self.start_chunk(index, map);
+        self.start_chunk(index, map, prepare_next);
         closed
     }
 
@@ -425,20 +437,19 @@ impl<S: Storage> SegmentWriter<S> {
     pub fn sync(&mut self) -> Result<(), Error> {
         self.wait_published()?;
         let mut plan = self.begin_sync()?;
-        let result = plan.run();
-        self.finish_sync(plan, result)
+        // The outcome is kept in the plan; `finish_sync` reports it.
+        let _ = plan.run();
+        self.finish_sync(plan)
     }
 
     /// Notes what a sync now would cover: every published byte not yet durable.
     ///
+    /// One plan at a time: a newer plan makes an older one stale (finishing it is an error).
+    ///
     /// # Errors
     /// `Poisoned`.
-    ///
-    /// # Panics
-    /// If an earlier plan was not passed to [`SegmentWriter::finish_sync`]: a caller bug.
     pub fn begin_sync(&mut self) -> Result<SyncPlan<S>, Error> {
         self.check_usable()?;
-        assert!(!self.sync_in_flight, "one sync at a time per segment");
         // Read the watermark first: the chunk offsets read after it cover at least its records.
         let target = self.published_lsn();
         let mut ranges = Vec::new();
@@ -456,7 +467,7 @@ impl<S: Storage> SegmentWriter<S> {
         index_bytes.extend(fresh.flat_map(|entry| encode_entry(&entry)));
         let index_file = (!self.index_broken && upto > self.durable_records)
             .then(|| (Arc::clone(&self.index_file), self.index_len));
-        self.sync_in_flight = true;
+        self.sync_generation += 1;
         Ok(SyncPlan {
             path: self.path.clone(),
             target,
@@ -465,22 +476,31 @@ impl<S: Storage> SegmentWriter<S> {
             index_bytes,
             index_file,
             index_written: false,
+            generation: self.sync_generation,
+            outcome: None,
         })
     }
 
-    /// Records the outcome of `plan`. On error the writer is poisoned.
+    /// Records the outcome of `plan`, which [`SyncPlan::run`] ran. A plan that failed, or never
+    /// ran, poisons the writer: its data is in an unknown state.
     ///
     /// # Errors
-    /// The error `run` returned.
-    pub fn finish_sync(
-        &mut self,
-        plan: SyncPlan<S>,
-        result: Result<(), Error>,
-    ) -> Result<(), Error> {
-        self.sync_in_flight = false;
-        if let Err(error) = result {
-            self.poisoned = true;
-            return Err(error);
+    /// The error `run` returned; `Poisoned` for a plan that did not run; `StaleSync` for a plan
+    /// older than the newest one (nothing is recorded).
+    pub fn finish_sync(&mut self, mut plan: SyncPlan<S>) -> Result<(), Error> {
+        if plan.generation != self.sync_generation {
+            return Err(Error::StaleSync);
+        }
+        match plan.outcome.take() {
+            Some(Ok(())) => {}
+            Some(Err(error)) => {
+                self.poisoned = true;
+                return Err(error);
+            }
+            None => {
+                self.poisoned = true;
+                return Err(Error::Poisoned { path: self.path.clone() });
+            }
         }
         for (chunk, _, end) in &plan.ranges {
             chunk.synced.store(*end, std::sync::atomic::Ordering::Relaxed);
@@ -520,7 +540,16 @@ impl<S: Storage> SegmentWriter<S> {
     ///
     /// # Errors
     /// As [`SegmentWriter::append`] and [`SegmentWriter::sync`].
-    pub fn seal(mut self) -> Result<SealInfo, Error> {
+    pub fn seal(self) -> Result<SealInfo, Error> {
+        self.finish().map(|sealed| sealed.info)
+    }
+
+    /// Seals the segment as [`SegmentWriter::seal`] does and hands back what a reader needs:
+    /// every chunk (closed) and the position of every record, the seal's included.
+    ///
+    /// # Errors
+    /// As [`SegmentWriter::seal`].
+    pub fn finish(mut self) -> Result<Sealed<S>, Error> {
         self.sync()?;
         let index = self.positions.to_index(self.durable_records);
         let info = SealInfo::for_index(self.next_lsn, &index, self.segment_id);
@@ -539,7 +568,8 @@ impl<S: Storage> SegmentWriter<S> {
                 .map_err(|error| Error::io("sync index of", &self.path, error))?;
         }
         self.close_chunks();
-        Ok(info)
+        let positions = std::mem::take(&mut self.positions);
+        Ok(Sealed { info, chunks: self.chunks.clone(), positions })
     }
 
     /// Marks every chunk final: nothing more will be written through this writer.
@@ -623,7 +653,7 @@ impl<S: Storage> SegmentWriter<S> {
     }
 
     /// Writes chunk `index`'s header into `map`, makes it current, and prepares the chunk after.
-    fn start_chunk(&mut self, index: u32, map: Map<S>) {
+    fn start_chunk(&mut self, index: u32, map: Map<S>, prepare_next: bool) {
         let identity = ChunkIdentity {
             chunk_size_log2: self.options.chunk_size_log2(),
             segment_id: self.segment_id,
@@ -639,7 +669,11 @@ impl<S: Storage> SegmentWriter<S> {
         self.chunks.push(Arc::new(chunk));
         self.reserved = CHUNK_HEADER_BYTES;
         // Preparing ahead is best effort: if it fails, `next_map` tries again and reports.
-        if index + 1 < self.options.chunks_per_segment {
+        if prepare_next && index + 1 < self.options.chunks_per_segment {
+            // Never detach a preparation still running: wait for it first.
+            if let Some(Prepared::Pending(preparing)) = self.prepared.take() {
+                let _ = preparing.join();
+            }
             self.prepared = self.prepare(index + 1);
         }
     }
@@ -681,6 +715,11 @@ impl<'r, S: Storage> Reservation<'r, S> {
     /// # Errors
     /// `Poisoned` if an earlier reservation was abandoned, so these can never be published.
     pub fn complete(mut self) -> Result<Lsn, Error> {
+        if self.records.is_empty() {
+            // Nothing reserved, nothing to publish (it would share its LSN with the next one).
+            self.completed = true;
+            return Ok(self.first_lsn);
+        }
         for piece in std::iter::once(&self.first).chain(&self.more) {
             // SAFETY: the writer handed this range to this reservation alone, nothing below the
             // published offset overlaps it, and it is published only below.
@@ -700,7 +739,7 @@ impl<'r, S: Storage> Reservation<'r, S> {
             }
             piece.chunk.publish_to(piece.offset + piece.len);
         }
-        self.publication.advance(self.first_lsn.0, self.end_lsn.0);
+        self.publication.advance(self.first_lsn.0, self.end_lsn.0).map_err(|_| Error::Abandoned)?;
         Ok(self.first_lsn)
     }
 }
@@ -725,14 +764,26 @@ impl<S: Storage> SyncPlan<S> {
     /// # Errors
     /// `Io` if an `msync` fails.
     pub fn run(&mut self) -> Result<(), Error> {
+        let outcome = self.sync_ranges();
+        if outcome.is_ok()
+            && let Some((file, at)) = &self.index_file
+        {
+            self.index_written = file.write_at(*at, &self.index_bytes).is_ok();
+        }
+        let reported = match &outcome {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Error::Poisoned { path: self.path.clone() }),
+        };
+        self.outcome = Some(outcome);
+        reported
+    }
+
+    fn sync_ranges(&self) -> Result<(), Error> {
         for (chunk, start, end) in &self.ranges {
             chunk
                 .map
                 .sync(*start, *end)
                 .map_err(|error| Error::io("msync", &self.path, error).in_chunk(chunk.index()))?;
-        }
-        if let Some((file, at)) = &self.index_file {
-            self.index_written = file.write_at(*at, &self.index_bytes).is_ok();
         }
         Ok(())
     }

@@ -144,16 +144,20 @@ fn invalid_options_are_refused() {
     }
 }
 
-/// A chunk whose records leave fewer bytes than a frame header at its end closes without a
-/// padding frame; a reader must move on to the next chunk (it once rescanned the tail forever).
+/// Every chunk keeps room for a seal; a seal written into that room can leave fewer bytes than
+/// a frame header at the chunk's end, which closes it without padding. A reader must move on to
+/// the next segment there. (An earlier writer could close any chunk that way, and the reader
+/// then rescanned the tail forever; since every chunk keeps the seal's room, only a seal can.)
 #[test]
 fn a_reader_crosses_a_chunk_that_ends_in_a_tail_too_short_for_a_frame() {
     let storage = SimStorage::new();
-    let (wal, _) = open_sim(&storage, small(Durability::Buffered));
-    // 64 KiB chunk - 64 B header - 24 B frame header - 16 B tail.
-    let big = vec![9u8; (64 << 10) - 64 - 24 - 16];
+    let (wal, _) = open_sim(&storage, small(Durability::Buffered).with_chunks_per_segment(1));
+    // 64 KiB chunk - 64 B header - 24 B frame header - 64 B left: the seal (48 B) then leaves 16.
+    let big = vec![9u8; (64 << 10) - 64 - 24 - 64];
     let first = wal.append(TAG, &big).unwrap();
-    wal.append(TAG, b"next chunk").unwrap();
+    // Does not fit in the 16 bytes the seal leaves: rolls to a new segment.
+    wal.append(TAG, b"next segment").unwrap();
+    assert_eq!(wal.stats().segments_rolled, 1);
     let (sender, receiver) = std::sync::mpsc::channel();
     let reader = wal.read_from(first).unwrap();
     std::thread::spawn(move || {
@@ -161,5 +165,5 @@ fn a_reader_crosses_a_chunk_that_ends_in_a_tail_too_short_for_a_frame() {
         sender.send(lens).unwrap();
     });
     let lens = receiver.recv_timeout(Duration::from_secs(30)).expect("the reader finished");
-    assert_eq!(lens, vec![big.len(), 10]);
+    assert_eq!(lens, vec![big.len(), 12]);
 }
