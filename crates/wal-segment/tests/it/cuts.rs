@@ -33,10 +33,11 @@ fn mixed() -> Vec<Written> {
         .collect()
 }
 
-/// Fills chunk 0 exactly to its end, then two records in chunk 1: the last three records end at,
-/// and start after, a chunk boundary.
+/// Fills chunk 0 up to the room every chunk keeps for a seal record (closed by a padding frame
+/// there), then two records in chunk 1: the last three records end at, and start after, a chunk
+/// boundary.
 fn boundary() -> Vec<Written> {
-    let room = CHUNK - CHUNK_HEADER_BYTES;
+    let room = CHUNK - CHUNK_HEADER_BYTES - seal_frame();
     let frame = frame_len(1000).unwrap();
     let mut records: Vec<Written> =
         (0..room / frame).map(|lsn| Written::new(Tag::ENTRY, payload(lsn as u64, 1000))).collect();
@@ -47,6 +48,11 @@ fn boundary() -> Vec<Written> {
     records.push(Written::new(Tag::DELTA, payload(1000, 300)));
     records.push(Written::new(Tag::TXN_COMMIT, payload(1001, 5)));
     records
+}
+
+/// Bytes of a seal record's frame, which every chunk keeps free.
+fn seal_frame() -> usize {
+    frame_len(wal_segment::SEAL_PAYLOAD_BYTES).unwrap()
 }
 
 /// Where a record lies in the segment: its chunk's start, and its frame's start and end.
@@ -170,6 +176,7 @@ fn every_cut_around_a_chunk_boundary() {
 fn the_boundary_workload_really_fills_chunk_zero() {
     let records = boundary();
     let (_, placed) = image(&records);
-    assert_eq!(placed[records.len() - 3].end, CHUNK, "the third-last record ends at the boundary");
+    let end = CHUNK - seal_frame();
+    assert_eq!(placed[records.len() - 3].end, end, "the third-last record ends at the seal's room");
     assert_eq!(placed[records.len() - 2].start, CHUNK + CHUNK_HEADER_BYTES);
 }

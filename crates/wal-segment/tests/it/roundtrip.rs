@@ -59,7 +59,8 @@ fn a_full_segment_and_an_oversized_record_are_typed_errors_and_a_full_segment_st
     let dir = sim_dir();
     let mut writer = SegmentWriter::create(&storage, &dir, 1, Lsn(0), options(2)).unwrap();
     let max = options(2).max_payload_bytes();
-    assert_eq!(max, CHUNK - CHUNK_HEADER_BYTES - wal_format::HEADER_SIZE_BYTES);
+    let seal_frame = wal_format::frame_len(wal_segment::SEAL_PAYLOAD_BYTES).unwrap();
+    assert_eq!(max, CHUNK - CHUNK_HEADER_BYTES - wal_format::HEADER_SIZE_BYTES - seal_frame);
     let big = vec![1u8; max + 1];
     assert!(matches!(
         writer.append(&[Record { tag: Tag::ENTRY, payload: &big }]),
@@ -69,9 +70,10 @@ fn a_full_segment_and_an_oversized_record_are_typed_errors_and_a_full_segment_st
         writer.append(&[Record { tag: Tag::SEAL, payload: b"" }]),
         Err(Error::Format(wal_format::Error::ReservedTag { .. }))
     ));
-    // The last chunk keeps room for the seal frame (24 B header + 24 B payload).
+    // Every chunk keeps room for the seal frame (24 B header + 24 B payload): the largest
+    // record fills a chunk up to it.
     writer.append(&[Record { tag: Tag::ENTRY, payload: &vec![2u8; max] }]).unwrap();
-    writer.append(&[Record { tag: Tag::ENTRY, payload: &vec![3u8; max - 48] }]).unwrap();
+    writer.append(&[Record { tag: Tag::ENTRY, payload: &vec![3u8; max] }]).unwrap();
     assert!(matches!(
         writer.append(&[Record { tag: Tag::ENTRY, payload: b"x" }]),
         Err(Error::SegmentFull { .. })
