@@ -22,6 +22,8 @@ use crate::wal::{Shared, Wal, lock_state};
 
 /// Where a record lies: its chunk and offset, and the end of its segment's records.
 struct Located<S: Storage> {
+    /// The LSN found: the one asked for, or the start for a reader waiting at a pruned seal.
+    lsn: Lsn,
     chunk: ChunkRef<S>,
     offset: usize,
     /// Records of the segment at and after this LSN were cut by a later segment.
@@ -36,6 +38,10 @@ impl<S: Storage> Shared<S> {
         let published =
             state.active.as_ref().map_or(state.next_first_lsn, |writer| writer.published_lsn());
         if lsn < start {
+            if state.seal_before_start == Some(lsn) && lsn.0 + 1 == start.0 {
+                drop(state);
+                return self.locate(start);
+            }
             return Err(Error::OutOfRange { lsn, start, end: published });
         }
         if lsn >= published {
@@ -44,14 +50,14 @@ impl<S: Storage> Shared<S> {
         if let Some(writer) = state.active.as_ref().filter(|writer| lsn >= writer.first_lsn()) {
             let entry = writer.position(lsn).expect("a published record has a position");
             let chunk = writer.chunk(entry.chunk).expect("its chunk was started").clone();
-            return Ok(Some(Located { chunk, offset: entry.offset as usize, end: Lsn::MAX }));
+            return Ok(Some(Located { lsn, chunk, offset: entry.offset as usize, end: Lsn::MAX }));
         }
         let at = state.closed.partition_point(|segment| segment.end <= lsn);
         let segment = state.closed.get(at).filter(|segment| segment.first <= lsn);
         let found = segment.and_then(|segment| {
             let entry = segment.index.get(lsn)?;
             let chunk = segment.chunks.get(entry.chunk as usize)?.clone();
-            Some(Located { chunk, offset: entry.offset as usize, end: segment.end })
+            Some(Located { lsn, chunk, offset: entry.offset as usize, end: segment.end })
         });
         // Recovery checked that the segments chain densely from the start.
         found.map(Some).ok_or(Error::OutOfRange { lsn, start, end: published })
@@ -161,7 +167,8 @@ impl<S: Storage> Reader<S> {
             if self.at.is_none() {
                 match self.shared.locate(self.next_lsn) {
                     Ok(Some(located)) => {
-                        let Located { chunk, offset, end } = located;
+                        let Located { lsn, chunk, offset, end } = located;
+                        self.next_lsn = lsn;
                         let bytes = chunk.published_bytes();
                         let scanned = bytes.len();
                         let frames = Frames::resume(bytes, chunk.salt(), offset, self.next_lsn);

@@ -246,6 +246,7 @@ pub(crate) fn recover<S: Storage>(
         anchor,
         retention_floor: None,
         cuts: Vec::new(),
+        seal_before_start: None,
     };
     let next_txn = match counts.max_txn {
         None => 0,
@@ -300,6 +301,7 @@ fn closed_segment<S: Storage>(
         first: segment.first,
         end,
         chunks,
+        sealed: recovered.sealed.is_some() && end == recovered.scan.next_lsn,
         index: RecordPositions::from_index(segment.first, &recovered.index),
         bytes,
     }

@@ -144,6 +144,11 @@ fn remove_front<S: Storage>(
     count: usize,
 ) -> Result<(), Error> {
     let doomed: Vec<ClosedSegment<S>> = state.closed.drain(..count).collect();
+    // A reader caught up at the last deleted segment's seal lost nothing: it goes on at the
+    // start (see `locate`).
+    if let Some(last) = doomed.last().filter(|segment| segment.sealed) {
+        state.seal_before_start = Some(Lsn(last.end.0 - 1));
+    }
     shared.epoch.fetch_add(1, Ordering::AcqRel);
     for segment in doomed {
         // Readers still holding views keep the mapping alive; the file goes now.
@@ -159,15 +164,10 @@ fn cut_tail<S: Storage>(
     keep_below: Lsn,
 ) -> Result<(), Error> {
     // Everything before the cut must be durable before the next segment can vouch for it.
-    if let Some(mut writer) = state.active.take() {
+    if let Some(writer) = state.active.as_mut() {
         writer.sync()?;
-        let (id, first) = (writer.segment_id(), writer.first_lsn());
-        let index = writer.positions().clone();
-        let end = writer.next_lsn();
-        let chunks = writer.close()?;
-        let bytes = chunks.len() as u64 * shared.options.chunk_bytes as u64;
-        state.closed.push(ClosedSegment { id, first, end, chunks, index, bytes });
     }
+    state.retire_active(shared)?;
     let mut superseded = Vec::new();
     while state.closed.last().is_some_and(|segment| segment.first >= keep_below) {
         superseded.push(state.closed.pop().expect("checked").id);
@@ -188,6 +188,21 @@ fn cut_tail<S: Storage>(
 }
 
 impl<S: Storage> State<S> {
+    /// Stops writing the active segment (once the appends in flight are published) and keeps
+    /// it readable among the closed ones. Nothing is synced.
+    pub(crate) fn retire_active(&mut self, shared: &Shared<S>) -> Result<(), Error> {
+        let Some(writer) = self.active.take() else { return Ok(()) };
+        let (id, first) = (writer.segment_id(), writer.first_lsn());
+        let index = writer.positions().clone();
+        let end = writer.next_lsn();
+        let chunks = writer.close()?;
+        let bytes = chunks.len() as u64 * shared.options.chunk_bytes as u64;
+        let sealed = false;
+        self.closed.push(ClosedSegment { id, first, end, chunks, index, bytes, sealed });
+        self.next_first_lsn = end;
+        Ok(())
+    }
+
     /// Everything below this LSN is published.
     pub(crate) fn published_lsn(&self) -> Lsn {
         self.active.as_ref().map_or(self.next_first_lsn, |writer| writer.published_lsn())

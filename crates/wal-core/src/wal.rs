@@ -87,6 +87,9 @@ pub(crate) struct State<S: Storage> {
     /// Every `truncate_after` of this process: the epoch it set and the first LSN it cut, so a
     /// reader that read past a cut learns of it.
     pub(crate) cuts: Vec<(u64, Lsn)>,
+    /// The seal LSN of the last segment removed from the front, if it ends where the log now
+    /// starts: a reader waiting there has read everything before the start.
+    pub(crate) seal_before_start: Option<Lsn>,
 }
 
 /// A segment that receives no more records, readable through its mapped chunks.
@@ -98,6 +101,8 @@ pub(crate) struct ClosedSegment<S: Storage> {
     pub(crate) chunks: Vec<ChunkRef<S>>,
     pub(crate) index: RecordPositions,
     pub(crate) bytes: u64,
+    /// Whether its last record is a seal (at `end - 1`).
+    pub(crate) sealed: bool,
 }
 
 /// Wakes tailing readers when records are published.
@@ -278,9 +283,8 @@ impl<S: Storage> Drop for Wal<S> {
         self.shared.commit.with_role(|| {
             let mut state = lock_state(&self.shared);
             self.shared.closed.store(true, Ordering::Release);
-            if let Some(writer) = state.active.take() {
-                let _ = writer.close();
-            }
+            // Readers that outlive the `Wal` keep reading what was written.
+            let _ = state.retire_active(&self.shared);
         });
         self.shared.tail.notify();
         drop(self.lock.take());
@@ -393,7 +397,16 @@ impl<S: Storage> Shared<S> {
                 Ok(sealed) => sealed,
                 Err(error) => {
                     let end = Lsn(first.0 + index.len() as u64);
-                    state.closed.push(ClosedSegment { id, first, end, chunks, index, bytes });
+                    let sealed = false;
+                    state.closed.push(ClosedSegment {
+                        id,
+                        first,
+                        end,
+                        chunks,
+                        index,
+                        bytes,
+                        sealed,
+                    });
                     state.next_first_lsn = end;
                     self.commit.fail();
                     return Err(self.poison_with(error.into()));
@@ -401,7 +414,8 @@ impl<S: Storage> Shared<S> {
             };
             let end = Lsn(sealed.info.seal_lsn.0 + 1);
             let (chunks, index) = (sealed.chunks, sealed.positions);
-            state.closed.push(ClosedSegment { id, first, end, chunks, index, bytes });
+            let sealed = true;
+            state.closed.push(ClosedSegment { id, first, end, chunks, index, bytes, sealed });
             state.next_first_lsn = end;
             self.commit.raise(end.0);
             self.stats.rolled();

@@ -2,6 +2,7 @@
 
 mod basics;
 mod faults;
+mod lifecycle;
 mod model;
 mod recovery_modes;
 mod stress;

@@ -386,7 +386,10 @@ impl SegmentFile for SimFile {
 
     fn len_bytes(&self) -> io::Result<u64> {
         self.storage.operation()?;
-        Ok(lock(&self.file.regions).last().map_or(0, |r| r.offset + r.len as u64))
+        // A file is either mapped (regions) or written (plain); its length is whichever it has.
+        let mapped = lock(&self.file.regions).last().map_or(0, |r| r.offset + r.len as u64);
+        let written = lock(&self.file.plain).0.len() as u64;
+        Ok(mapped.max(written))
     }
 
     fn allocate(&self, offset: u64, len: u64) -> io::Result<()> {

@@ -1,0 +1,167 @@
+//! Handles over time: closing the log under readers and transactions, readers across rolls and
+//! truncations, empty batches, and a log directory interrupted at its creation. Each test pins
+//! down a failure a review of the engine found.
+
+use std::time::{Duration, Instant};
+
+use wal_core::{Durability, Error, Lsn, Options, SimStorage, Storage, Wal};
+
+use crate::support::{TAG, dir, open_sim, small};
+
+#[test]
+fn an_empty_batch_is_a_no_op_that_never_blocks_the_appends_after_it() {
+    let storage = SimStorage::new();
+    let (wal, _) = open_sim(&storage, small(Durability::Buffered));
+    let next = wal.next_lsn();
+    assert_eq!(wal.append_batch(&[]).unwrap(), next);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for n in 0..200u32 {
+                    if n % 10 == 0 {
+                        wal.append_batch(&[]).unwrap();
+                    }
+                    wal.append(TAG, &n.to_le_bytes()).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(wal.read_from(next).unwrap().count(), 800);
+}
+
+#[test]
+fn a_seal_reads_as_nothing_and_a_tail_waiting_at_it_follows_the_log_through_rolls_and_prunes() {
+    let storage = SimStorage::new();
+    let options = small(Durability::Buffered).with_chunks_per_segment(1).with_size_limit(Some(0));
+    let (wal, _) = open_sim(&storage, options);
+    let mut tail = wal.tail_from(wal.next_lsn()).unwrap();
+    let mut seen = 0u32;
+    for n in 0..600u32 {
+        wal.append(TAG, &[n.to_le_bytes()[0]; 400]).unwrap();
+        // The tail stays caught up, so it often waits exactly at a seal when the segment rolls
+        // (and the automatic prune bumps the readers' epoch).
+        while let Some(entry) = tail.next_timeout(Duration::ZERO).unwrap() {
+            assert_eq!(entry.payload[0], seen.to_le_bytes()[0]);
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 600);
+    assert!(wal.stats().segments_rolled >= 3);
+    // Without pruning, the seal of a segment rolled in this process reads as nothing.
+    let other = SimStorage::new();
+    let (wal, _) = open_sim(&other, small(Durability::Buffered).with_chunks_per_segment(1));
+    let lsns: Vec<Lsn> =
+        (0..400u32).map(|n| wal.append(TAG, &[0; 400]).map(|l| (n, l).1).unwrap()).collect();
+    let seal = lsns.windows(2).find(|w| w[1].0 > w[0].0 + 1).map(|w| Lsn(w[0].0 + 1)).unwrap();
+    assert!(wal.get(seal).unwrap().is_none());
+    assert_eq!(wal.get(Lsn(seal.0 + 1)).unwrap().unwrap().payload.len(), 400);
+}
+
+#[test]
+fn a_reader_past_a_truncate_after_is_told_and_continues_in_the_new_history() {
+    let storage = SimStorage::new();
+    let (wal, _) = open_sim(&storage, small(Durability::Buffered));
+    let lsns: Vec<Lsn> = (0..100u8).map(|n| wal.append(TAG, &[n]).unwrap()).collect();
+    let mut reader = wal.read_from(lsns[0]).unwrap();
+    for _ in 0..80 {
+        reader.next().unwrap().unwrap();
+    }
+    wal.truncate_after(lsns[49]).unwrap();
+    for n in 200..230u8 {
+        wal.append(TAG, &[n]).unwrap();
+    }
+    assert!(matches!(reader.next(), Some(Err(Error::Truncated { at })) if at == lsns[50]));
+    let rest: Vec<u8> = reader.map(|entry| entry.unwrap().payload[0]).collect();
+    assert_eq!(rest, (200..230).collect::<Vec<u8>>());
+}
+
+#[test]
+fn dropping_the_wal_releases_the_directory_even_while_readers_and_transactions_live() {
+    let directory = tempfile::tempdir().unwrap();
+    let options = Options::default().with_durability(Durability::Buffered);
+    let (wal, _) = Wal::open(directory.path(), options).unwrap();
+    let first = wal.append(TAG, b"kept").unwrap();
+    let mut txn = wal.begin().unwrap();
+    let reader = wal.read_from(first).unwrap();
+    wal.sync().unwrap();
+    drop(wal);
+    // The reader still reads what it could see; the transaction can no longer write.
+    assert!(matches!(txn.delta(TAG, b"too late"), Err(Error::Closed)));
+    let (again, report) = Wal::open(directory.path(), options).unwrap();
+    assert_eq!(report.records, 2); // the record and the transaction's begin
+    assert_eq!(reader.count(), 2);
+    drop(txn); // its abort cannot be written either; recovery closed it
+    drop(again);
+}
+
+#[test]
+fn a_log_whose_anchor_creation_was_interrupted_opens_as_a_new_log() {
+    let storage = SimStorage::new();
+    storage.create_dir_all(dir()).unwrap();
+    // The anchor's directory entry survived a crash, its bytes did not.
+    drop(storage.create(&dir().join(wal_core::ANCHOR_FILE_NAME)).unwrap());
+    let (wal, report) = open_sim(&storage, small(Durability::Commit));
+    assert_eq!(report.start, wal_core::FIRST_LSN);
+    wal.append(TAG, b"fresh").unwrap();
+}
+
+#[test]
+fn a_damaged_first_chunk_header_under_indexed_records_is_an_error_not_an_empty_segment() {
+    let storage = SimStorage::new();
+    let (wal, _) = open_sim(&storage, small(Durability::Commit));
+    for n in 0..50u8 {
+        wal.append(TAG, &[n; 100]).unwrap();
+    }
+    drop(wal);
+    let mut segments: Vec<_> = storage
+        .list(dir())
+        .unwrap()
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wal"))
+        .collect();
+    segments.sort();
+    let newest = segments.last().unwrap().clone();
+    storage.edit_file(&newest, |bytes| bytes[0] ^= 0xFF); // the chunk header's magic
+    let error = Wal::open_in(storage.clone(), dir(), small(Durability::Commit)).err().unwrap();
+    assert!(error.to_string().contains(&newest.display().to_string()), "{error}");
+    // Nothing was deleted.
+    assert!(storage.list(dir()).unwrap().contains(&newest));
+}
+
+#[test]
+fn a_truncate_before_past_what_a_crash_kept_leaves_a_log_that_prunes_and_reopens() {
+    let storage = SimStorage::new();
+    let (wal, _) = open_sim(&storage, small(Durability::Buffered));
+    let lsns: Vec<Lsn> = (0..300u32).map(|n| wal.append(TAG, &n.to_le_bytes()).unwrap()).collect();
+    wal.sync().unwrap();
+    for n in 0..300u32 {
+        wal.append(TAG, &n.to_le_bytes()).unwrap();
+    }
+    let beyond = Lsn(lsns[299].0 + 200);
+    wal.truncate_before(beyond).unwrap();
+    let crashed = storage.crash(5);
+    drop(wal);
+    let (wal, report) = open_sim(&crashed, small(Durability::Buffered));
+    assert_eq!(report.start, beyond);
+    for n in 0..50u32 {
+        wal.append(TAG, &n.to_le_bytes()).unwrap();
+    }
+    wal.prune(0, true).unwrap();
+    assert!(wal.start_lsn() >= beyond);
+    wal.sync().unwrap();
+    drop(wal);
+    let (wal, _) = open_sim(&crashed, small(Durability::Buffered));
+    assert!(wal.start_lsn() >= beyond);
+}
+
+#[test]
+fn dropping_a_wal_with_a_long_periodic_interval_does_not_wait_for_it() {
+    let storage = SimStorage::new();
+    let options = small(Durability::Periodic { interval: Duration::from_secs(3600) });
+    let (wal, _) = open_sim(&storage, options);
+    wal.append(TAG, b"x").unwrap();
+    let started = Instant::now();
+    drop(wal);
+    // A generous bound: the syncer used to sleep out its whole interval before stopping.
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+}
