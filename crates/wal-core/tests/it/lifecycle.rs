@@ -50,8 +50,7 @@ fn a_seal_reads_as_nothing_and_a_tail_waiting_at_it_follows_the_log_through_roll
     // Without pruning, the seal of a segment rolled in this process reads as nothing.
     let other = SimStorage::new();
     let (wal, _) = open_sim(&other, small(Durability::Buffered).with_chunks_per_segment(1));
-    let lsns: Vec<Lsn> =
-        (0..400u32).map(|n| wal.append(TAG, &[0; 400]).map(|l| (n, l).1).unwrap()).collect();
+    let lsns: Vec<Lsn> = (0..400).map(|_| wal.append(TAG, &[0; 400]).unwrap()).collect();
     let seal = lsns.windows(2).find(|w| w[1].0 > w[0].0 + 1).map(|w| Lsn(w[0].0 + 1)).unwrap();
     assert!(wal.get(seal).unwrap().is_none());
     assert_eq!(wal.get(Lsn(seal.0 + 1)).unwrap().unwrap().payload.len(), 400);
