@@ -430,7 +430,8 @@ impl<S: Storage> SegmentWriter<S> {
         closed
     }
 
-    /// Makes every appended record durable.
+    /// Makes every appended record durable. It first waits until every reservation is
+    /// published: a thread must not call it while it holds an uncompleted reservation itself.
     ///
     /// # Errors
     /// `Io` if a sync fails; the writer is then poisoned.
