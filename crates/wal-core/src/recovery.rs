@@ -247,6 +247,7 @@ pub(crate) fn recover<S: Storage>(
         retention_floor: None,
         cuts: Vec::new(),
         seal_before_start: None,
+        preparing: None,
     };
     let next_txn = match counts.max_txn {
         None => 0,

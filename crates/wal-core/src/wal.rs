@@ -14,7 +14,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use wal_format::{Lsn, Record, Tag};
-use wal_segment::{ChunkRef, DirLock, RealStorage, RecordPositions, SegmentWriter, Storage};
+use wal_segment::{
+    ChunkPreparation, ChunkRef, DirLock, PreparedSegment, RealStorage, RecordPositions,
+    SegmentWriter, Storage,
+};
 
 use crate::anchor::Anchor;
 use crate::entry::{TxnId, is_record_tag};
@@ -87,6 +90,8 @@ pub(crate) struct State<S: Storage> {
     /// Every `truncate_after` of this process: the epoch it set and the first LSN it cut, so a
     /// reader that read past a cut learns of it.
     pub(crate) cuts: Vec<(u64, Lsn)>,
+    /// The next segment (id `next_segment_id`), being prepared on a background thread.
+    pub(crate) preparing: Option<JoinHandle<Result<PreparedSegment<S>, wal_segment::Error>>>,
     /// The seal LSN of the last segment removed from the front, if it ends where the log now
     /// starts: a reader waiting there has read everything before the start.
     pub(crate) seal_before_start: Option<Lsn>,
@@ -176,6 +181,7 @@ impl<S: Storage> Wal<S> {
         // after what was kept, makes the cut durable (recovery's chain rule), so a later open,
         // in any mode, finds the same log. On a full disk the cut stays in memory, and the next
         // open makes it again.
+        lock_state(&shared).prepare_next(&shared);
         if report.torn_tail.is_some() || report.dropped.is_some() {
             let mut state = lock_state(&shared);
             match state.writer(&shared).and_then(|writer| Ok(writer.sync()?)) {
@@ -285,6 +291,7 @@ impl<S: Storage> Drop for Wal<S> {
             self.shared.closed.store(true, Ordering::Release);
             // Readers that outlive the `Wal` keep reading what was written.
             let _ = state.retire_active(&self.shared);
+            state.discard_prepared(&self.shared);
         });
         self.shared.tail.notify();
         drop(self.lock.take());
@@ -457,20 +464,50 @@ impl<S: Storage> Shared<S> {
 }
 
 impl<S: Storage> State<S> {
-    /// The active writer, creating the next segment if there is none.
+    /// The active writer, starting the next segment if there is none: the one prepared ahead
+    /// if that worked, else one prepared here (where a full disk is reported).
     pub(crate) fn writer(&mut self, shared: &Shared<S>) -> Result<&mut SegmentWriter<S>, Error> {
         if self.active.is_none() {
-            let writer = SegmentWriter::create(
-                &shared.storage,
-                &shared.dir,
-                self.next_segment_id,
-                self.next_first_lsn,
-                shared.options.segment(),
-            )?;
+            let ahead = self.preparing.take().and_then(|preparing| preparing.join().ok());
+            let prepared = match ahead {
+                Some(Ok(prepared)) => prepared,
+                // A failed preparation removed its files: the same id is tried again here.
+                Some(Err(_)) | None => SegmentWriter::prepare(
+                    &shared.storage,
+                    &shared.dir,
+                    self.next_segment_id,
+                    shared.options.segment(),
+                )?,
+            };
+            self.active = Some(SegmentWriter::start(prepared, self.next_first_lsn));
             self.next_segment_id += 1;
-            self.active = Some(writer);
+            self.prepare_next(shared);
         }
-        Ok(self.active.as_mut().expect("created above"))
+        Ok(self.active.as_mut().expect("started above"))
+    }
+
+    /// Prepares segment `next_segment_id` on a background thread, so that starting it later
+    /// costs no file creation, reservation or pre-faulting on an appending thread. Only with
+    /// `ChunkPreparation::Background`: `Inline` keeps every storage step in the caller's order.
+    pub(crate) fn prepare_next(&mut self, shared: &Shared<S>) {
+        if shared.options.preparation != ChunkPreparation::Background || self.preparing.is_some() {
+            return;
+        }
+        let (storage, dir) = (shared.storage.clone(), shared.dir.clone());
+        let (id, options) = (self.next_segment_id, shared.options.segment());
+        self.preparing = std::thread::Builder::new()
+            .name("wal-segment-prepare".into())
+            .spawn(move || SegmentWriter::prepare(&storage, &dir, id, options))
+            .ok();
+    }
+
+    /// Waits for a segment being prepared and deletes it (the log is closing).
+    pub(crate) fn discard_prepared(&mut self, shared: &Shared<S>) {
+        if let Some(Ok(Ok(prepared))) = self.preparing.take().map(JoinHandle::join) {
+            let id = prepared.segment_id();
+            drop(prepared);
+            let _ = wal_segment::delete_segment(&shared.storage, &shared.dir, id);
+        }
     }
 }
 

@@ -54,4 +54,6 @@ pub use recover::{
 pub use scan::{SegmentEnd, SegmentRecord, SegmentScan, scan_chunks, scan_segment};
 pub use seal::{SEAL_PAYLOAD_BYTES, SealInfo, SealPayload};
 pub use storage::{RealStorage, SimStorage, Storage};
-pub use writer::{Reservation, Sealed, SegmentWriter, SyncPlan, segment_file_name};
+pub use writer::{
+    PreparedSegment, Reservation, Sealed, SegmentWriter, SyncPlan, segment_file_name,
+};

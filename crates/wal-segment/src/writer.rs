@@ -116,6 +116,25 @@ struct Piece<S: Storage> {
     closes: Option<Live<S>>,
 }
 
+/// A segment created and its first chunk prepared, waiting for [`SegmentWriter::start`].
+pub struct PreparedSegment<S: Storage> {
+    path: PathBuf,
+    file: Arc<S::File>,
+    index_file: Arc<S::File>,
+    index_len: u64,
+    options: SegmentOptions,
+    segment_id: u64,
+    first_map: Map<S>,
+}
+
+impl<S: Storage> PreparedSegment<S> {
+    /// The segment's id.
+    #[must_use]
+    pub fn segment_id(&self) -> u64 {
+        self.segment_id
+    }
+}
+
 /// A sealed segment, ready for reading.
 pub struct Sealed<S: Storage> {
     /// What the seal states.
@@ -146,7 +165,8 @@ impl<S: Storage> SegmentWriter<S> {
     /// will have LSN `first_lsn`, and makes its directory entry durable.
     ///
     /// # Errors
-    /// `OutOfSpace` if the first chunk cannot be reserved, `Io` for other failures.
+    /// `OutOfSpace` if the first chunk cannot be reserved, `Io` for other failures. The files a
+    /// failed call made are removed, so the same id can be created once space is freed.
     pub fn create(
         storage: &S,
         dir: &Path,
@@ -154,9 +174,27 @@ impl<S: Storage> SegmentWriter<S> {
         first_lsn: Lsn,
         options: SegmentOptions,
     ) -> Result<SegmentWriter<S>, Error> {
+        Ok(SegmentWriter::start(
+            SegmentWriter::prepare(storage, dir, segment_id, options)?,
+            first_lsn,
+        ))
+    }
+
+    /// The slow part of [`SegmentWriter::create`], which can run ahead of need (on another
+    /// thread): creates the files, reserves, maps and pre-faults the first chunk, and makes the
+    /// directory entries durable. Until [`SegmentWriter::start`], the segment's first chunk
+    /// header is all zero: recovery sees a segment that holds nothing.
+    ///
+    /// # Errors
+    /// As [`SegmentWriter::create`].
+    pub fn prepare(
+        storage: &S,
+        dir: &Path,
+        segment_id: u64,
+        options: SegmentOptions,
+    ) -> Result<PreparedSegment<S>, Error> {
         options.validate()?;
-        // On failure, remove what this call created (never a file that already existed), so a
-        // retry once space is freed can create the same id.
+        // On failure, remove what this call created (never a file that already existed).
         let mut created = Created { storage, paths: Vec::new() };
         let path = dir.join(segment_file_name(segment_id));
         let file = storage.create(&path).map_err(|e| Error::io("create", &path, e))?;
@@ -167,9 +205,30 @@ impl<S: Storage> SegmentWriter<S> {
         created.paths.push(index_path.clone());
         let header = SegmentIndex::default().encode(segment_id);
         index_file.write_at(0, &header).map_err(|e| Error::io("write", &index_path, e))?;
+        let file = Arc::new(file);
+        let first_map = reserve_chunk::<S>(&file, &path, options, 0)?;
+        storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))?;
+        created.paths.clear();
+        Ok(PreparedSegment {
+            path,
+            file,
+            index_file: Arc::new(index_file),
+            index_len: header.len() as u64,
+            options,
+            segment_id,
+            first_map,
+        })
+    }
+
+    /// Starts a prepared segment: its first record will have LSN `first_lsn`. Writes the first
+    /// chunk's header (durable with the first sync) and begins preparing the next chunk.
+    #[must_use]
+    pub fn start(prepared: PreparedSegment<S>, first_lsn: Lsn) -> SegmentWriter<S> {
+        let PreparedSegment { path, file, index_file, index_len, options, segment_id, first_map } =
+            prepared;
         let mut writer = SegmentWriter {
             path,
-            file: Arc::new(file),
+            file,
             options,
             segment_id,
             chunks: Vec::new(),
@@ -181,19 +240,16 @@ impl<S: Storage> SegmentWriter<S> {
             publication: Arc::new(Publication::new(first_lsn.0)),
             poisoned: false,
             sync_generation: 0,
-            index_file: Arc::new(index_file),
-            index_len: header.len() as u64,
+            index_file,
+            index_len,
             positions: RecordPositions::new(first_lsn),
             durable_records: 0,
             index_buffer: Vec::new(),
             first_lsn,
             index_broken: false,
         };
-        let first = reserve_chunk::<S>(&writer.file, &writer.path, options, 0)?;
-        writer.start_chunk(0, first, true);
-        storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))?;
-        created.paths.clear();
-        Ok(writer)
+        writer.start_chunk(0, first_map, true);
+        writer
     }
 
     /// The segment file's path.
@@ -675,12 +731,12 @@ impl<S: Storage> SegmentWriter<S> {
             if let Some(Prepared::Pending(preparing)) = self.prepared.take() {
                 let _ = preparing.join();
             }
-            self.prepared = self.prepare(index + 1);
+            self.prepared = self.prepare_chunk(index + 1);
         }
     }
 
     /// Starts preparing chunk `index`: on a thread of its own, or here.
-    fn prepare(&self, index: u32) -> Option<Prepared<S>> {
+    fn prepare_chunk(&self, index: u32) -> Option<Prepared<S>> {
         let (file, path, options) = (Arc::clone(&self.file), self.path.clone(), self.options);
         match self.options.preparation {
             ChunkPreparation::Background => {

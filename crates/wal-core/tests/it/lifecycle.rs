@@ -164,3 +164,30 @@ fn dropping_a_wal_with_a_long_periodic_interval_does_not_wait_for_it() {
     // A generous bound: the syncer used to sleep out its whole interval before stopping.
     assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
 }
+
+/// With segments prepared ahead on a background thread, an empty next segment exists on disk
+/// most of the time; power losses at any point keep every acknowledged commit, and the empty
+/// segment is deleted, not mistaken for damage.
+#[test]
+fn power_losses_while_segments_are_prepared_ahead_keep_every_acknowledged_commit() {
+    let options =
+        small(Durability::Commit).with_preparation(wal_core::ChunkPreparation::Background);
+    let mut crashes = 0;
+    for seed in 0..12u64 {
+        let storage = SimStorage::new();
+        let (wal, _) = open_sim(&storage, options);
+        let count = 100 + seed as usize * 40;
+        for n in 0..count {
+            wal.append(TAG, &[n.to_le_bytes()[0]; 700]).unwrap();
+        }
+        let crashed = storage.crash(seed);
+        drop(wal);
+        let (wal, report) = open_sim(&crashed, options);
+        assert_eq!(report.records, count as u64, "seed {seed}");
+        let payloads: Vec<u8> =
+            wal.read_from(wal.start_lsn()).unwrap().map(|e| e.unwrap().payload[0]).collect();
+        assert_eq!(payloads, (0..count).map(|n| n.to_le_bytes()[0]).collect::<Vec<_>>());
+        crashes += 1;
+    }
+    println!("segments prepared ahead: {crashes} power losses, 0 acknowledged commits lost");
+}
