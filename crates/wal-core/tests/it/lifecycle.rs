@@ -173,14 +173,14 @@ fn power_losses_while_segments_are_prepared_ahead_keep_every_acknowledged_commit
     let options =
         small(Durability::Commit).with_preparation(wal_core::ChunkPreparation::Background);
     let mut crashes = 0;
-    for seed in 0..12u64 {
+    for seed in 0..12u8 {
         let storage = SimStorage::new();
         let (wal, _) = open_sim(&storage, options);
-        let count = 100 + seed as usize * 40;
+        let count = 100 + usize::from(seed) * 40;
         for n in 0..count {
             wal.append(TAG, &[n.to_le_bytes()[0]; 700]).unwrap();
         }
-        let crashed = storage.crash(seed);
+        let crashed = storage.crash(u64::from(seed));
         drop(wal);
         let (wal, report) = open_sim(&crashed, options);
         assert_eq!(report.records, count as u64, "seed {seed}");
