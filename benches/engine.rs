@@ -121,14 +121,16 @@ fn run_cell(cell: &str) {
     let commits = 2000 / scale.min(4);
     let per_thread = 500 / scale.min(4);
     let result = match cell {
-        "w1" => Cell { rate: records as f64 / w1_engine(dir, records, &payload), latency: None },
+        "w1" => {
+            Cell { rate: records as f64 / append_each(dir, "w1", records, &payload), latency: None }
+        }
         "w1-naive" => {
             let seconds = naive_log(&dir.join("naive"), records, &payload);
             Cell { rate: records as f64 / seconds, latency: None }
         }
         "w1-memcpy" => Cell { rate: records as f64 / memcpy(records, &payload), latency: None },
         "w1b" => Cell { rate: records as f64 / w1_batched(dir, records, &payload), latency: None },
-        "w2" => Cell { rate: megabytes / w2_engine(dir, count, &big), latency: None },
+        "w2" => Cell { rate: megabytes / append_each(dir, "w2", count, &big), latency: None },
         "w2-naive" => {
             Cell { rate: megabytes / naive_log(&dir.join("naive"), count, &big), latency: None }
         }
@@ -136,7 +138,7 @@ fn run_cell(cell: &str) {
         "floor" => durable_write_floor(dir, commits),
         "w4" => w4(dir, 8, per_thread),
         "w5-open" | "w5" => {
-            w1_engine(dir, records, &payload);
+            append_each(dir, "w1", records, &payload);
             let (open, read) = w5_engine(dir);
             if cell == "w5" { read } else { Cell { rate: 1.0 / open.as_secs_f64(), latency: None } }
         }
@@ -178,10 +180,12 @@ fn memcpy(records: usize, payload: &[u8]) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-fn w1_engine(dir: &Path, records: usize, payload: &[u8]) -> f64 {
-    let (wal, _) = Wal::open(dir.join("w1"), buffered()).expect("open");
+/// Seconds to append `count` copies of `payload`, one per call, into a fresh log `name`, and
+/// sync once at the end (W1 and W2).
+fn append_each(dir: &Path, name: &str, count: usize, payload: &[u8]) -> f64 {
+    let (wal, _) = Wal::open(dir.join(name), buffered()).expect("open");
     let started = Instant::now();
-    for _ in 0..records {
+    for _ in 0..count {
         wal.append(TAG, payload).expect("append");
     }
     wal.sync().expect("sync");
@@ -194,16 +198,6 @@ fn w1_batched(dir: &Path, records: usize, payload: &[u8]) -> f64 {
     let started = Instant::now();
     for _ in 0..records / 1000 {
         wal.append_batch(&batch).expect("append");
-    }
-    wal.sync().expect("sync");
-    started.elapsed().as_secs_f64()
-}
-
-fn w2_engine(dir: &Path, count: usize, payload: &[u8]) -> f64 {
-    let (wal, _) = Wal::open(dir.join("w2"), buffered()).expect("open");
-    let started = Instant::now();
-    for _ in 0..count {
-        wal.append(TAG, payload).expect("append");
     }
     wal.sync().expect("sync");
     started.elapsed().as_secs_f64()

@@ -174,7 +174,7 @@ impl<S: Storage> Wal<S> {
             stats: Stats::default(),
             closed: AtomicBool::new(false),
         });
-        let mut report = recovered.report;
+        let report = recovered.report;
         // The first segment of this run is created by the first append, so a log on a full
         // disk still opens for reading and pruning; unless recovery cut something (a torn
         // tail, or what point-in-time recovery dropped): then the next segment, starting right
@@ -202,7 +202,6 @@ impl<S: Storage> Wal<S> {
             wal.shared.write(&aborts)?;
             wal.sync()?;
         }
-        report.elapsed = report.elapsed.max(Duration::ZERO);
         Ok((wal, report))
     }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use wal_core::{Durability, Error, Lsn, Options, SimStorage, Storage, Wal};
 
-use crate::support::{TAG, dir, open_sim, small};
+use crate::support::{TAG, dir, open_sim, segment_files, small};
 
 #[test]
 fn an_empty_batch_is_a_no_op_that_never_blocks_the_appends_after_it() {
@@ -112,13 +112,7 @@ fn a_damaged_first_chunk_header_under_indexed_records_is_an_error_not_an_empty_s
         wal.append(TAG, &[n; 100]).unwrap();
     }
     drop(wal);
-    let mut segments: Vec<_> = storage
-        .list(dir())
-        .unwrap()
-        .into_iter()
-        .filter(|path| path.extension().is_some_and(|ext| ext == "wal"))
-        .collect();
-    segments.sort();
+    let segments = segment_files(&storage);
     let newest = segments.last().unwrap().clone();
     storage.edit_file(&newest, |bytes| bytes[0] ^= 0xFF); // the chunk header's magic
     let error = Wal::open_in(storage.clone(), dir(), small(Durability::Commit)).err().unwrap();

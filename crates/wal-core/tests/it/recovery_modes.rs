@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use wal_core::{Durability, Error, Lsn, Options, RecoveryMode, SimStorage, Storage, Wal};
 
-use crate::support::{TAG, dir, small};
+use crate::support::{TAG, dir, segment_files, small};
 
 const RECORDS: u32 = 3000;
 
@@ -18,13 +18,7 @@ fn build() -> (SimStorage, Vec<PathBuf>) {
     }
     wal.sync().unwrap();
     drop(wal);
-    let mut files: Vec<PathBuf> = storage
-        .list(dir())
-        .unwrap()
-        .into_iter()
-        .filter(|path| path.extension().is_some_and(|ext| ext == "wal"))
-        .collect();
-    files.sort();
+    let files = segment_files(&storage);
     assert!(files.len() >= 4, "{files:?}");
     (storage, files)
 }

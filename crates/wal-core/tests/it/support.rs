@@ -32,6 +32,19 @@ pub(crate) fn open_sim(
     Wal::open_in(storage.clone(), dir(), options).expect("open")
 }
 
+/// The segment files of the simulated log, in order.
+pub(crate) fn segment_files(storage: &SimStorage) -> Vec<std::path::PathBuf> {
+    use wal_core::Storage;
+    let mut files: Vec<_> = storage
+        .list(dir())
+        .unwrap()
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wal"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// The payloads of every committed unit, in replay order.
 pub(crate) fn committed_payloads<S: wal_core::Storage>(wal: &Wal<S>) -> Vec<Vec<Vec<u8>>> {
     wal.replay()
