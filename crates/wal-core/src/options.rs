@@ -33,7 +33,8 @@ pub enum RecoveryMode {
     /// is an error.
     #[default]
     TolerateTornTail,
-    /// Any damage, a torn tail included, is an error; nothing is changed.
+    /// Any damage, a torn tail included, is an error, and the log does not open. (Opening may
+    /// still rebuild a stale sidecar index, which holds no data.)
     AbsoluteConsistency,
     /// Recovery stops at the first damage, keeps everything before it, deletes what follows,
     /// and reports what was dropped.
