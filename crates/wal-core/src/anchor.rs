@@ -1,11 +1,15 @@
-//! The anchor file: where the log logically starts, kept durable in two alternating copies.
+//! The anchor file: where the log logically starts, and its latest tail cut, kept durable in two
+//! alternating copies.
 //!
 //! `truncate_before` and pruning move the start forward before they delete any file, so a crash
-//! never exposes records the user dropped. Each update writes the older of two 32-byte slots,
-//! 4 KiB apart (never in one sector), and syncs it; a torn write can only damage the slot being
-//! written, and opening takes the valid slot with the higher sequence number. Layout of a slot
-//! (little-endian): magic `WALANCHR` (8), sequence (u64), start LSN (u64), CRC-32 of the first
-//! 24 bytes (u32), zero (4).
+//! never exposes records the user dropped. `truncate_after` records its cut here too (segments
+//! below an id end at an LSN), beside the new segment that starts at the cut: if that segment's
+//! first chunk header were lost while it holds no record, the cut records still stay cut.
+//! Each update writes the older of two 48-byte slots, 4 KiB apart (never in one sector), and
+//! syncs it; a torn write can only damage the slot being written, and opening takes the valid
+//! slot with the higher sequence number. Layout of a slot (little-endian): magic `WALANCHR` (8),
+//! sequence (u64), start LSN (u64), cut segment id (u64), cut LSN (u64), CRC-32 of the first
+//! 40 bytes (u32), zero (4). No cut is segment id 0 (no segment lies below it).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -19,7 +23,7 @@ use crate::error::Error;
 /// The anchor file's name in the log directory.
 pub const ANCHOR_FILE_NAME: &str = "wal.anchor";
 const MAGIC: &[u8; 8] = b"WALANCHR";
-const SLOT_BYTES: usize = 32;
+const SLOT_BYTES: usize = 48;
 const SLOT_STRIDE: usize = 4096;
 
 /// The open anchor file and what it says.
@@ -28,6 +32,15 @@ pub(crate) struct Anchor<S: Storage> {
     path: PathBuf,
     sequence: u64,
     start: Lsn,
+    cut: Cut,
+}
+
+/// The latest tail cut: segments with an id below `below_segment` hold no record at or after
+/// `at`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cut {
+    pub(crate) below_segment: u64,
+    pub(crate) at: Lsn,
 }
 
 impl<S: Storage> Anchor<S> {
@@ -46,15 +59,15 @@ impl<S: Storage> Anchor<S> {
                 let best = [0, SLOT_STRIDE]
                     .iter()
                     .filter_map(|&at| decode_slot(bytes.get(at..at + SLOT_BYTES)?))
-                    .max_by_key(|&(sequence, _)| sequence);
-                let Some((sequence, start)) = best else {
+                    .max_by_key(|slot| slot.0);
+                let Some((sequence, start, cut)) = best else {
                     return Err(Error::AnchorDamaged { path });
                 };
-                Ok(Anchor { file, path, sequence, start })
+                Ok(Anchor { file, path, sequence, start, cut })
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 let file = storage.create(&path).map_err(|e| io_error("create", &path, e))?;
-                let mut anchor = Anchor { file, path, sequence: 0, start };
+                let mut anchor = Anchor { file, path, sequence: 0, start, cut: Cut::default() };
                 anchor.set_start(start)?;
                 storage.sync_dir(dir).map_err(|e| io_error("sync directory", dir, e))?;
                 Ok(anchor)
@@ -75,33 +88,52 @@ impl<S: Storage> Anchor<S> {
         self.start
     }
 
+    /// The latest durable tail cut.
+    pub(crate) fn cut(&self) -> Cut {
+        self.cut
+    }
+
     /// Makes `start` the durable logical start.
     pub(crate) fn set_start(&mut self, start: Lsn) -> Result<(), Error> {
+        self.write(start, self.cut)
+    }
+
+    /// Makes `cut` the durable latest tail cut.
+    pub(crate) fn set_cut(&mut self, cut: Cut) -> Result<(), Error> {
+        self.write(self.start, cut)
+    }
+
+    fn write(&mut self, start: Lsn, cut: Cut) -> Result<(), Error> {
         let sequence = self.sequence + 1;
         let at = (sequence % 2) * SLOT_STRIDE as u64;
-        self.file
-            .write_at(at, &encode_slot(sequence, start))
-            .map_err(|e| io_error("write", &self.path, e))?;
+        let slot = encode_slot(sequence, start, cut);
+        self.file.write_at(at, &slot).map_err(|e| io_error("write", &self.path, e))?;
         self.file.sync_data().map_err(|e| io_error("sync", &self.path, e))?;
-        (self.sequence, self.start) = (sequence, start);
+        (self.sequence, self.start, self.cut) = (sequence, start, cut);
         Ok(())
     }
 }
 
-fn encode_slot(sequence: u64, start: Lsn) -> [u8; SLOT_BYTES] {
+/// Bytes of a slot the CRC covers.
+const CHECKED: usize = 40;
+
+fn encode_slot(sequence: u64, start: Lsn, cut: Cut) -> [u8; SLOT_BYTES] {
     let mut slot = [0u8; SLOT_BYTES];
     slot[..8].copy_from_slice(MAGIC);
-    slot[8..16].copy_from_slice(&sequence.to_le_bytes());
-    slot[16..24].copy_from_slice(&start.0.to_le_bytes());
-    let crc = crc32fast::hash(&slot[..24]);
-    slot[24..28].copy_from_slice(&crc.to_le_bytes());
+    for (at, word) in [(8, sequence), (16, start.0), (24, cut.below_segment), (32, cut.at.0)] {
+        slot[at..at + 8].copy_from_slice(&word.to_le_bytes());
+    }
+    let crc = crc32fast::hash(&slot[..CHECKED]);
+    slot[CHECKED..CHECKED + 4].copy_from_slice(&crc.to_le_bytes());
     slot
 }
 
-fn decode_slot(slot: &[u8]) -> Option<(u64, Lsn)> {
+fn decode_slot(slot: &[u8]) -> Option<(u64, Lsn, Cut)> {
     let word = |at: usize| u64::from_le_bytes(slot[at..at + 8].try_into().expect("8 bytes"));
-    let crc = u32::from_le_bytes(slot[24..28].try_into().expect("4 bytes"));
-    (&slot[..8] == MAGIC && crc32fast::hash(&slot[..24]) == crc).then(|| (word(8), Lsn(word(16))))
+    let crc = u32::from_le_bytes(slot[CHECKED..CHECKED + 4].try_into().expect("4 bytes"));
+    let valid = &slot[..8] == MAGIC && crc32fast::hash(&slot[..CHECKED]) == crc;
+    let cut = Cut { below_segment: word(24), at: Lsn(word(32)) };
+    valid.then(|| (word(8), Lsn(word(16)), cut))
 }
 
 fn io_error(op: &'static str, path: &Path, source: io::Error) -> Error {
@@ -114,9 +146,10 @@ mod tests {
 
     #[test]
     fn a_slot_round_trips_and_any_flipped_bit_is_refused() {
-        let slot = encode_slot(7, Lsn(42));
-        assert_eq!(decode_slot(&slot), Some((7, Lsn(42))));
-        for bit in 0..28 * 8 {
+        let cut = Cut { below_segment: 3, at: Lsn(99) };
+        let slot = encode_slot(7, Lsn(42), cut);
+        assert_eq!(decode_slot(&slot), Some((7, Lsn(42), cut)));
+        for bit in 0..(CHECKED + 4) * 8 {
             let mut bad = slot;
             bad[bit / 8] ^= 1 << (bit % 8);
             assert_eq!(decode_slot(&bad), None, "bit {bit}");

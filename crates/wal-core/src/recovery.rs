@@ -129,6 +129,19 @@ pub(crate) fn recover<S: Storage>(
         }
         plan.push(Planned { id, first, cap: None });
     }
+    // The anchor's latest tail cut, as if a segment with its id began at its LSN: it cuts the
+    // segments before it even if the segment that began there lost its first chunk header.
+    let cut = anchor.cut();
+    if cut.below_segment > 0 {
+        for earlier in plan.iter_mut().filter(|segment| segment.id < cut.below_segment) {
+            earlier.cap = Some(earlier.cap.map_or(cut.at, |cap| cap.min(cut.at)));
+        }
+        let (cut_away, kept): (Vec<Planned>, Vec<Planned>) = plan
+            .into_iter()
+            .partition(|segment| segment.id < cut.below_segment && segment.first >= cut.at);
+        obsolete.extend(cut_away.iter().map(|segment| segment.id));
+        plan = kept;
+    }
     // An empty segment can only be the newest (created, then a crash before its first sync);
     // one older than a segment with records lost its first chunk header: damage.
     let newest = plan.iter().map(|segment| segment.id).max();

@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 use wal_format::Lsn;
 use wal_segment::{Storage, delete_segment};
 
+use crate::anchor::Cut;
 use crate::error::Error;
 use crate::wal::{ClosedSegment, Shared, State, Wal, lock_state};
 
@@ -168,6 +169,11 @@ fn cut_tail<S: Storage>(
         writer.sync()?;
     }
     state.retire_active(shared)?;
+    // The cut, durable in the anchor: every segment so far ends at `keep_below`. (The next
+    // segment's durable header says the same, below; this copy survives losing that header
+    // while the segment is still empty.)
+    let cut = Cut { below_segment: state.next_segment_id, at: keep_below };
+    state.anchor.set_cut(cut)?;
     let mut superseded = Vec::new();
     while state.closed.last().is_some_and(|segment| segment.first >= keep_below) {
         superseded.push(state.closed.pop().expect("checked").id);

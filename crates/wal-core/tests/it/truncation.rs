@@ -125,3 +125,22 @@ fn a_failure_and_crash_at_every_step_of_a_truncation_leaves_before_or_after() {
         "truncation: {checked} failure points, each followed by a power loss: before or after"
     );
 }
+
+/// `truncate_after` makes its cut durable twice: in the next segment's first chunk header and in
+/// the anchor. If that header is lost while the segment is still empty (media damage), the
+/// segment reads as empty and is deleted, and only the anchor keeps the cut records from
+/// coming back.
+#[test]
+fn a_cut_survives_losing_the_header_of_the_segment_that_begins_at_it() {
+    let storage = SimStorage::new();
+    let (wal, _) = open_sim(&storage, small(Durability::Buffered));
+    let lsns = fill(&wal, 1000);
+    let all = payloads(&wal);
+    wal.truncate_after(lsns[599]).unwrap();
+    drop(wal);
+    let newest = segment_files(&storage).pop().unwrap();
+    storage.edit_file(&newest, |bytes| bytes[8] ^= 0x01); // inside the header: now torn
+    let (wal, report) = open_sim(&storage, small(Durability::Buffered));
+    assert_eq!(payloads(&wal), all[..600], "{report:?}");
+    assert_eq!(wal.next_lsn(), Lsn(lsns[599].0 + 1));
+}
