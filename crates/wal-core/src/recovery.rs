@@ -250,7 +250,10 @@ pub(crate) fn recover<S: Storage>(
             source,
         })?;
     }
-    let next_segment_id = ids.iter().chain(&orphans).max().map_or(0, |id| id + 1);
+    // Ids only grow, even after every segment file was deleted: a new segment must never have
+    // an id the anchor's cut applies to.
+    let next_segment_id =
+        ids.iter().chain(&orphans).max().map_or(0, |id| id + 1).max(cut.below_segment);
     let state = State {
         active: None,
         closed,
