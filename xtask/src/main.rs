@@ -66,7 +66,8 @@ fn ci() -> Result {
     }
 }
 
-/// The loom models of the publication watermark (wal-segment) and group commit (wal-core):
+/// The loom models of the handle registry and segment release (wal-telemetry), the
+/// publication watermark (wal-segment) and group commit (wal-core):
 /// every interleaving of a few threads. A separate target directory keeps `--cfg loom` builds
 /// from invalidating the normal ones.
 fn loom() -> Result {
@@ -77,6 +78,8 @@ fn loom() -> Result {
             "test",
             "--locked",
             "--release",
+            "-p",
+            "wal-telemetry",
             "-p",
             "wal-segment",
             "-p",
