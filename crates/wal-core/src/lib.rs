@@ -10,10 +10,14 @@
 //!   zero-copy payloads; [`Wal::replay`] yields committed work in commit order.
 //! - [`Wal::truncate_before`], [`Wal::truncate_after`] and [`Wal::prune`] remove records on
 //!   record boundaries, crash-safely.
+//! - [`Wal::telemetry`] tells which handles are alive, where they were created and what they
+//!   hold back; the same figures go to the `metrics` facade ([`METRICS`]), and leaks are
+//!   warned about through `tracing` ([`LeakThresholds`]).
 //!
 //! `docs/ARCHITECTURE.md` describes the data flow and what a crash at each step leaves.
 
 mod anchor;
+mod background;
 mod entry;
 mod error;
 mod group_commit;
@@ -22,6 +26,7 @@ mod read;
 mod recovery;
 mod replay;
 mod stats;
+mod telemetry;
 mod truncate;
 mod txn;
 mod wal;
@@ -39,6 +44,10 @@ pub use txn::Txn;
 pub use wal::Wal;
 pub use wal_format::{Lsn, Record, Tag};
 pub use wal_segment::{ChunkPreparation, RealStorage, SimStorage, Storage};
+pub use wal_telemetry::{
+    EngineFigures, HeldBack, Kind, KindCounts, LeakThresholds, LeakWarning, LedgerCounts,
+    LiveHandle, METRICS, MetricInfo, RecoveryFigures, Telemetry,
+};
 
 /// The README's examples (the codec alone, and the engine) are compiled and run as doctests of
 /// this crate, which depends on every crate they use, so they cannot rot.

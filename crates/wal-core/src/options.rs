@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use wal_segment::{ChunkPreparation, SegmentOptions};
+use wal_telemetry::LeakThresholds;
 
 use crate::error::Error;
 
@@ -60,6 +61,15 @@ pub struct Options {
     pub size_limit: Option<u64>,
     /// Prepare the next chunk on a background thread (default) or in the appending thread.
     pub preparation: ChunkPreparation,
+    /// Register every reader, tailing reader and transaction with its creation site and age
+    /// (default). Off, they are neither counted nor named in leak warnings.
+    pub track_handles: bool,
+    /// When a handle's age or the bytes held back deserve a warning.
+    pub leak_thresholds: LeakThresholds,
+    /// How often the housekeeping thread exports metrics, checks for leaks and deletes the
+    /// files of released segments (1 s by default; it also wakes on every release). `None`:
+    /// no thread; call [`crate::Wal::housekeep`] yourself.
+    pub housekeeping: Option<Duration>,
 }
 
 impl Default for Options {
@@ -72,6 +82,9 @@ impl Default for Options {
             recovery: RecoveryMode::default(),
             size_limit: None,
             preparation: segment.preparation,
+            track_handles: true,
+            leak_thresholds: LeakThresholds::default(),
+            housekeeping: Some(Duration::from_secs(1)),
         }
     }
 }
@@ -119,6 +132,27 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::track_handles`].
+    #[must_use]
+    pub fn with_track_handles(mut self, track: bool) -> Self {
+        self.track_handles = track;
+        self
+    }
+
+    /// Sets [`Options::leak_thresholds`].
+    #[must_use]
+    pub fn with_leak_thresholds(mut self, thresholds: LeakThresholds) -> Self {
+        self.leak_thresholds = thresholds;
+        self
+    }
+
+    /// Sets [`Options::housekeeping`].
+    #[must_use]
+    pub fn with_housekeeping(mut self, interval: Option<Duration>) -> Self {
+        self.housekeeping = interval;
+        self
+    }
+
     /// The segment layer's view of these options.
     pub(crate) fn segment(&self) -> SegmentOptions {
         SegmentOptions {
@@ -135,6 +169,9 @@ impl Options {
             && interval.is_zero()
         {
             return Err(Error::InvalidOptions { reason: "a periodic sync interval must be > 0" });
+        }
+        if self.housekeeping.is_some_and(|interval| interval.is_zero()) {
+            return Err(Error::InvalidOptions { reason: "a housekeeping interval must be > 0" });
         }
         Ok(())
     }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use wal_format::{Decoded, Frames, Lsn, RecordBytes, Stop, decode_frame};
 use wal_segment::{ChunkRef, RealStorage, Storage};
+use wal_telemetry::{Kind, Registration};
 
 use crate::entry::{Entry, interpret};
 use crate::error::Error;
@@ -24,6 +25,8 @@ use crate::wal::{Shared, Wal, lock_state};
 struct Located<S: Storage> {
     /// The LSN found: the one asked for, or the start for a reader waiting at a pruned seal.
     lsn: Lsn,
+    /// The segment holding it.
+    segment: u64,
     chunk: ChunkRef<S>,
     offset: usize,
     /// Records of the segment at and after this LSN were cut by a later segment.
@@ -50,14 +53,16 @@ impl<S: Storage> Shared<S> {
         if let Some(writer) = state.active.as_ref().filter(|writer| lsn >= writer.first_lsn()) {
             let entry = writer.position(lsn).expect("a published record has a position");
             let chunk = writer.chunk(entry.chunk).expect("its chunk was started").clone();
-            return Ok(Some(Located { lsn, chunk, offset: entry.offset as usize, end: Lsn::MAX }));
+            let (segment, offset) = (writer.segment_id(), entry.offset as usize);
+            return Ok(Some(Located { lsn, segment, chunk, offset, end: Lsn::MAX }));
         }
         let at = state.closed.partition_point(|segment| segment.end <= lsn);
         let segment = state.closed.get(at).filter(|segment| segment.first <= lsn);
         let found = segment.and_then(|segment| {
             let entry = segment.index.get(lsn)?;
             let chunk = segment.chunks.get(entry.chunk as usize)?.clone();
-            Some(Located { lsn, chunk, offset: entry.offset as usize, end: segment.end })
+            let (id, offset, end) = (segment.id, entry.offset as usize, segment.end);
+            Some(Located { lsn, segment: id, chunk, offset, end })
         });
         // Recovery checked that the segments chain densely from the start.
         found.map(Some).ok_or(Error::OutOfRange { lsn, start, end: published })
@@ -90,20 +95,29 @@ impl<S: Storage> Wal<S> {
     ///
     /// # Errors
     /// `OutOfRange` if `lsn` is below the log's start.
+    #[track_caller]
     pub fn read_from(&self, lsn: Lsn) -> Result<Reader<S>, Error> {
-        let start = self.start_lsn();
-        if lsn < start {
-            return Err(Error::OutOfRange { lsn, start, end: self.shared.published_lsn() });
-        }
-        Ok(Reader::new(Arc::clone(&self.shared), lsn))
+        self.reader(lsn, Kind::Reader)
     }
 
     /// A reader that waits for new records: see [`Tail`].
     ///
     /// # Errors
     /// As [`Wal::read_from`].
+    #[track_caller]
     pub fn tail_from(&self, lsn: Lsn) -> Result<Tail<S>, Error> {
-        Ok(Tail { reader: self.read_from(lsn)? })
+        Ok(Tail { reader: self.reader(lsn, Kind::Tail)? })
+    }
+
+    /// A reader from `lsn`, registered as `kind` with the caller's caller as its site.
+    #[track_caller]
+    fn reader(&self, lsn: Lsn, kind: Kind) -> Result<Reader<S>, Error> {
+        let start = self.start_lsn();
+        if lsn < start {
+            return Err(Error::OutOfRange { lsn, start, end: self.shared.published_lsn() });
+        }
+        let registration = self.shared.register(kind);
+        Ok(Reader::new(Arc::clone(&self.shared), lsn, registration))
     }
 }
 
@@ -128,6 +142,8 @@ pub struct Reader<S: Storage = RealStorage> {
     next_lsn: Lsn,
     at: Option<Position<S>>,
     epoch: u64,
+    /// The reader's entry in the log's registry: its site, its age, the chunk it holds.
+    registration: Option<Registration>,
 }
 
 /// A scan in progress through one chunk's published bytes.
@@ -140,9 +156,30 @@ struct Position<S: Storage> {
 }
 
 impl<S: Storage> Reader<S> {
-    fn new(shared: Arc<Shared<S>>, next_lsn: Lsn) -> Reader<S> {
+    fn new(shared: Arc<Shared<S>>, next_lsn: Lsn, registration: Option<Registration>) -> Self {
         let epoch = shared.epoch.load(Ordering::Acquire);
-        Reader { shared, next_lsn, at: None, epoch }
+        Reader { shared, next_lsn, at: None, epoch, registration }
+    }
+
+    /// Starts scanning the chunk `located` points into.
+    fn enter(&mut self, located: Located<S>) {
+        let Located { lsn, segment, chunk, offset, end } = located;
+        if let Some(registration) = &self.registration {
+            registration.pin(Some(segment), chunk.mapped_bytes() as u64);
+        }
+        self.next_lsn = lsn;
+        let bytes = chunk.published_bytes();
+        let scanned = bytes.len();
+        let frames = Frames::resume(bytes, chunk.salt(), offset, self.next_lsn);
+        self.at = Some(Position { chunk, frames, scanned, end });
+    }
+
+    /// Lets go of the chunk being scanned (the next step looks the position up again).
+    fn leave(&mut self) {
+        self.at = None;
+        if let Some(registration) = &self.registration {
+            registration.pin(None, 0);
+        }
     }
 
     /// The LSN the next record read will have (or be after, if it is a skipped seal).
@@ -157,7 +194,8 @@ impl<S: Storage> Reader<S> {
             let epoch = self.shared.epoch.load(Ordering::Acquire);
             if epoch != self.epoch {
                 let cut = self.shared.lowest_cut_since(self.epoch);
-                (self.epoch, self.at) = (epoch, None);
+                self.epoch = epoch;
+                self.leave();
                 // Records this reader returned were cut: say so, and go on from the cut.
                 if let Some(at) = cut.filter(|&at| at < self.next_lsn) {
                     self.next_lsn = at;
@@ -166,21 +204,14 @@ impl<S: Storage> Reader<S> {
             }
             if self.at.is_none() {
                 match self.shared.locate(self.next_lsn) {
-                    Ok(Some(located)) => {
-                        let Located { lsn, chunk, offset, end } = located;
-                        self.next_lsn = lsn;
-                        let bytes = chunk.published_bytes();
-                        let scanned = bytes.len();
-                        let frames = Frames::resume(bytes, chunk.salt(), offset, self.next_lsn);
-                        self.at = Some(Position { chunk, frames, scanned, end });
-                    }
+                    Ok(Some(located)) => self.enter(located),
                     Ok(None) => return None,
                     Err(error) => return Some(Err(error)),
                 }
             }
             let position = self.at.as_mut().expect("located above");
             match position.frames.next() {
-                Some(Ok(record)) if record.lsn >= position.end => self.at = None,
+                Some(Ok(record)) if record.lsn >= position.end => self.leave(),
                 Some(Ok(record)) => {
                     self.next_lsn = Lsn(record.lsn.0 + 1);
                     if let Some(entry) = interpret(record) {
@@ -190,10 +221,10 @@ impl<S: Storage> Reader<S> {
                 Some(Err(error)) => {
                     let offset = position.frames.offset();
                     let error = self.shared.damaged(&position.chunk, offset, &error);
-                    self.at = None;
+                    self.leave();
                     return Some(Err(error));
                 }
-                None if position.frames.stop() == Some(Stop::Padding) => self.at = None,
+                None if position.frames.stop() == Some(Stop::Padding) => self.leave(),
                 None => {
                     // The end of what was published when the scan began: look again. (A closed
                     // chunk's scan can also end in a tail too short for a frame.)
@@ -204,7 +235,7 @@ impl<S: Storage> Reader<S> {
                         position.scanned = bytes.len();
                         position.frames = Frames::resume(bytes, salt, offset, self.next_lsn);
                     } else if closed {
-                        self.at = None;
+                        self.leave();
                     } else {
                         return None;
                     }

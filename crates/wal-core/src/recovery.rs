@@ -12,6 +12,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ use wal_segment::{
     ChunkRef, RecordPositions, RecoveredSegment, SegmentEnd, Storage, delete_segment,
     index_file_name, open_segment, salvage_segment, segment_file_name, segment_first_lsn,
 };
+
+use wal_telemetry::{Ledger, SegmentLife};
 
 use crate::anchor::Anchor;
 use crate::entry::{EntryKind, TxnId, interpret};
@@ -97,6 +100,7 @@ pub(crate) fn recover<S: Storage>(
     storage: &S,
     dir: &Path,
     options: &Options,
+    ledger: &Arc<Ledger>,
 ) -> Result<Recovered<S>, Error> {
     let started = Instant::now();
     let segment_options = options.segment();
@@ -171,8 +175,10 @@ pub(crate) fn recover<S: Storage>(
     let mut counts = Counts::default();
     let mut closed = Vec::new();
     let mut end = start;
+    let found = plan.len() as u64;
     let mut planned = plan.into_iter().peekable();
     while let Some(segment) = planned.next() {
+        wal_telemetry::recovery_progress(found - planned.len() as u64 - 1, found);
         let path = dir.join(segment_file_name(segment.id));
         let is_last = planned.peek().is_none();
         let opened = open_one(storage, dir, &segment, options)?;
@@ -225,8 +231,13 @@ pub(crate) fn recover<S: Storage>(
         }
         counts.add(&recovered, start, segment_end)?;
         end = end.max(segment_end);
-        closed.push(closed_segment(&segment, segment_end, chunks, recovered, options));
+        let life = SegmentLife::new(ledger, segment.id);
+        for chunk in &chunks {
+            chunk.hold(&life);
+        }
+        closed.push(closed_segment(&segment, segment_end, chunks, recovered, options, life));
     }
+    wal_telemetry::recovery_progress(found, found);
 
     for &id in &obsolete {
         delete_segment(storage, dir, id)?;
@@ -264,6 +275,8 @@ pub(crate) fn recover<S: Storage>(
         cuts: Vec::new(),
         seal_before_start: None,
         preparing: None,
+        held_back: Vec::new(),
+        to_delete: Vec::new(),
     };
     let next_txn = match counts.max_txn {
         None => 0,
@@ -311,6 +324,7 @@ fn closed_segment<S: Storage>(
     chunks: Vec<ChunkRef<S>>,
     recovered: RecoveredSegment,
     options: &Options,
+    life: Arc<SegmentLife>,
 ) -> ClosedSegment<S> {
     let bytes = chunks.len() as u64 * options.chunk_bytes as u64;
     ClosedSegment {
@@ -321,6 +335,7 @@ fn closed_segment<S: Storage>(
         sealed: recovered.sealed.is_some() && end == recovered.scan.next_lsn,
         index: RecordPositions::from_index(segment.first, &recovered.index),
         bytes,
+        life,
     }
 }
 

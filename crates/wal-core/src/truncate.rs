@@ -12,11 +12,12 @@
 use std::sync::atomic::Ordering;
 
 use wal_format::Lsn;
-use wal_segment::{Storage, delete_segment};
+use wal_segment::Storage;
+use wal_telemetry::HeldBack;
 
 use crate::anchor::Cut;
 use crate::error::Error;
-use crate::wal::{ClosedSegment, Shared, State, Wal, lock_state};
+use crate::wal::{ClosedSegment, Shared, State, Wal, lock_state, shared_life};
 
 /// What a prune did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,6 +33,9 @@ pub struct PruneReport {
     pub bytes_held: u64,
     /// The retention floor stopped the prune before the budget was met.
     pub held_by_floor: Option<Lsn>,
+    /// Segments removed from the log whose files stay on disk because handles still view
+    /// them, with those handles; each file goes when its last view drops.
+    pub held_back: Vec<HeldBack>,
 }
 
 impl<S: Storage> Wal<S> {
@@ -130,7 +134,8 @@ pub(crate) fn prune_locked<S: Storage>(
         // Never backwards: a segment kept by recovery may end below the start already.
         let start = state.closed[doomed - 1].end.max(state.anchor.start());
         state.anchor.set_start(start)?;
-        remove_front(shared, state, doomed)?;
+        report.held_back = remove_front(shared, state, doomed)?;
+        report.bytes_freed -= report.held_back.iter().map(|held| held.bytes).sum::<u64>();
     }
     report.segments_deleted = doomed;
     report.start = state.anchor.start();
@@ -138,12 +143,13 @@ pub(crate) fn prune_locked<S: Storage>(
     Ok(report)
 }
 
-/// Deletes the first `count` closed segments (the start already moved past them).
+/// Removes the first `count` closed segments (the start already moved past them), deleting
+/// their files unless handles hold them back; returns those held back.
 fn remove_front<S: Storage>(
     shared: &Shared<S>,
     state: &mut State<S>,
     count: usize,
-) -> Result<(), Error> {
+) -> Result<Vec<HeldBack>, Error> {
     let doomed: Vec<ClosedSegment<S>> = state.closed.drain(..count).collect();
     // A reader caught up at the last deleted segment's seal lost nothing: it goes on at the
     // start (see `locate`).
@@ -151,11 +157,7 @@ fn remove_front<S: Storage>(
         state.seal_before_start = Some(Lsn(last.end.0 - 1));
     }
     shared.epoch.fetch_add(1, Ordering::AcqRel);
-    for segment in doomed {
-        // Readers still holding views keep the mapping alive; the file goes now.
-        delete_segment(&shared.storage, &shared.dir, segment.id)?;
-    }
-    Ok(())
+    state.retire(shared, doomed)
 }
 
 /// Cuts the log so that `keep_below` is the next LSN, with the sync role and the lock held.
@@ -176,7 +178,7 @@ fn cut_tail<S: Storage>(
     state.anchor.set_cut(cut)?;
     let mut superseded = Vec::new();
     while state.closed.last().is_some_and(|segment| segment.first >= keep_below) {
-        superseded.push(state.closed.pop().expect("checked").id);
+        superseded.push(state.closed.pop().expect("checked"));
     }
     if let Some(segment) = state.closed.last_mut() {
         segment.end = segment.end.min(keep_below);
@@ -187,9 +189,7 @@ fn cut_tail<S: Storage>(
     // The commit point: the next segment's first chunk header, durable.
     state.writer(shared)?.sync()?;
     shared.commit.reset(keep_below.0);
-    for id in superseded {
-        delete_segment(&shared.storage, &shared.dir, id)?;
-    }
+    state.retire(shared, superseded)?;
     Ok(())
 }
 
@@ -201,10 +201,11 @@ impl<S: Storage> State<S> {
         let (id, first) = (writer.segment_id(), writer.first_lsn());
         let index = writer.positions().clone();
         let end = writer.next_lsn();
+        let life = shared_life(shared, &writer);
         let chunks = writer.close()?;
         let bytes = chunks.len() as u64 * shared.options.chunk_bytes as u64;
         let sealed = false;
-        self.closed.push(ClosedSegment { id, first, end, chunks, index, bytes, sealed });
+        self.closed.push(ClosedSegment { id, first, end, chunks, index, bytes, sealed, life });
         self.next_first_lsn = end;
         Ok(())
     }

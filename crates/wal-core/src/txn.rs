@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use wal_format::{Lsn, Record, Tag};
 use wal_segment::{RealStorage, Storage};
+use wal_telemetry::{Kind, Registration};
 
 use crate::entry::{DELTA_PREFIX_BYTES, TxnId, is_record_tag};
 use crate::error::Error;
@@ -24,6 +25,8 @@ pub struct Txn<S: Storage = RealStorage> {
     /// Reused for every delta: the id, the tag, then the payload.
     buffer: Vec<u8>,
     finished: bool,
+    /// The transaction's entry in the log's registry: its site and its age.
+    _registration: Option<Registration>,
 }
 
 impl<S: Storage> Wal<S> {
@@ -31,10 +34,17 @@ impl<S: Storage> Wal<S> {
     ///
     /// # Errors
     /// As [`Wal::append`].
+    #[track_caller]
     pub fn begin(&self) -> Result<Txn<S>, Error> {
         let id = self.shared.next_txn_id();
         self.shared.write(&[Record { tag: Tag::TXN_BEGIN, payload: &id.to_le_bytes() }])?;
-        Ok(Txn { shared: Arc::clone(&self.shared), id, buffer: Vec::new(), finished: false })
+        Ok(Txn {
+            shared: Arc::clone(&self.shared),
+            id,
+            buffer: Vec::new(),
+            finished: false,
+            _registration: self.shared.register(Kind::Transaction),
+        })
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,12 @@ use wal_segment::{
     SegmentWriter, Storage,
 };
 
+use wal_telemetry::{
+    Kind, LeakWatch, Ledger, RecoveryFigures, Registration, Registry, SegmentLife,
+};
+
 use crate::anchor::Anchor;
+use crate::background::{Background, Signal};
 use crate::entry::{TxnId, is_record_tag};
 use crate::error::Error;
 use crate::group_commit::{GroupCommit, WaitError, Waited};
@@ -52,7 +57,8 @@ use crate::stats::Stats;
 /// ```
 pub struct Wal<S: Storage = RealStorage> {
     pub(crate) shared: Arc<Shared<S>>,
-    syncer: Option<Syncer>,
+    syncer: Option<Background>,
+    housekeeper: Option<Background>,
     /// The directory lock belongs to this handle, not to readers or transactions that outlive
     /// it: dropping the `Wal` stops all writing and releases the directory.
     lock: Option<DirLock<S>>,
@@ -73,6 +79,14 @@ pub(crate) struct Shared<S: Storage> {
     poisoned: AtomicBool,
     pub(crate) stats: Stats,
     pub(crate) closed: AtomicBool,
+    /// The live readers, tailing readers and transactions.
+    pub(crate) registry: Arc<Registry>,
+    /// Chunk mappings, and the segments retired but still viewed.
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) leaks: LeakWatch,
+    pub(crate) recovery: RecoveryFigures,
+    /// Wakes the housekeeper (a segment was released).
+    pub(crate) housekeeping: Arc<Signal>,
 }
 
 /// The segments: the closed ones in LSN order, and the one being written.
@@ -95,6 +109,10 @@ pub(crate) struct State<S: Storage> {
     /// The seal LSN of the last segment removed from the front, if it ends where the log now
     /// starts: a reader waiting there has read everything before the start.
     pub(crate) seal_before_start: Option<Lsn>,
+    /// Segments retired while handles still viewed them: their files stay until released.
+    pub(crate) held_back: Vec<Arc<SegmentLife>>,
+    /// Released segments whose files are still to be deleted (a deletion failed).
+    pub(crate) to_delete: Vec<u64>,
 }
 
 /// A segment that receives no more records, readable through its mapped chunks.
@@ -108,6 +126,8 @@ pub(crate) struct ClosedSegment<S: Storage> {
     pub(crate) bytes: u64,
     /// Whether its last record is a seal (at `end - 1`).
     pub(crate) sealed: bool,
+    /// What its chunk mappings hold: retired, its file goes once they are all gone.
+    pub(crate) life: Arc<SegmentLife>,
 }
 
 /// Wakes tailing readers when records are published.
@@ -115,12 +135,6 @@ pub(crate) struct TailSignal {
     lock: Mutex<()>,
     condvar: Condvar,
     waiters: AtomicU64,
-}
-
-/// The background thread of `Durability::Periodic`.
-struct Syncer {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<JoinHandle<()>>,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -159,7 +173,16 @@ impl<S: Storage> Wal<S> {
             source: e,
         })?;
         let lock = DirLock::acquire(&storage, &dir)?;
-        let recovered = recovery::recover(&storage, &dir, &options)?;
+        let ledger = Ledger::new();
+        let recovered = recovery::recover(&storage, &dir, &options, &ledger)?;
+        let report = &recovered.report;
+        let mut recovery = RecoveryFigures::default();
+        recovery.segments = report.segments as u64;
+        recovery.records = report.records;
+        recovery.elapsed = report.elapsed;
+        let housekeeping = Arc::new(Signal::default());
+        let waking = Arc::clone(&housekeeping);
+        ledger.set_waker(move || waking.wake());
         let shared = Arc::new(Shared {
             storage,
             dir,
@@ -173,6 +196,11 @@ impl<S: Storage> Wal<S> {
             poisoned: AtomicBool::new(false),
             stats: Stats::default(),
             closed: AtomicBool::new(false),
+            registry: Registry::new(),
+            ledger,
+            leaks: LeakWatch::default(),
+            recovery,
+            housekeeping,
         });
         let report = recovered.report;
         // The first segment of this run is created by the first append, so a log on a full
@@ -191,7 +219,12 @@ impl<S: Storage> Wal<S> {
                 }
             }
         }
-        let wal = Wal { syncer: Syncer::start(&shared), shared, lock: Some(lock) };
+        let wal = Wal {
+            syncer: start_syncer(&shared),
+            housekeeper: start_housekeeper(&shared),
+            shared,
+            lock: Some(lock),
+        };
         // Transactions a crash left open can never finish: close them, so replay and the next
         // recovery need not carry them.
         if !recovered.unfinished.is_empty() {
@@ -280,8 +313,8 @@ impl<S: Storage> Drop for Wal<S> {
     /// Stops the background syncer and wakes tailing readers. Nothing is synced: under
     /// `Buffered` or `Periodic`, call [`Wal::sync`] first to keep the last writes.
     fn drop(&mut self) {
-        if let Some(mut syncer) = self.syncer.take() {
-            syncer.stop();
+        for mut thread in [self.syncer.take(), self.housekeeper.take()].into_iter().flatten() {
+            thread.stop();
         }
         // No write starts after this (they check `closed` under the state lock), and the
         // writer goes once the ones in flight are published; then the lock is released.
@@ -291,6 +324,9 @@ impl<S: Storage> Drop for Wal<S> {
             // Readers that outlive the `Wal` keep reading what was written.
             let _ = state.retire_active(&self.shared);
             state.discard_prepared(&self.shared);
+            // Files of segments released later stay until the next open deletes them (they
+            // lie before the start, or were cut away): only the lock holder may delete.
+            let _ = state.delete_released(&self.shared);
         });
         self.shared.tail.notify();
         drop(self.lock.take());
@@ -354,6 +390,7 @@ impl<S: Storage> Shared<S> {
             Ok(Waited::Covered) => Ok(()),
             Ok(Waited::Synced { waiters }) => {
                 self.stats.group(waiters as u64);
+                wal_telemetry::record_group_commit(waiters as u64);
                 Ok(())
             }
             Err(WaitError::Failed) => Err(self.poisoned_error()),
@@ -375,7 +412,9 @@ impl<S: Storage> Shared<S> {
         let started = Instant::now();
         // The outcome stays in the plan; `finish_sync` reports it.
         let _ = plan.run();
-        self.stats.synced(started.elapsed());
+        let took = started.elapsed();
+        self.stats.synced(took);
+        wal_telemetry::record_sync(took);
         let target = plan.target();
         let mut state = lock_state(self);
         let writer = state.active.as_mut().expect("the sync role keeps the writer in place");
@@ -395,6 +434,7 @@ impl<S: Storage> Shared<S> {
             let bytes = writer.chunks().len() as u64 * self.options.chunk_bytes as u64;
             // Kept to stay readable if sealing fails.
             let (chunks, index) = (writer.chunks(), writer.positions().clone());
+            let life = shared_life(self, &writer);
             // Sealing waits for every reservation in flight, which needs no lock to finish. It
             // never needs a new chunk (every chunk keeps the seal's room), so only an I/O error
             // can stop it, and that leaves the data in doubt: the log is poisoned, and what it
@@ -412,6 +452,7 @@ impl<S: Storage> Shared<S> {
                         index,
                         bytes,
                         sealed,
+                        life,
                     });
                     state.next_first_lsn = end;
                     self.commit.fail();
@@ -421,7 +462,7 @@ impl<S: Storage> Shared<S> {
             let end = Lsn(sealed.info.seal_lsn.0 + 1);
             let (chunks, index) = (sealed.chunks, sealed.positions);
             let sealed = true;
-            state.closed.push(ClosedSegment { id, first, end, chunks, index, bytes, sealed });
+            state.closed.push(ClosedSegment { id, first, end, chunks, index, bytes, sealed, life });
             state.next_first_lsn = end;
             self.commit.raise(end.0);
             self.stats.rolled();
@@ -478,7 +519,9 @@ impl<S: Storage> State<S> {
                     shared.options.segment(),
                 )?,
             };
-            self.active = Some(SegmentWriter::start(prepared, self.next_first_lsn));
+            let mut writer = SegmentWriter::start(prepared, self.next_first_lsn);
+            writer.track(SegmentLife::new(&shared.ledger, writer.segment_id()));
+            self.active = Some(writer);
             self.next_segment_id += 1;
             self.prepare_next(shared);
         }
@@ -538,44 +581,41 @@ impl TailSignal {
     }
 }
 
-impl Syncer {
-    /// Starts the periodic syncer if the options ask for one.
-    fn start<S: Storage>(shared: &Arc<Shared<S>>) -> Option<Syncer> {
-        let Durability::Periodic { interval } = shared.options.durability else { return None };
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let weak: Weak<Shared<S>> = Arc::downgrade(shared);
-        let signal = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("wal-syncer".into())
-            .spawn(move || {
-                let (stopped, wake) = &*signal;
-                loop {
-                    {
-                        let guard = lock(stopped);
-                        let (guard, _) = wake
-                            .wait_timeout_while(guard, interval, |stopped| !*stopped)
-                            .unwrap_or_else(PoisonError::into_inner);
-                        if *guard {
-                            return;
-                        }
-                    }
-                    let Some(shared) = weak.upgrade() else { return };
-                    let published = shared.published_lsn();
-                    // A failure poisons the log; appenders see it. The syncer stops.
-                    if shared.wait_durable(published).is_err() {
-                        return;
-                    }
-                }
-            })
-            .ok()?;
-        Some(Syncer { stop, thread: Some(thread) })
-    }
+/// The life a writer's chunks hold (set when the log started it).
+pub(crate) fn shared_life<S: Storage>(
+    shared: &Shared<S>,
+    writer: &SegmentWriter<S>,
+) -> Arc<SegmentLife> {
+    writer.life().cloned().unwrap_or_else(|| SegmentLife::new(&shared.ledger, writer.segment_id()))
+}
 
-    fn stop(&mut self) {
-        *lock(&self.stop.0) = true;
-        self.stop.1.notify_all();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+impl<S: Storage> Shared<S> {
+    /// Registers a handle of `kind` created by the caller's caller, if handles are tracked.
+    #[track_caller]
+    pub(crate) fn register(&self, kind: Kind) -> Option<Registration> {
+        // Not `bool::then`: a closure would become the caller.
+        if self.options.track_handles { Some(self.registry.register(kind)) } else { None }
     }
+}
+
+/// Starts the periodic syncer if the options ask for one.
+fn start_syncer<S: Storage>(shared: &Arc<Shared<S>>) -> Option<Background> {
+    let Durability::Periodic { interval } = shared.options.durability else { return None };
+    let signal = Arc::new(Signal::default());
+    Background::start("wal-syncer", interval, shared, signal, |shared| {
+        // A failure poisons the log; appenders see it. The syncer stops.
+        shared.wait_durable(shared.published_lsn()).is_ok()
+    })
+}
+
+/// Starts the housekeeper if the options ask for one: it deletes released segments' files,
+/// exports metrics and checks for leaks.
+fn start_housekeeper<S: Storage>(shared: &Arc<Shared<S>>) -> Option<Background> {
+    let interval = shared.options.housekeeping?;
+    let signal = Arc::clone(&shared.housekeeping);
+    Background::start("wal-housekeeper", interval, shared, signal, |shared| {
+        // A failed deletion is retried on the next round.
+        let _ = shared.housekeep();
+        true
+    })
 }

@@ -98,6 +98,24 @@ impl<M: MappedRegion> LiveChunk<M> {
         self.map.bytes(0, end)
     }
 
+    /// Makes the chunk's mapping hold `life`'s segment until the mapping goes (the last view
+    /// of the chunk dropped). Only the first call has an effect.
+    pub fn hold(&self, life: &std::sync::Arc<wal_telemetry::SegmentLife>) {
+        self.map.hold(life);
+    }
+
+    /// Zero-copy views of the chunk alive (payloads, readers' scans).
+    #[must_use]
+    pub fn views(&self) -> usize {
+        self.map.views()
+    }
+
+    /// Bytes of the chunk's mapping.
+    #[must_use]
+    pub fn mapped_bytes(&self) -> usize {
+        self.map.len_bytes()
+    }
+
     /// Bytes below this are published.
     pub(crate) fn published(&self) -> usize {
         self.published.load(Ordering::Acquire)

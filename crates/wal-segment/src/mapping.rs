@@ -6,21 +6,38 @@
 //! owns it (see `live.rs`). Nothing outside this
 //! crate ever sees a raw mapping.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+use wal_telemetry::{Hold, SegmentLife};
 
 use crate::storage::MappedRegion;
 
 /// A mapped chunk, shared between its writer and the `Bytes` handed to readers.
 #[derive(Debug)]
 pub(crate) struct ChunkMap<M> {
-    map: Arc<M>,
+    map: Arc<Mapped<M>>,
+}
+
+/// The mapping, and its share in the segment's life: when the last view of the chunk goes,
+/// the region is unmapped first, then the hold drops (which may release the segment).
+#[derive(Debug)]
+struct Mapped<M> {
+    region: M,
+    hold: OnceLock<Hold>,
+}
+
+impl<M: MappedRegion> std::ops::Deref for Mapped<M> {
+    type Target = M;
+
+    fn deref(&self) -> &M {
+        &self.region
+    }
 }
 
 /// Keeps a mapping alive for as long as a `Bytes` of part of it exists.
 struct MapSlice<M> {
-    map: Arc<M>,
+    map: Arc<Mapped<M>>,
     start: usize,
     len: usize,
 }
@@ -36,7 +53,19 @@ impl<M: MappedRegion> AsRef<[u8]> for MapSlice<M> {
 
 impl<M: MappedRegion> ChunkMap<M> {
     pub(crate) fn new(map: M) -> ChunkMap<M> {
-        ChunkMap { map: Arc::new(map) }
+        ChunkMap { map: Arc::new(Mapped { region: map, hold: OnceLock::new() }) }
+    }
+
+    /// Makes the mapping hold `life`'s segment until the last view of it is gone; once.
+    pub(crate) fn hold(&self, life: &Arc<SegmentLife>) {
+        if self.map.hold.get().is_none() {
+            let _ = self.map.hold.set(life.hold(self.map.len_bytes() as u64));
+        }
+    }
+
+    /// How many `Bytes` views of the mapping are alive.
+    pub(crate) fn views(&self) -> usize {
+        Arc::strong_count(&self.map) - 1
     }
 
     pub(crate) fn len_bytes(&self) -> usize {

@@ -88,6 +88,8 @@ pub struct SegmentWriter<S: Storage> {
     first_lsn: Lsn,
     /// An index write failed: stop writing it; the next open rebuilds it from the data.
     index_broken: bool,
+    /// The segment's life, which every chunk mapped from now on holds (see `track`).
+    life: Option<Arc<wal_telemetry::SegmentLife>>,
 }
 
 /// Space and LSNs reserved for a batch of records, to be written and published without the
@@ -247,6 +249,7 @@ impl<S: Storage> SegmentWriter<S> {
             index_buffer: Vec::new(),
             first_lsn,
             index_broken: false,
+            life: None,
         };
         writer.start_chunk(0, first_map, true);
         writer
@@ -286,6 +289,21 @@ impl<S: Storage> SegmentWriter<S> {
     #[must_use]
     pub fn durable_lsn(&self) -> Lsn {
         self.durable_lsn
+    }
+
+    /// Makes every chunk of the segment, mapped so far and from now on, hold `life` until its
+    /// mapping goes: the owner of the log learns when the segment's file is no longer viewed.
+    pub fn track(&mut self, life: Arc<wal_telemetry::SegmentLife>) {
+        for chunk in &self.chunks {
+            chunk.hold(&life);
+        }
+        self.life = Some(life);
+    }
+
+    /// The life its chunks hold, if [`SegmentWriter::track`] set one.
+    #[must_use]
+    pub fn life(&self) -> Option<&Arc<wal_telemetry::SegmentLife>> {
+        self.life.as_ref()
     }
 
     /// Handles on every chunk started so far, by index.
@@ -723,6 +741,9 @@ impl<S: Storage> SegmentWriter<S> {
         header.copy_from_slice(&identity.encode());
         let chunk = LiveChunk::started(map, index, identity.salt, identity.first_lsn);
         self.positions.start_chunk(identity.salt);
+        if let Some(life) = &self.life {
+            chunk.hold(life);
+        }
         self.chunks.push(Arc::new(chunk));
         self.reserved = CHUNK_HEADER_BYTES;
         // Preparing ahead is best effort: if it fails, `next_map` tries again and reports.

@@ -123,13 +123,15 @@ pub fn export(telemetry: &Telemetry) {
     gauge!("wal_recovery_duration_seconds").set(recovery.elapsed.as_secs_f64());
 }
 
-/// Records one sync's latency and the commits it served.
-#[allow(clippy::cast_precision_loss)]
-pub fn record_sync(took: std::time::Duration, waiters: u64) {
+/// Records one sync's latency.
+pub fn record_sync(took: std::time::Duration) {
     histogram!("wal_sync_duration_seconds").record(took.as_secs_f64());
-    if waiters > 0 {
-        histogram!("wal_group_commit_batch_size").record(waiters as f64);
-    }
+}
+
+/// Records how many waiting commits one sync served.
+#[allow(clippy::cast_precision_loss)]
+pub fn record_group_commit(waiters: u64) {
+    histogram!("wal_group_commit_batch_size").record(waiters as f64);
 }
 
 /// Reports recovery progress: `done` of `found` segments opened.

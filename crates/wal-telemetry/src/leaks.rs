@@ -109,7 +109,7 @@ impl LeakWatch {
                             age_secs = handle.age.as_secs_f64(),
                             site = %handle.site_name(),
                             pinned_segment = handle.pinned_segment,
-                            "a {kind} created at {} has been alive for {:.1} s (threshold {:.1} s); \
+                            "a {kind} created at {} has been alive for {:.3} s (threshold {:.3} s); \
                              a leaked handle keeps what it views on disk and in memory",
                             handle.site_name(),
                             handle.age.as_secs_f64(),

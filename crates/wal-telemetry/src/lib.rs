@@ -24,7 +24,9 @@ mod registry;
 mod report;
 mod sync;
 
-pub use export::{METRICS, MetricInfo, describe, export, record_sync, recovery_progress};
+pub use export::{
+    METRICS, MetricInfo, describe, export, record_group_commit, record_sync, recovery_progress,
+};
 pub use kind::Kind;
 pub use leaks::{LeakThresholds, LeakWarning, LeakWatch};
 pub use life::{Hold, Ledger, LedgerCounts, Retirement, SegmentLife};

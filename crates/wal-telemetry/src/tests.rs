@@ -133,7 +133,8 @@ fn export_sets_every_counter_and_gauge() {
     metrics::with_local_recorder(&recorder, || {
         describe();
         export(&telemetry);
-        record_sync(Duration::from_micros(100), 3);
+        record_sync(Duration::from_micros(100));
+        record_group_commit(3);
     });
     let snapshot = snapshotter.snapshot().into_vec();
     let value = |name: &str, kind: Option<&str>| {

@@ -7,4 +7,5 @@ mod model;
 mod recovery_modes;
 mod stress;
 mod support;
+mod telemetry;
 mod truncation;

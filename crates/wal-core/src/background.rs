@@ -1,0 +1,84 @@
+//! The log's background threads (the periodic syncer, the housekeeper): each runs a task every
+//! interval, or sooner when woken, until stopped or the log is gone.
+
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wal_segment::Storage;
+
+use crate::wal::{Shared, lock};
+
+/// A background thread and the signal that wakes or stops it.
+pub(crate) struct Background {
+    signal: Arc<Signal>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the thread waits on.
+#[derive(Default)]
+pub(crate) struct Signal {
+    flags: Mutex<Flags>,
+    condvar: Condvar,
+}
+
+#[derive(Default)]
+struct Flags {
+    stopped: bool,
+    woken: bool,
+}
+
+impl Signal {
+    /// Makes the thread run its task now (once, however many wakes arrive meanwhile).
+    pub(crate) fn wake(&self) {
+        lock(&self.flags).woken = true;
+        self.condvar.notify_all();
+    }
+}
+
+impl Background {
+    /// Starts thread `name`, running `task` every `interval` and on every wake, while the log
+    /// lives and `task` returns `true`.
+    pub(crate) fn start<S: Storage>(
+        name: &str,
+        interval: Duration,
+        shared: &Arc<Shared<S>>,
+        signal: Arc<Signal>,
+        task: impl Fn(&Shared<S>) -> bool + Send + 'static,
+    ) -> Option<Background> {
+        let weak: Weak<Shared<S>> = Arc::downgrade(shared);
+        let waiting = Arc::clone(&signal);
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                loop {
+                    {
+                        let guard = lock(&waiting.flags);
+                        let (mut guard, _) = waiting
+                            .condvar
+                            .wait_timeout_while(guard, interval, |f| !f.stopped && !f.woken)
+                            .unwrap_or_else(PoisonError::into_inner);
+                        if guard.stopped {
+                            return;
+                        }
+                        guard.woken = false;
+                    }
+                    let Some(shared) = weak.upgrade() else { return };
+                    if !task(&shared) {
+                        return;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Background { signal, thread: Some(thread) })
+    }
+
+    /// Stops the thread and waits for it.
+    pub(crate) fn stop(&mut self) {
+        lock(&self.signal.flags).stopped = true;
+        self.signal.condvar.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

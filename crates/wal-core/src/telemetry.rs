@@ -1,0 +1,134 @@
+//! What the log tells about itself: the telemetry snapshot, housekeeping (deleting released
+//! segments, exporting metrics, leak checks), and the retirement of segments it no longer needs.
+//!
+//! Life of a chunk. A chunk is mapped when its segment's writer starts it (or when recovery
+//! opens the segment); its mapping holds the segment's `SegmentLife`. The log's segment list,
+//! readers positioned in the chunk, and zero-copy payloads all keep the mapping alive. When a
+//! prune or a truncation removes the segment, the log drops its own references and *retires*
+//! the segment. If nothing else views it, it is released at once; otherwise it is *held back*
+//! (its file stays, counted and reported) until the last view drops, which releases it. Either
+//! way the segment's id lands on the ledger's queue and the files are deleted under the state
+//! lock, by the operation that retired it or by the housekeeper, which every release wakes.
+
+use std::sync::Arc;
+
+use wal_segment::{Storage, delete_segment};
+use wal_telemetry::{HeldBack, Kind, LeakWarning, Retirement, SegmentLife, Telemetry};
+
+use crate::error::Error;
+use crate::wal::{ClosedSegment, Shared, State, Wal, lock_state};
+
+impl<S: Storage> Wal<S> {
+    /// A snapshot of the log's handles, mappings, held-back segments and work.
+    #[must_use]
+    pub fn telemetry(&self) -> Telemetry {
+        self.shared.telemetry()
+    }
+
+    /// Deletes the files of segments released since the last round, exports the telemetry
+    /// through the `metrics` facade, and checks the leak thresholds (warning through
+    /// `tracing`). The housekeeping thread calls this every [`crate::Options::housekeeping`];
+    /// call it yourself when that is `None`.
+    ///
+    /// # Errors
+    /// The I/O error of a failed deletion (retried on the next round).
+    pub fn housekeep(&self) -> Result<Vec<LeakWarning>, Error> {
+        self.shared.housekeep()
+    }
+}
+
+impl<S: Storage> Shared<S> {
+    pub(crate) fn housekeep(&self) -> Result<Vec<LeakWarning>, Error> {
+        let deleted = lock_state(self).delete_released(self);
+        let telemetry = self.telemetry();
+        wal_telemetry::export(&telemetry);
+        let warnings = self.leaks.check(&self.registry, &telemetry, &self.options.leak_thresholds);
+        deleted.map(|()| warnings)
+    }
+
+    pub(crate) fn telemetry(&self) -> Telemetry {
+        let mut telemetry = Telemetry::default();
+        telemetry.handles = Kind::ALL.map(|kind| (kind, self.registry.counts(kind))).to_vec();
+        {
+            let state = lock_state(self);
+            let active = state.active.iter().flat_map(|writer| writer.chunks());
+            let closed = state.closed.iter().flat_map(|segment| segment.chunks.iter().cloned());
+            telemetry.payload_views = active.chain(closed).map(|chunk| chunk.views() as u64).sum();
+            telemetry.held_back = self.held_back_report(&state.held_back);
+        }
+        telemetry.chunks = self.ledger.counts();
+        telemetry.leak_warnings = self.leaks.warnings();
+        let stats = self.stats.snapshot();
+        let engine = &mut telemetry.engine;
+        engine.records = stats.records;
+        engine.bytes = stats.bytes;
+        engine.syncs = stats.syncs;
+        engine.sync_time = stats.sync_time;
+        engine.group_syncs = stats.group_syncs;
+        engine.group_waiters = stats.group_waiters;
+        engine.segments_rolled = stats.segments_rolled;
+        engine.recovery = self.recovery;
+        telemetry
+    }
+
+    /// Who holds each of `lives` (the registered handles positioned in it).
+    fn held_back_report(&self, lives: &[Arc<SegmentLife>]) -> Vec<HeldBack> {
+        let lives: Vec<&Arc<SegmentLife>> = lives.iter().filter(|l| !l.is_released()).collect();
+        if lives.is_empty() {
+            return Vec::new();
+        }
+        let handles: Vec<_> =
+            Kind::ALL.into_iter().flat_map(|k| self.registry.handles(k)).collect();
+        lives
+            .into_iter()
+            .map(|life| {
+                let mut held = HeldBack::default();
+                held.segment = life.segment();
+                held.bytes = life.bytes();
+                held.chunks_mapped = life.holds();
+                held.held_for = life.retired_for();
+                held.holders = handles
+                    .iter()
+                    .filter(|handle| handle.pinned_segment == Some(life.segment()))
+                    .cloned()
+                    .collect();
+                held
+            })
+            .collect()
+    }
+}
+
+impl<S: Storage> State<S> {
+    /// Retires `segments`, which the log no longer needs (they are out of its segment list),
+    /// deletes the files of those nothing views, and reports the ones held back.
+    pub(crate) fn retire(
+        &mut self,
+        shared: &Shared<S>,
+        segments: Vec<ClosedSegment<S>>,
+    ) -> Result<Vec<HeldBack>, Error> {
+        let mut held = Vec::new();
+        for segment in segments {
+            let life = Arc::clone(&segment.life);
+            // The log's own views go first: only other holders can hold the segment back.
+            drop(segment);
+            if let Retirement::HeldBack { .. } = life.retire() {
+                held.push(life);
+            }
+        }
+        let report = shared.held_back_report(&held);
+        self.held_back.extend(held);
+        self.delete_released(shared)?;
+        Ok(report)
+    }
+
+    /// Deletes the files of every released segment. A failed deletion stays queued.
+    pub(crate) fn delete_released(&mut self, shared: &Shared<S>) -> Result<(), Error> {
+        self.to_delete.extend(shared.ledger.take_released());
+        self.held_back.retain(|life| !life.is_released());
+        while let Some(&id) = self.to_delete.first() {
+            delete_segment(&shared.storage, &shared.dir, id)?;
+            self.to_delete.remove(0);
+        }
+        Ok(())
+    }
+}
