@@ -3,7 +3,8 @@
 //! - `ci`: the one gate: formatting, clippy, tests, docs, the layering check, and a short fuzz smoke
 //!   run when a nightly toolchain with cargo-fuzz is installed.
 //! - `fuzz [--seconds N] [TARGET...]`: runs the cargo-fuzz targets (nightly).
-//! - `bench`: runs the criterion benchmarks and prints the codec table for `docs/PERFORMANCE.md`.
+//! - `bench`: runs the benchmarks (codec, segment sync, engine W1-W5, telemetry cost) and prints
+//!   the tables for `docs/PERFORMANCE.md`.
 //! - `layering`: checks the crate dependency graph against `docs/ARCHITECTURE.md`.
 //!
 //! This program only orchestrates cargo; it holds no project logic beyond the layering rule.
@@ -105,7 +106,9 @@ fn bench() -> Result {
     cargo(&["bench", "--package", "wal-benches", "--bench", "codec"], &[])?;
     bench_report::print_codec_report(&workspace_root().join("target/criterion"))?;
     cargo(&["bench", "--package", "wal-benches", "--bench", "codec_paired"], &[])?;
-    cargo(&["bench", "--package", "wal-benches", "--bench", "segment_sync"], &[])
+    cargo(&["bench", "--package", "wal-benches", "--bench", "segment_sync"], &[])?;
+    cargo(&["bench", "--package", "wal-benches", "--bench", "engine"], &[])?;
+    cargo(&["bench", "--package", "wal-benches", "--bench", "telemetry"], &[])
 }
 
 fn fuzz_command(args: &[String]) -> Result {

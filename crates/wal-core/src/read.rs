@@ -165,7 +165,8 @@ impl<S: Storage> Reader<S> {
     fn enter(&mut self, located: Located<S>) {
         let Located { lsn, segment, chunk, offset, end } = located;
         if let Some(registration) = &self.registration {
-            registration.pin(Some(segment), chunk.mapped_bytes() as u64);
+            let bytes = chunk.mapped_bytes() as u64;
+            self.shared.registry.pin(registration, Some(segment), bytes);
         }
         self.next_lsn = lsn;
         let bytes = chunk.published_bytes();
@@ -178,7 +179,7 @@ impl<S: Storage> Reader<S> {
     fn leave(&mut self) {
         self.at = None;
         if let Some(registration) = &self.registration {
-            registration.pin(None, 0);
+            self.shared.registry.pin(registration, None, 0);
         }
     }
 
@@ -241,6 +242,14 @@ impl<S: Storage> Reader<S> {
                     }
                 }
             }
+        }
+    }
+}
+
+impl<S: Storage> Drop for Reader<S> {
+    fn drop(&mut self) {
+        if let Some(registration) = self.registration.take() {
+            self.shared.registry.deregister(registration);
         }
     }
 }

@@ -26,7 +26,7 @@ pub struct Txn<S: Storage = RealStorage> {
     buffer: Vec<u8>,
     finished: bool,
     /// The transaction's entry in the log's registry: its site and its age.
-    _registration: Option<Registration>,
+    registration: Option<Registration>,
 }
 
 impl<S: Storage> Wal<S> {
@@ -43,7 +43,7 @@ impl<S: Storage> Wal<S> {
             id,
             buffer: Vec::new(),
             finished: false,
-            _registration: self.shared.register(Kind::Transaction),
+            registration: self.shared.register(Kind::Transaction),
         })
     }
 }
@@ -102,6 +102,9 @@ impl<S: Storage> Drop for Txn<S> {
     fn drop(&mut self) {
         if !self.finished {
             let _ = self.marker(Tag::TXN_ABORT);
+        }
+        if let Some(registration) = self.registration.take() {
+            self.shared.registry.deregister(registration);
         }
     }
 }

@@ -55,7 +55,11 @@ fn loom_a_race_between_retirement_and_last_drop_releases_once() {
     });
 }
 
-/// Registrations on two threads claim distinct slots and balance their counts.
+/// Registrations on two threads, racing for the same slot (both start at the same hint), never
+/// share a slot, and the counts balance. A live handle is always counted; a registration that
+/// reads a stale "taken" for a slot another thread just freed counts itself as undescribed,
+/// never as described twice. (Loom keeps a history of seven stores per atomic, so each thread
+/// registers once.)
 #[test]
 fn loom_registrations_claim_distinct_slots() {
     loom::model(|| {
@@ -63,19 +67,20 @@ fn loom_registrations_claim_distinct_slots() {
         let other = Arc::clone(&registry);
         let peer = thread::spawn(move || {
             let registration = other.register(Kind::Reader);
-            registration.pin(Some(1), 64);
-            registration
+            other.pin(&registration, Some(1), 64);
+            other.deregister(registration);
         });
         let mine = registry.register(Kind::Reader);
-        let theirs = peer.join().unwrap();
         let counts = registry.counts(Kind::Reader);
-        assert_eq!((counts.live, counts.untracked), (2, 0), "both described");
-        assert_eq!(registry.handles(Kind::Reader).len(), 2);
-        let dropper = thread::spawn(move || drop(theirs));
-        drop(mine);
-        dropper.join().unwrap();
+        assert!(counts.live >= 1, "{mine:?} {counts:?}");
+        let described = registry.handles(Kind::Reader);
+        assert!(described.len() <= 2);
+        let pinned = described.iter().filter(|h| h.pinned_segment.is_some()).count();
+        assert!(pinned <= 1, "one slot per handle: {described:?}");
+        registry.deregister(mine);
+        peer.join().unwrap();
         let counts = registry.counts(Kind::Reader);
-        assert_eq!((counts.created, counts.dropped, counts.live), (2, 2, 0));
+        assert_eq!((counts.created, counts.dropped, counts.live, counts.untracked), (2, 2, 0, 0));
         assert!(registry.handles(Kind::Reader).is_empty());
     });
 }

@@ -2,11 +2,13 @@
 //!
 //! Every long-lived handle onto the log registers here when it is created and deregisters when
 //! it is dropped. Registering claims a slot in a fixed table per kind with one compare-and-swap
-//! and records the handle's birth time (coarse clock) and creation site (`#[track_caller]`), so
-//! it costs a few atomic operations and no allocation or lock. When a kind has more live handles
-//! than slots, the extra ones are counted but not described: the oldest handles, the ones a leak
-//! report needs, hold their slots.
+//! and records the handle's birth time (coarse clock) and creation site (`#[track_caller]`);
+//! deregistering is plain stores. No lock, no allocation, no shared counter: each slot counts
+//! its own claims and releases (written only by its owner), and reports add them up. When a
+//! kind has more live handles than slots, the extra ones are counted but not described: the
+//! oldest handles, the ones a leak report needs, hold their slots.
 
+use std::cell::Cell;
 use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +35,11 @@ struct Slot {
     pin_bytes: AtomicU64,
     /// Set once a leak warning has named this handle.
     warned: AtomicU64,
+    /// Registrations that claimed this slot, and those that released it. Each is written only
+    /// by the slot's owner; `releases` with `Release`, after `claims`, so a report that reads
+    /// `releases` first never counts more releases than claims.
+    claims: AtomicU64,
+    releases: AtomicU64,
 }
 
 impl Slot {
@@ -43,18 +50,33 @@ impl Slot {
             pin_segment: AtomicU64::new(0),
             pin_bytes: AtomicU64::new(0),
             warned: AtomicU64::new(0),
+            claims: AtomicU64::new(0),
+            releases: AtomicU64::new(0),
         }
     }
 }
 
+// Where this thread's next registration looks first: the slot it last released, so a thread
+// that makes and drops handles in turn reuses one warm slot. (Loom's own thread-locals under
+// loom: a std one would outlive the model's runs and make them differ.)
+#[cfg(not(loom))]
+std::thread_local! {
+    static HINT: Cell<usize> = const { Cell::new(0) };
+}
+#[cfg(loom)]
+loom::thread_local! {
+    static HINT: Cell<usize> = Cell::new(0);
+}
+
 /// The handles of one kind.
 struct Table {
-    created: AtomicU64,
-    dropped: AtomicU64,
+    /// Registrations that found no free slot, and their drops.
+    overflow_created: AtomicU64,
+    overflow_dropped: AtomicU64,
     slots: Box<[Slot]>,
 }
 
-/// The live handles of one log, by kind. Shared (`Arc`) by the log and every registration.
+/// The live handles of one log, by kind. Shared (`Arc`) by the log and its handles.
 pub struct Registry {
     tables: [Table; Kind::ALL.len()],
 }
@@ -115,54 +137,84 @@ impl Registry {
     pub fn with_capacity(slots: usize) -> Arc<Registry> {
         let slots = slots.min(NO_SLOT as usize);
         let table = || Table {
-            created: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
+            overflow_created: AtomicU64::new(0),
+            overflow_dropped: AtomicU64::new(0),
             slots: (0..slots).map(|_| Slot::new()).collect(),
         };
         Arc::new(Registry { tables: [table(), table(), table(), table()] })
     }
 
-    /// Registers a new handle of `kind`, created by the caller's caller. Drop the registration
-    /// with the handle.
+    /// Registers a new handle of `kind`, created by the caller's caller. Give the registration
+    /// back to [`Registry::deregister`] when the handle is dropped.
     #[track_caller]
-    #[must_use]
-    pub fn register(self: &Arc<Self>, kind: Kind) -> Registration {
+    #[must_use = "a registration must be deregistered, or its handle stays counted as alive"]
+    pub fn register(&self, kind: Kind) -> Registration {
         let site = Location::caller();
         let table = &self.tables[kind.index()];
-        let ticket = table.created.fetch_add(1, Ordering::Relaxed);
         let born = now_nanos();
         let len = table.slots.len();
-        let mut slot = NO_SLOT;
-        if len > 0 {
-            // Start where this ticket points, so concurrent registrations rarely meet.
-            let start = usize::try_from(ticket % len as u64).unwrap_or(0);
-            for probe in 0..len {
-                let at = (start + probe) % len;
-                let candidate = &table.slots[at];
-                if candidate.born.load(Ordering::Relaxed) == 0
-                    && candidate
-                        .born
-                        .compare_exchange(0, born, Ordering::Acquire, Ordering::Relaxed)
-                        .is_ok()
-                {
-                    candidate.warned.store(0, Ordering::Relaxed);
-                    let site = std::ptr::from_ref(site).cast_mut();
-                    candidate.site.store(site, Ordering::Release);
-                    slot = u32::try_from(at).unwrap_or(NO_SLOT);
-                    break;
-                }
+        let mut at = HINT.with(Cell::get);
+        for _ in 0..len {
+            if at >= len {
+                at = 0;
             }
+            let slot = &table.slots[at];
+            if slot.born.load(Ordering::Relaxed) == 0
+                && slot.born.compare_exchange(0, born, Ordering::Acquire, Ordering::Relaxed).is_ok()
+            {
+                slot.claims.store(slot.claims.load(Ordering::Relaxed) + 1, Ordering::Release);
+                slot.warned.store(0, Ordering::Release);
+                slot.site.store(std::ptr::from_ref(site).cast_mut(), Ordering::Release);
+                let slot = u32::try_from(at).unwrap_or(NO_SLOT);
+                return Registration { kind, slot };
+            }
+            at += 1;
         }
-        Registration { registry: Arc::clone(self), kind, slot }
+        table.overflow_created.fetch_add(1, Ordering::Relaxed);
+        Registration { kind, slot: NO_SLOT }
+    }
+
+    /// Deregisters a handle: it is no longer counted as alive.
+    pub fn deregister(&self, registration: Registration) {
+        let table = &self.tables[registration.kind.index()];
+        let Some(slot) = table.slots.get(registration.slot as usize) else {
+            table.overflow_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        slot.pin_segment.store(0, Ordering::Release);
+        slot.pin_bytes.store(0, Ordering::Release);
+        slot.site.store(std::ptr::null_mut(), Ordering::Release);
+        slot.releases.store(slot.releases.load(Ordering::Relaxed) + 1, Ordering::Release);
+        // Frees the slot; everything above is written before the next owner claims it.
+        slot.born.store(0, Ordering::Release);
+        HINT.with(|hint| hint.set(registration.slot as usize));
+    }
+
+    /// Records what `registration`'s handle keeps mapped now: a chunk of `segment` of `bytes`,
+    /// or nothing.
+    pub fn pin(&self, registration: &Registration, segment: Option<u64>, bytes: u64) {
+        let table = &self.tables[registration.kind.index()];
+        if let Some(slot) = table.slots.get(registration.slot as usize) {
+            let segment_plus_one = segment.map_or(0, |id| id.saturating_add(1));
+            slot.pin_segment.store(segment_plus_one, Ordering::Release);
+            slot.pin_bytes.store(if segment.is_some() { bytes } else { 0 }, Ordering::Release);
+        }
     }
 
     /// Counts and pins of `kind`'s handles now.
     #[must_use]
     pub fn counts(&self, kind: Kind) -> KindCounts {
         let table = &self.tables[kind.index()];
-        // `dropped` first: a handle dropped after this read is still counted as created.
-        let dropped = table.dropped.load(Ordering::Relaxed);
-        let created = table.created.load(Ordering::Relaxed).max(dropped);
+        let (mut created, mut dropped) = (0, 0);
+        for slot in &table.slots {
+            // Releases first: see `Slot::claims`.
+            let releases = slot.releases.load(Ordering::Acquire);
+            dropped += releases;
+            created += slot.claims.load(Ordering::Acquire).max(releases);
+        }
+        let overflow_dropped = table.overflow_dropped.load(Ordering::Relaxed);
+        dropped += overflow_dropped;
+        created += table.overflow_created.load(Ordering::Relaxed).max(overflow_dropped);
         let handles = self.handles(kind);
         let live = created - dropped;
         let described = handles.len() as u64;
@@ -192,13 +244,13 @@ impl Registry {
             let site = slot.site.load(Ordering::Acquire);
             // SAFETY: `site` is null or was made from a `&'static Location` in `register`.
             let site = unsafe { site.cast_const().as_ref() };
-            let pin_segment = slot.pin_segment.load(Ordering::Relaxed);
+            let pin_segment = slot.pin_segment.load(Ordering::Acquire);
             handles.push(LiveHandle {
                 kind,
                 site,
                 age: Duration::from_nanos(now.saturating_sub(born)),
                 pinned_segment: pin_segment.checked_sub(1),
-                pinned_bytes: slot.pin_bytes.load(Ordering::Relaxed),
+                pinned_bytes: slot.pin_bytes.load(Ordering::Acquire),
                 slot: u32::try_from(at).unwrap_or(NO_SLOT),
             });
         }
@@ -224,48 +276,19 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-/// A handle's entry in the [`Registry`]; dropping it deregisters the handle.
+/// A handle's entry in a [`Registry`]: a token to give back to [`Registry::deregister`]. It
+/// holds no reference (registering must cost a few nanoseconds): the handle keeps the registry
+/// alive itself.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Registration {
-    registry: Arc<Registry>,
     kind: Kind,
     slot: u32,
 }
 
 impl Registration {
-    /// Records what the handle keeps mapped now: a chunk of `segment` of `bytes`, or nothing.
-    pub fn pin(&self, segment: Option<u64>, bytes: u64) {
-        if let Some(slot) = self.slot() {
-            slot.pin_segment.store(segment.map_or(0, |id| id.saturating_add(1)), Ordering::Relaxed);
-            slot.pin_bytes.store(if segment.is_some() { bytes } else { 0 }, Ordering::Relaxed);
-        }
-    }
-
     /// What the handle is.
     #[must_use]
     pub fn kind(&self) -> Kind {
         self.kind
-    }
-
-    fn slot(&self) -> Option<&Slot> {
-        self.registry.tables[self.kind.index()].slots.get(self.slot as usize)
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        if let Some(slot) = self.slot() {
-            slot.pin_segment.store(0, Ordering::Relaxed);
-            slot.pin_bytes.store(0, Ordering::Relaxed);
-            slot.site.store(std::ptr::null_mut(), Ordering::Relaxed);
-            // Frees the slot; everything above is written before the next owner claims it.
-            slot.born.store(0, Ordering::Release);
-        }
-        self.registry.tables[self.kind.index()].dropped.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl std::fmt::Debug for Registration {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registration").field("kind", &self.kind).field("slot", &self.slot).finish()
     }
 }

@@ -12,7 +12,7 @@ fn registrations_count_and_describe_their_handles() {
     let line = line!() - 1;
     let second = registry.register(Kind::Reader);
     let third = registry.register(Kind::Reader); // beyond the table: counted only
-    second.pin(Some(7), 4096);
+    registry.pin(&second, Some(7), 4096);
     let counts = registry.counts(Kind::Reader);
     assert_eq!((counts.created, counts.dropped, counts.live, counts.untracked), (3, 0, 3, 1));
     assert_eq!((counts.pinned_chunks, counts.pinned_bytes), (1, 4096));
@@ -21,13 +21,15 @@ fn registrations_count_and_describe_their_handles() {
     let site = handles.iter().find_map(|h| h.site.filter(|s| s.line() == line));
     assert!(site.is_some_and(|s| s.file().ends_with("tests.rs")), "{handles:?}");
     assert_eq!(registry.counts(Kind::Tail).live, 0);
-    drop(second);
+    registry.deregister(second);
     let counts = registry.counts(Kind::Reader);
     assert_eq!((counts.live, counts.dropped, counts.pinned_bytes), (2, 1, 0));
     // The freed slot is taken by the next registration.
     let fourth = registry.register(Kind::Reader);
     assert_eq!(registry.handles(Kind::Reader).len(), 2);
-    drop((first, third, fourth));
+    for registration in [first, third, fourth] {
+        registry.deregister(registration);
+    }
     let counts = registry.counts(Kind::Reader);
     assert_eq!((counts.created, counts.live, counts.untracked), (4, 0, 0));
     assert!(registry.handles(Kind::Reader).is_empty());
@@ -41,10 +43,10 @@ fn the_oldest_handle_is_reported() {
     let young = registry.register(Kind::Transaction);
     let oldest = registry.counts(Kind::Transaction).oldest.expect("two live");
     assert!(oldest.age >= Duration::from_millis(20), "{oldest:?}");
-    drop(old);
+    registry.deregister(old);
     let oldest = registry.counts(Kind::Transaction).oldest.expect("one live");
     assert!(oldest.age < Duration::from_millis(25), "{oldest:?}");
-    drop(young);
+    registry.deregister(young);
 }
 
 #[test]
@@ -101,7 +103,7 @@ fn leak_checks_warn_once_per_crossing() {
     let thresholds = LeakThresholds::disabled()
         .with_max_age(Some(Duration::ZERO))
         .with_max_held_back_bytes(Some(100));
-    let reader = registry.register(Kind::Reader);
+    let _reader = registry.register(Kind::Reader);
     let _tail = registry.register(Kind::Tail); // exempt from the age check
     std::thread::sleep(Duration::from_millis(5));
     let mut telemetry = Telemetry::default();
@@ -117,7 +119,6 @@ fn leak_checks_warn_once_per_crossing() {
     telemetry.chunks.held_back_bytes = 500;
     assert_eq!(watch.check(&registry, &telemetry, &thresholds).len(), 1, "crossed again");
     assert_eq!(watch.warnings(), 3);
-    drop(reader);
 }
 
 #[test]
