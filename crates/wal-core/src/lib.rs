@@ -46,7 +46,7 @@ pub use wal_format::{Lsn, Record, Tag};
 pub use wal_segment::{ChunkPreparation, RealStorage, SimStorage, Storage};
 pub use wal_telemetry::{
     EngineFigures, HeldBack, Kind, KindCounts, LeakThresholds, LeakWarning, LedgerCounts,
-    LiveHandle, METRICS, MetricInfo, RecoveryFigures, Telemetry,
+    LiveHandle, METRICS, MetricInfo, RecoveryFigures, Telemetry, describe as describe_metrics,
 };
 
 /// The README's examples (the codec alone, and the engine) are compiled and run as doctests of

@@ -23,7 +23,9 @@ pub const TRACKED_PER_KIND: usize = 256;
 /// A registration that holds no slot (the table was full).
 const NO_SLOT: u32 = u32::MAX;
 
-/// One live handle's description. Written by its owner; read by reports.
+/// One live handle's description. Written by its owner; read by reports. One cache line each,
+/// so handles of different threads never share a line.
+#[repr(align(64))]
 struct Slot {
     /// 0 when free; otherwise the handle's birth time (never 0).
     born: AtomicU64,
