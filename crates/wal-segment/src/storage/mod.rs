@@ -34,6 +34,9 @@ pub trait Storage: Clone + Send + Sync + 'static {
     fn open(&self, path: &Path) -> io::Result<Self::File>;
     /// Deletes a file.
     fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Renames `from` to `to` in one atomic step, replacing `to` if it exists. Durable once the
+    /// directory is synced; a crash before that leaves either the old names or the new ones.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// The files directly in `dir`.
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
     /// Makes the directory's entries (creations, deletions, renames) durable.
@@ -56,6 +59,9 @@ pub trait SegmentFile: Send + Sync + 'static {
 
     /// The whole content of a file written with `write_at` (a sidecar file, never mapped).
     fn read_to_end(&self) -> io::Result<Vec<u8>>;
+    /// Reads up to `buf.len()` bytes at `offset` of a file written with `write_at`; fewer only
+    /// at the end of the file (0 at or past it).
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
     /// Writes `bytes` at `offset` of a file that is never mapped, extending it if needed.
     fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()>;
     /// Cuts or extends a file that is never mapped to `len` bytes.

@@ -65,6 +65,10 @@ impl Storage for RealStorage {
         std::fs::remove_file(path)
     }
 
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
         std::fs::read_dir(dir)?.map(|entry| entry.map(|entry| entry.path())).collect()
     }
@@ -105,6 +109,23 @@ impl SegmentFile for RealFile {
         (&self.file).seek(io::SeekFrom::Start(0))?;
         (&self.file).read_to_end(&mut bytes)?;
         Ok(bytes)
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let mut read = 0;
+        while read < buf.len() {
+            match std::os::unix::fs::FileExt::read_at(
+                &self.file,
+                &mut buf[read..],
+                offset + read as u64,
+            ) {
+                Ok(0) => break,
+                Ok(n) => read += n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(read)
     }
 
     fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {

@@ -44,6 +44,9 @@ struct State {
     durable_names: BTreeSet<PathBuf>,
     /// Names removed since the last `sync_dir` of their directory: they reappear after a crash.
     removed: BTreeMap<PathBuf, Arc<SimFileState>>,
+    /// Renames since the last `sync_dir` of their directory, by new name: a crash keeps each
+    /// one whole or undoes it whole.
+    renamed: BTreeMap<PathBuf, Renamed>,
     dirs: BTreeSet<PathBuf>,
     locked: BTreeSet<PathBuf>,
     capacity_bytes: Option<u64>,
@@ -51,6 +54,16 @@ struct State {
     /// Operations counted so far, and the failure planned at a given count.
     ops: u64,
     planned: Option<(u64, Fault)>,
+}
+
+/// What a rename replaced, to undo it in a crash.
+#[derive(Debug)]
+struct Renamed {
+    from: PathBuf,
+    /// Whether the old name was durable.
+    from_durable: bool,
+    /// The file the new name held before, and whether that name was durable.
+    replaced: Option<(Arc<SimFileState>, bool)>,
 }
 
 #[derive(Debug, Default)]
@@ -166,10 +179,26 @@ impl SimStorage {
         let mut next = lock(&crashed.state);
         next.dirs = state.dirs.clone();
         next.capacity_bytes = state.capacity_bytes;
-        let live = state.files.iter().map(|(path, file)| (path, file, false));
-        let removed = state.removed.iter().map(|(path, file)| (path, file, true));
-        for (path, file, was_removed) in live.chain(removed) {
-            let name_durable = state.durable_names.contains(path);
+        // Each pending rename reaches the disk whole, or not at all.
+        let mut names: Vec<(PathBuf, &Arc<SimFileState>, bool, bool)> = Vec::new();
+        for (path, file) in &state.files {
+            let durable = state.durable_names.contains(path);
+            match state.renamed.get(path) {
+                Some(renamed) if !rng.chance(2) => {
+                    names.push((renamed.from.clone(), file, false, renamed.from_durable));
+                    if let Some((old, old_durable)) = &renamed.replaced {
+                        names.push((path.clone(), old, false, *old_durable));
+                    }
+                }
+                Some(_) => names.push((path.clone(), file, false, true)),
+                None => names.push((path.clone(), file, false, durable)),
+            }
+        }
+        for (path, file) in &state.removed {
+            names.push((path.clone(), file, true, state.durable_names.contains(path)));
+        }
+        for (path, file, was_removed, name_durable) in names {
+            let path = &path;
             // A removal not yet synced may or may not reach the disk; so may a creation.
             let survives = if was_removed || !name_durable { rng.chance(2) } else { true };
             if !survives || (was_removed && !name_durable) {
@@ -342,6 +371,28 @@ impl Storage for SimStorage {
         Ok(())
     }
 
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.operation()?;
+        let mut state = lock(&self.state);
+        let file = state.files.remove(from).ok_or(io::ErrorKind::NotFound)?;
+        let from_durable = state.durable_names.remove(from);
+        let to_durable = state.durable_names.remove(to);
+        let replaced = state.files.insert(to.to_owned(), file).map(|old| (old, to_durable));
+        if let Some((old, _)) = &replaced {
+            let freed: u64 = lock(&old.regions).iter().map(|region| region.len as u64).sum();
+            state.allocated_bytes -= freed;
+        }
+        // A rename of a file renamed before the last sync undoes to the first name.
+        let renamed = match state.renamed.remove(from) {
+            Some(earlier) => {
+                Renamed { from: earlier.from, from_durable: earlier.from_durable, replaced }
+            }
+            None => Renamed { from: from.to_owned(), from_durable, replaced },
+        };
+        state.renamed.insert(to.to_owned(), renamed);
+        Ok(())
+    }
+
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
         self.operation()?;
         let state = lock(&self.state);
@@ -355,6 +406,7 @@ impl Storage for SimStorage {
             state.files.keys().filter(|path| path.parent() == Some(dir)).cloned().collect();
         state.durable_names.extend(names);
         state.removed.retain(|path, _| path.parent() != Some(dir));
+        state.renamed.retain(|path, _| path.parent() != Some(dir));
         let State { durable_names, files, .. } = &mut *state;
         durable_names.retain(|path| path.parent() != Some(dir) || files.contains_key(path));
         Ok(())
@@ -431,6 +483,15 @@ impl SegmentFile for SimFile {
     fn read_to_end(&self) -> io::Result<Vec<u8>> {
         self.storage.operation()?;
         Ok(lock(&self.file.plain).0.clone())
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.storage.operation()?;
+        let volatile = &lock(&self.file.plain).0;
+        let start = usize::try_from(offset).map_or(volatile.len(), |at| at.min(volatile.len()));
+        let n = buf.len().min(volatile.len() - start);
+        buf[..n].copy_from_slice(&volatile[start..start + n]);
+        Ok(n)
     }
 
     fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
