@@ -39,11 +39,12 @@ pub use read::{Reader, Tail};
 pub use recovery::{Dropped, FIRST_LSN, RecoveryReport};
 pub use replay::{Committed, Replay, ReplaySummary};
 pub use stats::StatsSnapshot;
+pub use telemetry::Tracked;
 pub use truncate::PruneReport;
 pub use txn::Txn;
 pub use wal::Wal;
 pub use wal_format::{Lsn, Record, Tag};
-pub use wal_segment::{ChunkPreparation, RealStorage, SimStorage, Storage};
+pub use wal_segment::{ChunkPreparation, RealStorage, SimStorage, Storage, storage};
 pub use wal_telemetry::{
     EngineFigures, HeldBack, Kind, KindCounts, LeakThresholds, LeakWarning, LedgerCounts,
     LiveHandle, METRICS, MetricInfo, RecoveryFigures, Telemetry, describe as describe_metrics,

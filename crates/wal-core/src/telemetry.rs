@@ -12,13 +12,38 @@
 
 use std::sync::Arc;
 
-use wal_segment::{Storage, delete_segment};
-use wal_telemetry::{HeldBack, Kind, LeakWarning, Retirement, SegmentLife, Telemetry};
+use wal_segment::{RealStorage, Storage, delete_segment};
+use wal_telemetry::{
+    HeldBack, Kind, LeakWarning, Registration, Retirement, SegmentLife, Telemetry,
+};
 
 use crate::error::Error;
 use crate::wal::{ClosedSegment, Shared, State, Wal, lock_state};
 
+/// A handle of the application's own registered in the log's telemetry (a snapshot being
+/// written, a long scan) while this guard lives: counted, aged and named in leak warnings like
+/// the log's readers. See [`Wal::track`].
+pub struct Tracked<S: Storage = RealStorage> {
+    shared: Arc<Shared<S>>,
+    registration: Option<Registration>,
+}
+
+impl<S: Storage> Drop for Tracked<S> {
+    fn drop(&mut self) {
+        if let Some(registration) = self.registration.take() {
+            self.shared.registry.deregister(registration);
+        }
+    }
+}
+
 impl<S: Storage> Wal<S> {
+    /// Registers a handle of `kind`, created by the caller, until the guard is dropped.
+    #[track_caller]
+    #[must_use = "the handle is registered while the guard lives"]
+    pub fn track(&self, kind: Kind) -> Tracked<S> {
+        Tracked { shared: Arc::clone(&self.shared), registration: self.shared.register(kind) }
+    }
+
     /// A snapshot of the log's handles, mappings, held-back segments and work.
     #[must_use]
     pub fn telemetry(&self) -> Telemetry {

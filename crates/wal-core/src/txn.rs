@@ -22,6 +22,7 @@ use crate::wal::{Shared, Wal};
 pub struct Txn<S: Storage = RealStorage> {
     shared: Arc<Shared<S>>,
     id: TxnId,
+    begin_lsn: Lsn,
     /// Reused for every delta: the id, the tag, then the payload.
     buffer: Vec<u8>,
     finished: bool,
@@ -37,10 +38,12 @@ impl<S: Storage> Wal<S> {
     #[track_caller]
     pub fn begin(&self) -> Result<Txn<S>, Error> {
         let id = self.shared.next_txn_id();
-        self.shared.write(&[Record { tag: Tag::TXN_BEGIN, payload: &id.to_le_bytes() }])?;
+        let begin_lsn =
+            self.shared.write(&[Record { tag: Tag::TXN_BEGIN, payload: &id.to_le_bytes() }])?;
         Ok(Txn {
             shared: Arc::clone(&self.shared),
             id,
+            begin_lsn,
             buffer: Vec::new(),
             finished: false,
             registration: self.shared.register(Kind::Transaction),
@@ -82,6 +85,25 @@ impl<S: Storage> Txn<S> {
         let lsn = self.marker(Tag::TXN_COMMIT)?;
         self.shared.committed(Lsn(lsn.0 + 1))?;
         Ok(lsn)
+    }
+
+    /// Appends the commit record and returns its LSN at once, without waiting for it to be
+    /// durable. For a caller that orders its own work by commit LSN (applying committed
+    /// transactions to in-memory state under its lock, in the order of their commit records)
+    /// and then waits with [`Wal::wait_commit`] outside that lock, so that commits still share
+    /// syncs. The transaction is committed once the record is durable.
+    ///
+    /// # Errors
+    /// As [`Wal::append`].
+    pub fn commit_unsynced(mut self) -> Result<Lsn, Error> {
+        self.finished = true;
+        self.marker(Tag::TXN_COMMIT)
+    }
+
+    /// The LSN of the transaction's begin record.
+    #[must_use]
+    pub fn begin_lsn(&self) -> Lsn {
+        self.begin_lsn
     }
 
     /// Aborts: appends the abort record. Returns its LSN.

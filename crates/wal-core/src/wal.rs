@@ -268,6 +268,16 @@ impl<S: Storage> Wal<S> {
         Ok(first)
     }
 
+    /// Returns once the record at `lsn` (a commit written by [`crate::Txn::commit_unsynced`])
+    /// is as durable as [`Options::durability`] asks of a commit: durable under
+    /// `Durability::Commit`, at once otherwise.
+    ///
+    /// # Errors
+    /// `Poisoned`, or the I/O error of the sync (which poisons the log).
+    pub fn wait_commit(&self, lsn: Lsn) -> Result<(), Error> {
+        self.shared.committed(Lsn(lsn.0.saturating_add(1)))
+    }
+
     /// Makes everything written so far durable, whatever the durability setting.
     ///
     /// # Errors

@@ -1,0 +1,362 @@
+//! A state kept durable by the log: open (recover), execute transactions, checkpoint.
+//!
+//! Threads and locks. Any number of threads execute transactions. A transaction's begin record
+//! is written under the `open` lock (which records its begin LSN), its deltas under no lock,
+//! and its commit record under the `applied` lock, which also applies it to the state: so
+//! units are applied in the order of their commit records, exactly the order replay will use.
+//! The wait for durability happens after both locks are released, so commits still share
+//! syncs. A checkpoint holds `applied` (then `open`) only to fix its point and take the
+//! state's image; the image is written while transactions go on. Lock order: `applied`, then
+//! `open`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use wal_core::{Kind, Lsn, RealStorage, RecoveryReport, Storage, TxnId, Wal};
+
+use crate::error::{Error, io_error};
+use crate::file::{self, SnapshotHeader};
+use crate::machine::{Change, StateMachine, Unit};
+use crate::rebuild::{From, rebuild};
+
+/// Options of a [`Durable`] state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SnapshotOptions {
+    /// The log's options.
+    pub wal: wal_core::Options,
+    /// How many snapshots to keep, newest first (at least 1; 2 by default). The log is kept
+    /// back to what the oldest of them needs, so a newest snapshot found damaged falls back to
+    /// the one before.
+    pub keep: usize,
+    /// Whether a checkpoint moves the log's start up to what the kept snapshots need (true by
+    /// default). Off, the log keeps its whole history (for audit, or to check that replaying
+    /// it from the beginning gives the same state as the snapshots).
+    pub prune: bool,
+}
+
+impl Default for SnapshotOptions {
+    fn default() -> Self {
+        SnapshotOptions { wal: wal_core::Options::default(), keep: 2, prune: true }
+    }
+}
+
+impl SnapshotOptions {
+    /// Sets [`SnapshotOptions::wal`].
+    #[must_use]
+    pub fn with_wal(mut self, wal: wal_core::Options) -> Self {
+        self.wal = wal;
+        self
+    }
+
+    /// Sets [`SnapshotOptions::keep`].
+    #[must_use]
+    pub fn with_keep(mut self, keep: usize) -> Self {
+        self.keep = keep;
+        self
+    }
+
+    /// Sets [`SnapshotOptions::prune`].
+    #[must_use]
+    pub fn with_prune(mut self, prune: bool) -> Self {
+        self.prune = prune;
+        self
+    }
+}
+
+/// What opening found and did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct OpenReport {
+    /// The log's recovery.
+    pub wal: RecoveryReport,
+    /// The snapshot the state was restored from, if any.
+    pub snapshot: Option<(PathBuf, SnapshotHeader)>,
+    /// Newer snapshots that failed their checks and were passed over, and why.
+    pub skipped: Vec<(PathBuf, String)>,
+    /// Units applied from the log after the snapshot.
+    pub replayed: u64,
+    /// Units the log still holds that the snapshot already had (not applied again).
+    pub already_applied: u64,
+    /// Temporary files of interrupted checkpoints, deleted.
+    pub temporary_removed: usize,
+    /// Time taken, the log's recovery included.
+    pub elapsed: Duration,
+}
+
+/// What a checkpoint did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckpointReport {
+    /// The snapshot written.
+    pub path: PathBuf,
+    /// Its header.
+    pub header: SnapshotHeader,
+    /// How long transactions were held back while the point was fixed and the image taken.
+    pub paused: Duration,
+    /// The whole checkpoint.
+    pub elapsed: Duration,
+    /// Older snapshots deleted (beyond `keep`).
+    pub snapshots_deleted: usize,
+    /// The log's first LSN before and after pruning.
+    pub log_start: (Lsn, Lsn),
+}
+
+/// The state and what it covers.
+struct Applied<M> {
+    machine: M,
+    last_commit_lsn: Lsn,
+    units: u64,
+}
+
+/// An application's state kept durable by the log: every transaction executed is in the log
+/// before it is acknowledged, checkpoints write snapshots, and opening rebuilds the state from
+/// the newest valid snapshot and the transactions committed after it.
+pub struct Durable<M: StateMachine, S: Storage = RealStorage> {
+    wal: Wal<S>,
+    storage: S,
+    dir: PathBuf,
+    options: SnapshotOptions,
+    applied: Mutex<Applied<M>>,
+    /// Transactions begun and not yet committed or aborted, with their begin LSNs.
+    open: Mutex<BTreeMap<TxnId, Lsn>>,
+    /// One checkpoint at a time.
+    checkpointing: Mutex<()>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<M: StateMachine> Durable<M, RealStorage> {
+    /// Opens (or creates) the state's log and snapshots in `dir`, and rebuilds the state.
+    ///
+    /// # Errors
+    /// As [`Durable::open_in`].
+    pub fn open(
+        dir: impl AsRef<Path>,
+        options: SnapshotOptions,
+    ) -> Result<(Self, OpenReport), Error> {
+        Durable::open_in(RealStorage, dir, options)
+    }
+}
+
+impl<M: StateMachine, S: Storage> Durable<M, S> {
+    /// Opens the state in `dir` on `storage`: recovers the log, deletes the temporary files of
+    /// interrupted checkpoints, restores the newest snapshot that passes its checks, and
+    /// applies the units committed after it.
+    ///
+    /// # Errors
+    /// The log's recovery errors; `MissingHistory` when the log no longer holds what the
+    /// snapshot (or, without one, the beginning) needs, naming the gap; `AheadOfLog`;
+    /// `Restore`; I/O errors. No partial state is ever returned.
+    pub fn open_in(
+        storage: S,
+        dir: impl AsRef<Path>,
+        options: SnapshotOptions,
+    ) -> Result<(Self, OpenReport), Error> {
+        if options.keep == 0 {
+            return Err(Error::InvalidOptions { reason: "keep at least one snapshot" });
+        }
+        let started = Instant::now();
+        let dir = dir.as_ref().to_owned();
+        let (wal, wal_report) = Wal::open_in(storage.clone(), &dir, options.wal)?;
+        let (_, temporary) = file::list(&storage, &dir)?;
+        for path in &temporary {
+            storage.remove(path).map_err(|e| io_error("remove", path, e))?;
+        }
+        if !temporary.is_empty() {
+            storage.sync_dir(&dir).map_err(|e| io_error("sync directory", &dir, e))?;
+        }
+        let rebuilt = rebuild::<M, S>(&wal, &storage, &dir, From::NewestSnapshot, None)?;
+        let report = OpenReport {
+            wal: wal_report,
+            snapshot: rebuilt.snapshot,
+            skipped: rebuilt.skipped,
+            replayed: rebuilt.replayed,
+            already_applied: rebuilt.already_applied,
+            temporary_removed: temporary.len(),
+            elapsed: started.elapsed(),
+        };
+        let durable = Durable {
+            wal,
+            storage,
+            dir,
+            options,
+            applied: Mutex::new(Applied {
+                machine: rebuilt.machine,
+                last_commit_lsn: rebuilt.last_commit_lsn,
+                units: rebuilt.units,
+            }),
+            open: Mutex::new(BTreeMap::new()),
+            checkpointing: Mutex::new(()),
+        };
+        // Keep what every snapshot recovery could fall back to needs, and what this one used
+        // (nothing is cut here: a newer snapshot may have been passed over as damaged).
+        let used = report.snapshot.as_ref().map_or(durable.wal.start_lsn(), |(_, h)| h.replay_from);
+        let floor = durable.floor()?.map_or(used, |floor| floor.min(used));
+        let floor = if options.prune { floor } else { durable.wal.start_lsn() };
+        durable.wal.set_retention_floor(Some(floor));
+        Ok((durable, report))
+    }
+
+    /// Executes one transaction of `changes`: appends it to the log, applies it to the state
+    /// (in commit order), and returns its commit LSN once it is as durable as the log's
+    /// `Durability` asks.
+    ///
+    /// # Errors
+    /// The log's errors. After an error the log refuses writes (it is poisoned) and the state
+    /// may hold a unit whose durability is unknown: reopen to rebuild the state from what is
+    /// on disk.
+    #[track_caller]
+    pub fn execute(&self, changes: &[Change<'_>]) -> Result<Lsn, Error> {
+        let mut txn = {
+            let mut open = lock(&self.open);
+            let txn = self.wal.begin()?;
+            open.insert(txn.id(), txn.begin_lsn());
+            txn
+        };
+        let id = txn.id();
+        for change in changes {
+            if let Err(error) = txn.delta(change.tag, change.payload) {
+                lock(&self.open).remove(&id);
+                return Err(error.into()); // dropping `txn` appends its abort
+            }
+        }
+        let lsn = {
+            let mut applied = lock(&self.applied);
+            let written = txn.commit_unsynced();
+            lock(&self.open).remove(&id);
+            let lsn = written?;
+            applied.machine.apply(&Unit { commit_lsn: lsn, txn: Some(id), changes });
+            applied.last_commit_lsn = lsn;
+            applied.units += 1;
+            lsn
+        };
+        self.wal.wait_commit(lsn)?;
+        Ok(lsn)
+    }
+
+    /// Reads the state.
+    pub fn read<R>(&self, read: impl FnOnce(&M) -> R) -> R {
+        read(&lock(&self.applied).machine)
+    }
+
+    /// The point the state has reached (every unit committed before the LSN is in it, none
+    /// after), its unit count, and its image, taken together.
+    pub(crate) fn point(&self) -> (Lsn, u64, M::Image) {
+        let applied = lock(&self.applied);
+        (self.wal.next_lsn(), applied.units, applied.machine.image())
+    }
+
+    pub(crate) fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// The log (for reads, telemetry, stats; write through [`Durable::execute`]).
+    #[must_use]
+    pub fn wal(&self) -> &Wal<S> {
+        &self.wal
+    }
+
+    /// The directory of the log and its snapshots.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The commit LSN of the last unit applied, and how many units the state holds.
+    #[must_use]
+    pub fn applied(&self) -> (Lsn, u64) {
+        let applied = lock(&self.applied);
+        (applied.last_commit_lsn, applied.units)
+    }
+
+    /// Writes a snapshot of the state and prunes the log it makes unnecessary.
+    ///
+    /// Steps: (1) under the apply lock, fix the point (the log's next LSN: every unit committed
+    /// before it is in the state, none after) and take the state's image, then let
+    /// transactions go on; (2) sync the log, so that nothing the snapshot covers can be lost
+    /// from it; (3) write the snapshot to a temporary file, sync it, rename it into place,
+    /// sync the directory; (4) delete snapshots beyond `keep`; (5) move the log's start to
+    /// what the oldest kept snapshot needs (exactly, on a record boundary), deleting the
+    /// segment files wholly before it once no reader holds them. A crash at any step leaves a
+    /// state that recovers to every committed unit (`docs/ARCHITECTURE.md`).
+    ///
+    /// # Errors
+    /// I/O errors of the snapshot; the log's errors.
+    #[track_caller]
+    pub fn checkpoint(&self) -> Result<CheckpointReport, Error> {
+        let started = Instant::now();
+        let _one = lock(&self.checkpointing);
+        let _tracked = self.wal.track(Kind::Snapshot);
+        let (image, header) = {
+            let applied = lock(&self.applied);
+            let open = lock(&self.open);
+            let next_lsn = self.wal.next_lsn();
+            let oldest_open = open.values().min().copied().unwrap_or(next_lsn);
+            let header = SnapshotHeader {
+                next_lsn,
+                replay_from: oldest_open.min(next_lsn),
+                last_commit_lsn: applied.last_commit_lsn,
+                units: applied.units,
+                body_len: 0,
+                body_crc: 0,
+            };
+            (applied.machine.image(), header)
+        };
+        let paused = started.elapsed();
+        self.wal.sync()?;
+        let (path, header) =
+            file::write(&self.storage, &self.dir, header, |out| M::write_image(&image, out))?;
+        drop(image);
+        let snapshots_deleted = self.delete_beyond_keep()?;
+        let before = self.wal.start_lsn();
+        if let Some(floor) = self.floor()? {
+            self.wal.set_retention_floor(Some(floor));
+            if self.options.prune && floor > before {
+                self.wal.truncate_before(floor)?;
+            }
+        }
+        let log_start = (before, self.wal.start_lsn());
+        Ok(CheckpointReport {
+            path,
+            header,
+            paused,
+            elapsed: started.elapsed(),
+            snapshots_deleted,
+            log_start,
+        })
+    }
+
+    /// Deletes the snapshots beyond the newest `keep`.
+    fn delete_beyond_keep(&self) -> Result<usize, Error> {
+        let (found, _) = file::list(&self.storage, &self.dir)?;
+        let doomed = found.get(self.options.keep..).unwrap_or_default();
+        for snapshot in doomed {
+            let path = &snapshot.path;
+            self.storage.remove(path).map_err(|e| io_error("remove", path, e))?;
+        }
+        if !doomed.is_empty() {
+            self.storage
+                .sync_dir(&self.dir)
+                .map_err(|e| io_error("sync directory", &self.dir, e))?;
+        }
+        Ok(doomed.len())
+    }
+
+    /// What the oldest kept snapshot whose header is readable needs: the log is kept back to
+    /// there, so that recovery can fall back from a damaged newer snapshot.
+    fn floor(&self) -> Result<Option<Lsn>, Error> {
+        let (found, _) = file::list(&self.storage, &self.dir)?;
+        let mut floor: Option<Lsn> = None;
+        for snapshot in found.iter().take(self.options.keep) {
+            if let Ok(header) = file::check_header(&self.storage, &snapshot.path)? {
+                floor = Some(floor.map_or(header.replay_from, |f| f.min(header.replay_from)));
+            }
+        }
+        Ok(floor)
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of snapshots and checkpoints, in one binary.
+
+mod checkpoint_crashes;
+mod recovery;
+mod support;
