@@ -3,7 +3,8 @@
 //! - `ci`: the one gate: formatting, clippy, tests, docs, the layering check, and a short fuzz smoke
 //!   run when a nightly toolchain with cargo-fuzz is installed.
 //! - `fuzz [--seconds N] [TARGET...]`: runs the cargo-fuzz targets (nightly).
-//! - `bench`: runs the benchmarks (codec, segment sync, engine W1-W5, telemetry cost) and prints
+//! - `bench`: runs the benchmarks (codec, segment sync, engine W1-W5, telemetry cost, W6
+//!   recovery) and prints
 //!   the tables for `docs/PERFORMANCE.md`.
 //! - `layering`: checks the crate dependency graph against `docs/ARCHITECTURE.md`.
 //!
@@ -108,7 +109,8 @@ fn bench() -> Result {
     cargo(&["bench", "--package", "wal-benches", "--bench", "codec_paired"], &[])?;
     cargo(&["bench", "--package", "wal-benches", "--bench", "segment_sync"], &[])?;
     cargo(&["bench", "--package", "wal-benches", "--bench", "engine"], &[])?;
-    cargo(&["bench", "--package", "wal-benches", "--bench", "telemetry"], &[])
+    cargo(&["bench", "--package", "wal-benches", "--bench", "telemetry"], &[])?;
+    cargo(&["bench", "--package", "wal-benches", "--bench", "recovery"], &[])
 }
 
 fn fuzz_command(args: &[String]) -> Result {
