@@ -7,6 +7,13 @@
 
 use std::hint::black_box;
 
+/// The README's examples (the codec alone, the engine, snapshots, telemetry) are compiled and
+/// run as doctests of this crate, the one that depends on every crate they use, so they cannot
+/// rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 use bytes::Bytes;
 use wal_format::{CHECKSUMMED_FROM, FrameEncoder, Frames, Lsn, Record, Salt, Tag};
 

@@ -49,9 +49,3 @@ pub use wal_telemetry::{
     EngineFigures, HeldBack, Kind, KindCounts, LeakThresholds, LeakWarning, LedgerCounts,
     LiveHandle, METRICS, MetricInfo, RecoveryFigures, Telemetry, describe as describe_metrics,
 };
-
-/// The README's examples (the codec alone, and the engine) are compiled and run as doctests of
-/// this crate, which depends on every crate they use, so they cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeExamples;

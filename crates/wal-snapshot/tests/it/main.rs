@@ -2,4 +2,5 @@
 
 mod checkpoint_crashes;
 mod recovery;
+mod spec;
 mod support;
