@@ -11,7 +11,7 @@
 //! are never followed by new writes that could line up with them.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use wal_format::{Decoded, Lsn, decode_frame};
@@ -214,7 +214,9 @@ fn chunk_handles<S: Storage>(
 ///
 /// # Errors
 /// `Io` if the file cannot be read; `Corrupt` if the header belongs elsewhere or to another
-/// version.
+/// version, or if it is missing, zeroed or damaged while the sidecar index lists records (index
+/// entries are written only after the sync that made the header durable, so the segment held
+/// records: calling it empty would lose them).
 pub fn segment_first_lsn<S: Storage>(
     storage: &S,
     dir: &Path,
@@ -226,7 +228,7 @@ pub fn segment_first_lsn<S: Storage>(
     let file = storage.open(&path).map_err(|e| Error::io("open", &path, e))?;
     let len = file.len_bytes().map_err(|e| Error::io("stat", &path, e))?;
     if len < CHUNK_HEADER_BYTES as u64 {
-        return Ok(None);
+        return no_header_unless_indexed(storage, dir, segment_id, path);
     }
     let map = file.map(0, CHUNK_HEADER_BYTES).map_err(|e| Error::io("map", &path, e))?;
     let header = ChunkMap::new(map).bytes(0, CHUNK_HEADER_BYTES);
@@ -239,21 +241,32 @@ pub fn segment_first_lsn<S: Storage>(
     };
     match ChunkIdentity::decode(&header, &expected) {
         Ok(identity) => Ok(Some(identity.first_lsn)),
-        Err(HeaderProblem::Unstarted) => Ok(None),
-        // Torn while being written (a crash before the first sync), or damaged later. Only in
-        // the second case can the index list records: index entries are written after the
-        // sync that made the header durable.
-        Err(HeaderProblem::Damaged) => match indexed_entries(storage, dir, segment_id)? {
-            0 => Ok(None),
-            entries => Err(Error::Corrupt {
-                path,
-                chunk: 0,
-                reason: format!(
-                    "the first chunk header is damaged, yet the index lists {entries} records"
-                ),
-            }),
-        },
+        // Never written, or torn while being written (a crash before the first sync), or
+        // zeroed or damaged later. Only in the last case can the index list records.
+        Err(HeaderProblem::Unstarted | HeaderProblem::Damaged) => {
+            no_header_unless_indexed(storage, dir, segment_id, path)
+        }
         Err(problem) => Err(Error::Corrupt { path, chunk: 0, reason: format!("{problem:?}") }),
+    }
+}
+
+/// A segment whose first chunk header is missing or unreadable holds no record, unless its
+/// index says otherwise.
+fn no_header_unless_indexed<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    segment_id: u64,
+    path: PathBuf,
+) -> Result<Option<Lsn>, Error> {
+    match indexed_entries(storage, dir, segment_id)? {
+        0 => Ok(None),
+        entries => Err(Error::Corrupt {
+            path,
+            chunk: 0,
+            reason: format!(
+                "the first chunk header is missing or damaged, yet the index lists {entries} records"
+            ),
+        }),
     }
 }
 

@@ -1,9 +1,12 @@
 //! Integration tests of the engine, in one binary.
 
 mod basics;
+mod corruption;
 mod faults;
+mod kill;
 mod lifecycle;
 mod model;
+mod recovery_crashes;
 mod recovery_modes;
 mod stress;
 mod support;

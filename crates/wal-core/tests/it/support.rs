@@ -52,3 +52,9 @@ pub(crate) fn committed_payloads<S: wal_core::Storage>(wal: &Wal<S>) -> Vec<Vec<
         .map(|unit| unit.expect("readable").changes.iter().map(|e| e.payload.to_vec()).collect())
         .collect()
 }
+
+/// The multiplier of the reliability tests' counts: `WAL_RELIABILITY_SCALE` (1 by default;
+/// `cargo xtask torture` raises it).
+pub(crate) fn reliability_scale() -> usize {
+    std::env::var("WAL_RELIABILITY_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1).max(1)
+}

@@ -5,7 +5,7 @@
 use wal_format::{Lsn, Record, Tag};
 use wal_segment::{
     Error, IndexStatus, SegmentIndex, SegmentWriter, SimStorage, Storage, index_file_name,
-    recover_segment, scan_segment, storage::SegmentFile,
+    recover_segment, scan_segment, segment_first_lsn, storage::SegmentFile,
 };
 
 use crate::{Written, assert_prefix, inline_options, payload, segment_path, sim_dir};
@@ -147,6 +147,30 @@ fn a_damaged_chunk_header_under_indexed_records_is_an_error() {
     match recover_segment(&storage, &sim_dir(), 1, FIRST, inline_options(4)) {
         Err(Error::Corrupt { chunk, .. }) => assert_eq!(chunk, last_chunk),
         other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+/// Found by the engine's corruption test: a zeroed first chunk header read as "never started",
+/// and recovery deleted the segment as an empty newest one, losing its synced records.
+#[test]
+fn a_missing_first_chunk_header_under_indexed_records_is_an_error_not_an_empty_segment() {
+    let damages: [(&str, fn(&SimStorage, &std::path::Path)); 2] = [
+        ("zeroed", |storage, path| storage.edit_file(path, |bytes| bytes[..64].fill(0))),
+        ("bit flipped", |storage, path| storage.edit_file(path, |bytes| bytes[9] ^= 4)),
+    ];
+    for (what, damage) in damages {
+        let storage = SimStorage::new();
+        build(&storage, 40);
+        damage(&storage, &segment_path(&sim_dir(), 1));
+        match segment_first_lsn(&storage, &sim_dir(), 1, inline_options(4)) {
+            Err(Error::Corrupt { chunk: 0, reason, .. }) => {
+                assert!(reason.contains("index lists"), "{what}: {reason}");
+            }
+            other => panic!("{what}: expected Corrupt, got {other:?}"),
+        }
+        // With no index entries the same header means a segment that never held a record.
+        replace_index(&storage, &[]);
+        assert_eq!(segment_first_lsn(&storage, &sim_dir(), 1, inline_options(4)).unwrap(), None);
     }
 }
 
