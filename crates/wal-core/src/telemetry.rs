@@ -130,7 +130,7 @@ impl<S: Storage> State<S> {
         &mut self,
         shared: &Shared<S>,
         segments: Vec<ClosedSegment<S>>,
-    ) -> Result<Vec<HeldBack>, Error> {
+    ) -> Vec<HeldBack> {
         let mut held = Vec::new();
         for segment in segments {
             let life = Arc::clone(&segment.life);
@@ -142,18 +142,33 @@ impl<S: Storage> State<S> {
         }
         let report = shared.held_back_report(&held);
         self.held_back.extend(held);
-        self.delete_released(shared)?;
-        Ok(report)
+        // The retirement has taken effect (the anchor or the chain excludes these segments),
+        // so a failed deletion does not fail the operation that retired them: the files stay
+        // queued, the housekeeper retries them and reports the error, and the next open
+        // deletes them in any case.
+        if let Err(error) = self.delete_released(shared) {
+            tracing::warn!(
+                target: "wal::housekeeping",
+                %error,
+                "deleting a retired segment failed; it will be retried"
+            );
+        }
+        report
     }
 
-    /// Deletes the files of every released segment. A failed deletion stays queued.
+    /// Deletes the files of every released segment. A failed deletion stays queued, and does
+    /// not stop the others; the first error is returned.
     pub(crate) fn delete_released(&mut self, shared: &Shared<S>) -> Result<(), Error> {
         self.to_delete.extend(shared.ledger.take_released());
         self.held_back.retain(|life| !life.is_released());
-        while let Some(&id) = self.to_delete.first() {
-            delete_segment(&shared.storage, &shared.dir, id)?;
-            self.to_delete.remove(0);
-        }
-        Ok(())
+        let mut first_error = None;
+        self.to_delete.retain(|&id| match delete_segment(&shared.storage, &shared.dir, id) {
+            Ok(()) => false,
+            Err(error) => {
+                first_error.get_or_insert(error);
+                true
+            }
+        });
+        first_error.map_or(Ok(()), |error| Err(error.into()))
     }
 }

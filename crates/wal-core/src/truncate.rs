@@ -23,9 +23,10 @@ use crate::wal::{ClosedSegment, Shared, State, Wal, lock_state, shared_life};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PruneReport {
-    /// Segment files deleted.
+    /// Segments removed from the log whose files were deleted (or, if a deletion failed, are
+    /// queued for the housekeeper to retry). Those still viewed are in `held_back` instead.
     pub segments_deleted: usize,
-    /// Bytes of segment files deleted.
+    /// Bytes of the segment files counted in `segments_deleted`.
     pub bytes_freed: u64,
     /// The log's first LSN afterwards.
     pub start: Lsn,
@@ -55,7 +56,7 @@ impl<S: Storage> Wal<S> {
             }
             state.anchor.set_start(lsn)?;
             let doomed = state.closed.iter().take_while(|segment| segment.end <= lsn).count();
-            remove_front(shared, &mut state, doomed)?;
+            remove_front(shared, &mut state, doomed);
             Ok(())
         })
     }
@@ -134,10 +135,10 @@ pub(crate) fn prune_locked<S: Storage>(
         // Never backwards: a segment kept by recovery may end below the start already.
         let start = state.closed[doomed - 1].end.max(state.anchor.start());
         state.anchor.set_start(start)?;
-        report.held_back = remove_front(shared, state, doomed)?;
+        report.held_back = remove_front(shared, state, doomed);
         report.bytes_freed -= report.held_back.iter().map(|held| held.bytes).sum::<u64>();
     }
-    report.segments_deleted = doomed;
+    report.segments_deleted = doomed - report.held_back.len();
     report.start = state.anchor.start();
     report.bytes_held = held;
     Ok(report)
@@ -149,7 +150,7 @@ fn remove_front<S: Storage>(
     shared: &Shared<S>,
     state: &mut State<S>,
     count: usize,
-) -> Result<Vec<HeldBack>, Error> {
+) -> Vec<HeldBack> {
     let doomed: Vec<ClosedSegment<S>> = state.closed.drain(..count).collect();
     // A reader caught up at the last deleted segment's seal lost nothing: it goes on at the
     // start (see `locate`).
@@ -189,7 +190,7 @@ fn cut_tail<S: Storage>(
     // The commit point: the next segment's first chunk header, durable.
     state.writer(shared)?.sync()?;
     shared.commit.reset(keep_below.0);
-    state.retire(shared, superseded)?;
+    state.retire(shared, superseded);
     Ok(())
 }
 

@@ -367,15 +367,15 @@ fn indexed_entries<S: Storage>(storage: &S, dir: &Path, segment_id: u64) -> Resu
 /// index goes first, so a crash in between never leaves an index without its data.
 ///
 /// # Errors
-/// `Io` if a removal or the directory sync fails. A missing index is not an error.
+/// `Io` if a removal or the directory sync fails. A missing file is not an error: a deletion
+/// retried after a failed directory sync finds its files already gone, and must still succeed.
 pub fn delete_segment<S: Storage>(storage: &S, dir: &Path, segment_id: u64) -> Result<(), Error> {
-    let index = dir.join(index_file_name(segment_id));
-    match storage.remove(&index) {
-        Ok(()) => {}
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-        Err(error) => return Err(Error::io("remove", &index, error)),
+    for path in [dir.join(index_file_name(segment_id)), dir.join(segment_file_name(segment_id))] {
+        match storage.remove(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(Error::io("remove", &path, error)),
+        }
     }
-    let data = dir.join(segment_file_name(segment_id));
-    storage.remove(&data).map_err(|e| Error::io("remove", &data, e))?;
     storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))
 }

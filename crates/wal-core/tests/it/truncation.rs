@@ -168,3 +168,38 @@ fn a_log_emptied_after_a_cut_keeps_what_is_appended_next() {
     let (wal, _) = open_sim(&storage, small(Durability::Commit));
     assert_eq!(wal.get(kept).unwrap().unwrap().payload.as_ref(), b"after everything");
 }
+
+/// A prune whose file deletion fails has still taken effect: it succeeds, the files stay
+/// queued, and the next housekeeping round deletes them, even when the failed attempt had
+/// already removed some of them.
+#[test]
+fn a_failed_deletion_does_not_fail_the_prune_and_is_retried_by_housekeeping() {
+    let log = |storage: &SimStorage| {
+        let (wal, _) = open_sim(storage, small(Durability::Buffered).with_housekeeping(None));
+        fill(&wal, 3000);
+        wal
+    };
+    let undisturbed = log(&SimStorage::new());
+    undisturbed.prune(0, true).unwrap();
+    let expected = payloads(&undisturbed);
+    let (mut retried, mut prunes_ok) = (0, 0);
+    for step in 0..40 {
+        let storage = SimStorage::new();
+        let wal = log(&storage);
+        storage.fail_after(step, Fault::Io);
+        let pruned = wal.prune(0, true);
+        storage.cancel_fault();
+        let Ok(report) = pruned else { continue };
+        prunes_ok += 1;
+        assert!(report.held_back.is_empty(), "step {step}: {report:?}");
+        if segment_files(&storage).len() > 1 {
+            retried += 1;
+            wal.housekeep().unwrap_or_else(|e| panic!("step {step}: the retry failed: {e}"));
+        }
+        assert_eq!(segment_files(&storage).len(), 1, "step {step}: only the active segment");
+        assert!(payloads(&wal) == expected, "step {step}: the records after the prune differ");
+        wal.append(TAG, b"after").unwrap();
+    }
+    assert!(retried > 0 && prunes_ok > retried, "{retried} retried of {prunes_ok}");
+    println!("prune with a failure at each of 40 storage steps: {retried} deletions retried");
+}

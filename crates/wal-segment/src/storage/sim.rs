@@ -149,6 +149,11 @@ impl SimStorage {
         state.planned = Some((state.ops + n, fault));
     }
 
+    /// Cancels a fault planned by [`SimStorage::fail_after`] that has not happened yet.
+    pub fn cancel_fault(&self) {
+        lock(&self.state).planned = None;
+    }
+
     /// How many operations have run so far.
     #[must_use]
     pub fn operations(&self) -> u64 {
