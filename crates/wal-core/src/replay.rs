@@ -44,6 +44,7 @@ impl<S: Storage> Wal<S> {
     ///
     /// # Errors
     /// As [`Wal::read_from`].
+    #[track_caller]
     pub fn replay(&self) -> Result<Replay<S>, Error> {
         self.replay_from(self.start_lsn())
     }
@@ -53,6 +54,7 @@ impl<S: Storage> Wal<S> {
     ///
     /// # Errors
     /// As [`Wal::read_from`].
+    #[track_caller]
     pub fn replay_from(&self, lsn: Lsn) -> Result<Replay<S>, Error> {
         Ok(Replay { reader: self.read_from(lsn)?, open: HashMap::new() })
     }

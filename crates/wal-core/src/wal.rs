@@ -287,6 +287,21 @@ impl<S: Storage> Wal<S> {
         self.shared.wait_durable(published)
     }
 
+    /// Returns once every record below `end` is durable, syncing if nobody else is; records
+    /// reserved but still being written are waited for. A checkpoint uses it to make
+    /// everything below the point it fixed durable, whatever the durability setting.
+    ///
+    /// # Errors
+    /// `OutOfRange` if `end` is past [`Wal::next_lsn`] (nothing would ever fill the gap);
+    /// `Poisoned`, or the I/O error of the sync (which poisons the log).
+    pub fn sync_below(&self, end: Lsn) -> Result<(), Error> {
+        let next = self.next_lsn();
+        if end > next {
+            return Err(Error::OutOfRange { lsn: end, start: self.start_lsn(), end: next });
+        }
+        self.shared.wait_durable(end)
+    }
+
     /// The LSN the next record will get (every record below it has been reserved).
     #[must_use]
     pub fn next_lsn(&self) -> Lsn {

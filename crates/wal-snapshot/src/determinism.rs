@@ -80,7 +80,7 @@ impl DeterminismReport {
 pub fn check_determinism<M: StateMachine, S: Storage>(
     durable: &Durable<M, S>,
 ) -> Result<DeterminismReport, Error> {
-    let (until, units, image) = durable.point();
+    let (until, units, image) = durable.point()?;
     let hash = |image: &M::Image| {
         digest::<M>(image).map_err(|source| Error::Io {
             op: "digest",

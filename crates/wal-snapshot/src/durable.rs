@@ -18,6 +18,7 @@ use wal_core::{Kind, Lsn, RealStorage, RecoveryReport, Storage, TxnId, Wal};
 
 use crate::error::{Error, io_error};
 use crate::file::{self, SnapshotHeader};
+use crate::log::Log;
 use crate::machine::{Change, StateMachine, Unit};
 use crate::rebuild::{From, rebuild};
 
@@ -98,7 +99,8 @@ pub struct CheckpointReport {
     pub paused: Duration,
     /// The whole checkpoint.
     pub elapsed: Duration,
-    /// Older snapshots deleted (beyond `keep`).
+    /// Snapshots deleted: those older than the newest `keep` with sound headers, and those
+    /// with damaged headers.
     pub snapshots_deleted: usize,
     /// The log's first LSN before and after pruning.
     pub log_start: (Lsn, Lsn),
@@ -128,6 +130,15 @@ pub struct Durable<M: StateMachine, S: Storage = RealStorage> {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<M: StateMachine, S: Storage> Durable<M, S> {
+    /// The state to change or capture, unless the state machine panicked while applying a
+    /// unit: then the live state may hold part of that unit, and building on it (or writing
+    /// it to a snapshot) would make it durable.
+    fn state(&self) -> Result<MutexGuard<'_, Applied<M>>, Error> {
+        self.applied.lock().map_err(|_| Error::StatePoisoned)
+    }
 }
 
 impl<M: StateMachine> Durable<M, RealStorage> {
@@ -170,7 +181,7 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         if !temporary.is_empty() {
             storage.sync_dir(&dir).map_err(|e| io_error("sync directory", &dir, e))?;
         }
-        let rebuilt = rebuild::<M, S>(&wal, &storage, &dir, From::NewestSnapshot, None)?;
+        let rebuilt = rebuild::<M, S>(Log::new(&wal), &storage, &dir, From::NewestSnapshot, None)?;
         let report = OpenReport {
             wal: wal_report,
             snapshot: rebuilt.snapshot,
@@ -196,7 +207,8 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         // Keep what every snapshot recovery could fall back to needs, and what this one used
         // (nothing is cut here: a newer snapshot may have been passed over as damaged).
         let used = report.snapshot.as_ref().map_or(durable.wal.start_lsn(), |(_, h)| h.replay_from);
-        let floor = durable.floor()?.map_or(used, |floor| floor.min(used));
+        let (kept, _) = durable.kept_snapshots()?;
+        let floor = kept.iter().map(|header| header.replay_from).fold(used, Lsn::min);
         let floor = if options.prune { floor } else { durable.wal.start_lsn() };
         durable.wal.set_retention_floor(Some(floor));
         Ok((durable, report))
@@ -209,7 +221,7 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
     /// # Errors
     /// The log's errors. After an error the log refuses writes (it is poisoned) and the state
     /// may hold a unit whose durability is unknown: reopen to rebuild the state from what is
-    /// on disk.
+    /// on disk. `StatePoisoned` once [`StateMachine::apply`] has panicked.
     #[track_caller]
     pub fn execute(&self, changes: &[Change<'_>]) -> Result<Lsn, Error> {
         let mut txn = {
@@ -226,7 +238,7 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             }
         }
         let lsn = {
-            let mut applied = lock(&self.applied);
+            let mut applied = self.state()?;
             let written = txn.commit_unsynced();
             lock(&self.open).remove(&id);
             let lsn = written?;
@@ -239,26 +251,27 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         Ok(lsn)
     }
 
-    /// Reads the state.
+    /// Reads the state. (After a panic in [`StateMachine::apply`] this still reads it, as the
+    /// panic left it; [`Durable::execute`] and [`Durable::checkpoint`] refuse.)
     pub fn read<R>(&self, read: impl FnOnce(&M) -> R) -> R {
         read(&lock(&self.applied).machine)
     }
 
     /// The point the state has reached (every unit committed before the LSN is in it, none
     /// after), its unit count, and its image, taken together.
-    pub(crate) fn point(&self) -> (Lsn, u64, M::Image) {
-        let applied = lock(&self.applied);
-        (self.wal.next_lsn(), applied.units, applied.machine.image())
+    pub(crate) fn point(&self) -> Result<(Lsn, u64, M::Image), Error> {
+        let applied = self.state()?;
+        Ok((self.wal.next_lsn(), applied.units, applied.machine.image()))
     }
 
     pub(crate) fn storage(&self) -> &S {
         &self.storage
     }
 
-    /// The log (for reads, telemetry, stats; write through [`Durable::execute`]).
+    /// The log, for reading: writes go through [`Durable::execute`] and checkpoints only.
     #[must_use]
-    pub fn wal(&self) -> &Wal<S> {
-        &self.wal
+    pub fn wal(&self) -> Log<'_, S> {
+        Log::new(&self.wal)
     }
 
     /// The directory of the log and its snapshots.
@@ -278,22 +291,23 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
     ///
     /// Steps: (1) under the apply lock, fix the point (the log's next LSN: every unit committed
     /// before it is in the state, none after) and take the state's image, then let
-    /// transactions go on; (2) sync the log, so that nothing the snapshot covers can be lost
-    /// from it; (3) write the snapshot to a temporary file, sync it, rename it into place,
+    /// transactions go on; (2) make the log durable up to the point, so that nothing the
+    /// snapshot covers can be lost from it; (3) write the snapshot to a temporary file, sync it, rename it into place,
     /// sync the directory; (4) delete snapshots beyond `keep`; (5) move the log's start to
     /// what the oldest kept snapshot needs (exactly, on a record boundary), deleting the
     /// segment files wholly before it once no reader holds them. A crash at any step leaves a
     /// state that recovers to every committed unit (`docs/ARCHITECTURE.md`).
     ///
     /// # Errors
-    /// I/O errors of the snapshot; the log's errors.
+    /// I/O errors of the snapshot; the log's errors; `StatePoisoned` once
+    /// [`StateMachine::apply`] has panicked (a state it left half-changed is never written).
     #[track_caller]
     pub fn checkpoint(&self) -> Result<CheckpointReport, Error> {
         let started = Instant::now();
         let _one = lock(&self.checkpointing);
         let _tracked = self.wal.track(Kind::Snapshot);
         let (image, header) = {
-            let applied = lock(&self.applied);
+            let applied = self.state()?;
             let open = lock(&self.open);
             let next_lsn = self.wal.next_lsn();
             let oldest_open = open.values().min().copied().unwrap_or(next_lsn);
@@ -308,16 +322,22 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             (applied.machine.image(), header)
         };
         let paused = started.elapsed();
-        self.wal.sync()?;
+        // Everything below the point, including records reserved by writers still copying
+        // them: a snapshot must never claim more of the log than a crash leaves.
+        self.wal.sync_below(header.next_lsn)?;
         let (path, header) =
             file::write(&self.storage, &self.dir, header, |out| M::write_image(&image, out))?;
         drop(image);
-        let snapshots_deleted = self.delete_beyond_keep()?;
+        let (kept, doomed) = self.kept_snapshots()?;
+        let snapshots_deleted = self.delete(&doomed)?;
         let before = self.wal.start_lsn();
-        if let Some(floor) = self.floor()? {
-            self.wal.set_retention_floor(Some(floor));
-            if self.options.prune && floor > before {
-                self.wal.truncate_before(floor)?;
+        if let Some(floor) = kept.iter().map(|header| header.replay_from).min() {
+            // Without pruning the whole log is kept, so the floor stays where open put it.
+            if self.options.prune {
+                self.wal.set_retention_floor(Some(floor));
+                if floor > before {
+                    self.wal.truncate_before(floor)?;
+                }
             }
         }
         let log_start = (before, self.wal.start_lsn());
@@ -331,12 +351,28 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         })
     }
 
-    /// Deletes the snapshots beyond the newest `keep`.
-    fn delete_beyond_keep(&self) -> Result<usize, Error> {
+    /// The headers of the snapshots to keep (the newest `keep` whose headers pass their
+    /// checks, newest first), and the paths of the others: older ones, and damaged ones,
+    /// which recovery would pass over anyway. Only headers are checked here (reading every
+    /// body at every checkpoint would cost as much as writing it); recovery checks bodies.
+    fn kept_snapshots(&self) -> Result<(Vec<SnapshotHeader>, Vec<PathBuf>), Error> {
         let (found, _) = file::list(&self.storage, &self.dir)?;
-        let doomed = found.get(self.options.keep..).unwrap_or_default();
-        for snapshot in doomed {
-            let path = &snapshot.path;
+        let (mut kept, mut doomed) = (Vec::new(), Vec::new());
+        for snapshot in found {
+            if kept.len() < self.options.keep
+                && let Ok(header) = file::check_header(&self.storage, &snapshot.path)?
+            {
+                kept.push(header);
+                continue;
+            }
+            doomed.push(snapshot.path);
+        }
+        Ok((kept, doomed))
+    }
+
+    /// Deletes snapshot files, and makes the deletion durable.
+    fn delete(&self, doomed: &[PathBuf]) -> Result<usize, Error> {
+        for path in doomed {
             self.storage.remove(path).map_err(|e| io_error("remove", path, e))?;
         }
         if !doomed.is_empty() {
@@ -345,18 +381,5 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
                 .map_err(|e| io_error("sync directory", &self.dir, e))?;
         }
         Ok(doomed.len())
-    }
-
-    /// What the oldest kept snapshot whose header is readable needs: the log is kept back to
-    /// there, so that recovery can fall back from a damaged newer snapshot.
-    fn floor(&self) -> Result<Option<Lsn>, Error> {
-        let (found, _) = file::list(&self.storage, &self.dir)?;
-        let mut floor: Option<Lsn> = None;
-        for snapshot in found.iter().take(self.options.keep) {
-            if let Ok(header) = file::check_header(&self.storage, &snapshot.path)? {
-                floor = Some(floor.map_or(header.replay_from, |f| f.min(header.replay_from)));
-            }
-        }
-        Ok(floor)
     }
 }

@@ -63,6 +63,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The state machine panicked while applying a unit, so the live state may hold part of
+    /// it. Nothing more is executed or checkpointed: reopen to rebuild the state from the log.
+    #[error(
+        "the state machine panicked while applying a unit; reopen to rebuild the state from the log"
+    )]
+    StatePoisoned,
     /// An option is out of range.
     #[error("invalid option: {reason}")]
     InvalidOptions {

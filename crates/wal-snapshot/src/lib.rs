@@ -39,6 +39,7 @@ mod durable;
 mod error;
 mod file;
 pub mod kv;
+mod log;
 mod machine;
 mod rebuild;
 
@@ -48,4 +49,5 @@ pub use error::Error;
 pub use file::{
     SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotHeader, snapshot_file_name,
 };
+pub use log::Log;
 pub use machine::{Body, Change, StateMachine, Unit};

@@ -3,10 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use wal_core::{EntryKind, FIRST_LSN, Lsn, Storage, Wal};
+use wal_core::{EntryKind, FIRST_LSN, Lsn, Storage};
 
 use crate::error::Error;
 use crate::file::{self, SnapshotHeader};
+use crate::log::Log;
 use crate::machine::{Body, Change, StateMachine, Unit};
 
 /// A state rebuilt from the log, and how.
@@ -35,7 +36,7 @@ pub(crate) enum From {
 
 /// Rebuilds the state of every unit committed before `until` (all of them if `None`).
 pub(crate) fn rebuild<M: StateMachine, S: Storage>(
-    wal: &Wal<S>,
+    wal: Log<'_, S>,
     storage: &S,
     dir: &Path,
     from: From,
@@ -69,6 +70,11 @@ pub(crate) fn rebuild<M: StateMachine, S: Storage>(
                     continue;
                 }
             };
+            // A sound snapshot that the log cannot serve is an error, not a reason to fall
+            // back: an older snapshot needs still older history (`replay_from` only grows),
+            // and a snapshot ahead of the log means the log lost synced records or belongs
+            // to another state; rebuilding from an older snapshot would quietly drop the
+            // units this one holds.
             if header.replay_from < start {
                 return Err(missing(header.replay_from, start, Some(&candidate.path), &rebuilt));
             }

@@ -379,6 +379,15 @@ impl Storage for SimStorage {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.operation()?;
         let mut state = lock(&self.state);
+        // Chains of renames between directory syncs that a crash would have to undo in part
+        // are not modelled: refuse them loudly rather than crash them wrongly.
+        let chained = state.renamed.get(from).is_some_and(|earlier| earlier.replaced.is_some());
+        if chained || state.renamed.contains_key(to) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "simulated storage: this chain of renames before a directory sync is not modelled",
+            ));
+        }
         let file = state.files.remove(from).ok_or(io::ErrorKind::NotFound)?;
         let from_durable = state.durable_names.remove(from);
         let to_durable = state.durable_names.remove(to);

@@ -125,8 +125,11 @@ fn missing_history_is_an_error_naming_the_gap_and_builds_nothing() {
     let snapshot = durable.checkpoint().expect("checkpoint");
     execute(&durable, &mut Model::default(), 100..120);
     let beyond = Lsn(snapshot.header.replay_from.0 + 5);
-    durable.wal().truncate_before(beyond).expect("truncate");
     drop(durable);
+    // Behind the snapshot layer's back: its own view of the log cannot truncate.
+    let (wal, _) = wal_core::Wal::open_in(storage.clone(), dir(), options().wal).expect("open");
+    wal.truncate_before(beyond).expect("truncate");
+    drop(wal);
     let error = Durable::<KvStore, SimStorage>::open_in(storage.clone(), dir(), options())
         .err()
         .expect("refused");
@@ -148,19 +151,61 @@ fn keeping_k_snapshots_deletes_older_ones_and_keeps_the_log_they_need() {
         execute(&durable, &mut model, round * 30..round * 30 + 30);
         taken.push(durable.checkpoint().expect("checkpoint"));
     }
-    let names: Vec<String> = wal_core::Storage::list(&storage, dir())
+    let expected: Vec<String> =
+        taken[2..].iter().map(|c| snapshot_file_name(c.header.next_lsn)).collect();
+    assert_eq!(snapshot_names(&storage), expected);
+    // The log starts where the oldest kept snapshot needs it.
+    assert_eq!(durable.wal().start_lsn(), taken[2].header.replay_from);
+}
+
+/// A snapshot whose header is damaged is not one of the `keep`: the next checkpoint deletes
+/// it and keeps the newest sound ones, and the log they need.
+#[test]
+fn a_snapshot_with_a_damaged_header_does_not_count_among_those_kept() {
+    let storage = SimStorage::new();
+    let (durable, _) = open(&storage, options().with_keep(2));
+    let mut model = Model::default();
+    execute(&durable, &mut model, 0..30);
+    let first = durable.checkpoint().expect("checkpoint");
+    execute(&durable, &mut model, 30..60);
+    let second = durable.checkpoint().expect("checkpoint");
+    storage.edit_file(&second.path, |bytes| bytes[3] ^= 1);
+    execute(&durable, &mut model, 60..90);
+    let third = durable.checkpoint().expect("checkpoint");
+    assert_eq!(third.snapshots_deleted, 1, "the damaged one");
+    let names = snapshot_names(&storage);
+    assert_eq!(names, [&first, &third].map(|c| snapshot_file_name(c.header.next_lsn)));
+    assert_eq!(durable.wal().start_lsn(), first.header.replay_from);
+    drop(durable);
+    let (durable, report) = open(&storage, options().with_keep(2));
+    assert!(report.skipped.is_empty());
+    assert!(durable.read(|kv| model.matches(kv)));
+}
+
+/// Without pruning, checkpoints keep the whole log.
+#[test]
+fn without_pruning_checkpoints_keep_the_whole_log() {
+    let storage = SimStorage::new();
+    let (durable, _) = open(&storage, options().with_prune(false).with_keep(1));
+    let mut model = Model::default();
+    for round in 0..3 {
+        execute(&durable, &mut model, round * 40..round * 40 + 40);
+        let checkpoint = durable.checkpoint().expect("checkpoint");
+        assert_eq!(checkpoint.log_start.0, checkpoint.log_start.1);
+    }
+    assert_eq!(durable.wal().start_lsn(), wal_core::FIRST_LSN);
+    assert_eq!(snapshot_names(&storage).len(), 1);
+}
+
+fn snapshot_names(storage: &SimStorage) -> Vec<String> {
+    let mut names: Vec<String> = wal_core::Storage::list(storage, dir())
         .unwrap()
         .iter()
         .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
         .filter(|name| name.starts_with("snapshot-"))
         .collect();
-    let expected: Vec<String> =
-        taken[2..].iter().map(|c| snapshot_file_name(c.header.next_lsn)).collect();
-    let mut sorted = names.clone();
-    sorted.sort();
-    assert_eq!(sorted, expected);
-    // The log starts where the oldest kept snapshot needs it.
-    assert_eq!(durable.wal().start_lsn(), taken[2].header.replay_from);
+    names.sort();
+    names
 }
 
 #[test]
@@ -257,4 +302,61 @@ mod arbitrary_files {
             }
         }
     }
+}
+
+/// A state machine that panics on a change it cannot take.
+struct Fragile(u64);
+
+impl wal_snapshot::StateMachine for Fragile {
+    type Image = u64;
+
+    fn empty() -> Self {
+        Fragile(0)
+    }
+
+    fn apply(&mut self, unit: &wal_snapshot::Unit<'_>) {
+        for change in unit.changes {
+            assert!(change.payload != b"poison", "cannot take this change");
+            self.0 += 1;
+        }
+    }
+
+    fn image(&self) -> u64 {
+        self.0
+    }
+
+    fn write_image(image: &u64, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        out.write_all(&image.to_le_bytes())
+    }
+
+    fn restore(body: &mut wal_snapshot::Body<'_>) -> std::io::Result<Self> {
+        Ok(Fragile(u64::from_le_bytes(body.read_array()?)))
+    }
+}
+
+/// After a panic in `apply`, the half-changed state is neither built upon nor written to a
+/// snapshot; a reopen rebuilds it from the log.
+#[test]
+fn a_panic_in_apply_stops_execute_and_checkpoint_until_reopened() {
+    use wal_snapshot::{Change, Durable};
+    let storage = SimStorage::new();
+    let open = || Durable::<Fragile, SimStorage>::open_in(storage.clone(), dir(), options());
+    let (durable, _) = open().expect("open");
+    let tag = wal_core::Tag::user(0x60).expect("a user tag");
+    let change = |payload: &'static [u8]| Change { tag, payload };
+    durable.execute(&[change(b"a"), change(b"b")]).expect("execute");
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        durable.execute(&[change(b"c"), change(b"poison")])
+    }));
+    assert!(panicked.is_err());
+    assert!(matches!(durable.execute(&[change(b"d")]), Err(Error::StatePoisoned)));
+    assert!(matches!(durable.checkpoint(), Err(Error::StatePoisoned)));
+    assert!(matches!(check_determinism(&durable), Err(Error::StatePoisoned)));
+    assert_eq!(durable.read(|state| state.0), 3, "the half-applied unit, as the panic left it");
+    durable.wal().sync().expect("sync");
+    drop(durable);
+    // The poisoned unit's commit is in the log, so rebuilding it panics again: the state
+    // machine's bug, reported the same way, and nothing is written.
+    let reopened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(open));
+    assert!(reopened.is_err(), "replaying the unit that panicked panics again");
 }
