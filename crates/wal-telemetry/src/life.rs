@@ -144,10 +144,13 @@ impl SegmentLife {
         self.segment
     }
 
-    /// A hold for a chunk of `bytes` just mapped; drop it when the mapping goes.
+    /// A hold for a chunk of `bytes` just mapped; drop it when the mapping goes. Only a
+    /// segment still in the log takes new holds (chunks are mapped before it is retired):
+    /// a hold on a released segment would release it a second time.
     #[must_use]
     pub fn hold(self: &Arc<Self>, bytes: u64) -> Hold {
-        self.state.fetch_add(1, Ordering::AcqRel);
+        let before = self.state.fetch_add(1, Ordering::AcqRel);
+        debug_assert_ne!(before, RETIRED, "a hold taken on released segment {}", self.segment);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.ledger.chunks_mapped.fetch_add(1, Ordering::Relaxed);
         self.ledger.mapped_bytes.fetch_add(bytes, Ordering::Relaxed);

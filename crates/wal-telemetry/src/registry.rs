@@ -35,7 +35,7 @@ struct Slot {
     pin_segment: AtomicU64,
     /// Bytes of mapped chunks the handle keeps alive.
     pin_bytes: AtomicU64,
-    /// Set once a leak warning has named this handle.
+    /// The birth time of the handle a leak warning last named (0: none).
     warned: AtomicU64,
     /// Registrations that claimed this slot, and those that released it. Each is written only
     /// by the slot's owner; `releases` with `Release`, after `claims`, so a report that reads
@@ -97,6 +97,7 @@ pub struct LiveHandle {
     /// Bytes of mapped chunks it keeps alive.
     pub pinned_bytes: u64,
     slot: u32,
+    born: u64,
 }
 
 impl LiveHandle {
@@ -254,16 +255,20 @@ impl Registry {
                 pinned_segment: pin_segment.checked_sub(1),
                 pinned_bytes: slot.pin_bytes.load(Ordering::Acquire),
                 slot: u32::try_from(at).unwrap_or(NO_SLOT),
+                born,
             });
         }
         handles
     }
 
-    /// Marks `handle` as named by a leak warning; `false` if it already was.
+    /// Marks `handle` as named by a leak warning; `false` if it already was, or if it is gone
+    /// (its slot may hold a newer handle by now, which keeps its own mark: the mark is the
+    /// birth time of the handle it names).
     pub fn mark_warned(&self, handle: &LiveHandle) -> bool {
         let table = &self.tables[handle.kind.index()];
         table.slots.get(handle.slot as usize).is_some_and(|slot| {
-            slot.warned.compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            slot.born.load(Ordering::Acquire) == handle.born
+                && slot.warned.swap(handle.born, Ordering::Relaxed) != handle.born
         })
     }
 }

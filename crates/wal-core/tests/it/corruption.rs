@@ -80,7 +80,7 @@ fn corruption_in_the_middle_of_the_log_is_never_returned_as_data() {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        (rng % bound as u64) as usize
+        usize::try_from(rng % bound as u64).expect("below a usize bound")
     };
     let (mut refused, mut read_error, mut harmless) = (0, 0, 0);
     for round in 0..count {

@@ -65,9 +65,11 @@ fn recorded(dir: &Path, kind: &str, thread: u8) -> Option<u64> {
 #[test]
 fn a_writer_killed_at_random_instants_loses_nothing_it_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let seed =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-            as u64;
+    let seed: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        .into();
     let mut rng = seed | 1;
     let mut next = move || {
         rng ^= rng << 13;
