@@ -3,6 +3,9 @@
 //! - `ci`: the one gate: formatting, clippy, tests, docs, the layering check, and a short fuzz smoke
 //!   run when a nightly toolchain with cargo-fuzz is installed.
 //! - `fuzz [--seconds N] [TARGET...]`: runs the cargo-fuzz targets (nightly).
+//! - `torture [--minutes N]`: the long reliability run: every test in release with the full
+//!   counts of `docs/RELIABILITY.md` (`WAL_TORTURE=1`), the real-filesystem cases that need
+//!   root, then every fuzz target for a share of N minutes (10 by default).
 //! - `bench`: runs the benchmarks (codec, segment sync, engine W1-W5, telemetry cost, W6
 //!   recovery) and prints
 //!   the tables for `docs/PERFORMANCE.md`.
@@ -21,7 +24,12 @@ use std::time::Instant;
 const CI_FUZZ_SECONDS: u32 = 20;
 /// Seconds each fuzz target runs when `cargo xtask fuzz` is given no `--seconds`.
 const DEFAULT_FUZZ_SECONDS: u32 = 60;
-const FUZZ_TARGETS: [&str; 3] = ["decode_frame", "decode_stream", "round_trip"];
+const FUZZ_TARGETS: [&str; 5] =
+    ["decode_frame", "decode_stream", "round_trip", "damaged_log", "op_model"];
+/// Minutes of fuzzing in `cargo xtask torture` when it is given no `--minutes`.
+const DEFAULT_TORTURE_MINUTES: u32 = 10;
+/// Histories and cases of every proptest in the torture run.
+const TORTURE_PROPTEST_CASES: &str = "10000";
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -33,10 +41,12 @@ fn main() -> ExitCode {
         Some("bench") => bench(),
         Some("layering") => layering::check_workspace(&workspace_root()),
         Some("loom") => loom(),
-        _ => Err(
-            "usage: cargo xtask <ci | fuzz [--seconds N] [TARGET...] | bench | layering | loom>"
-                .into(),
-        ),
+        Some("torture") => torture_command(&args[1..]),
+        _ => {
+            Err("usage: cargo xtask <ci | fuzz [--seconds N] [TARGET...] | torture [--minutes N] \
+                  | bench | layering | loom>"
+                .into())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -136,6 +146,72 @@ fn fuzz_command(args: &[String]) -> Result {
     fuzz(seconds, &targets)
 }
 
+fn torture_command(args: &[String]) -> Result {
+    let minutes = match args {
+        [] => DEFAULT_TORTURE_MINUTES,
+        [flag, value] if flag == "--minutes" => {
+            value.parse().map_err(|_| format!("--minutes: not a number: {value}"))?
+        }
+        _ => return Err("usage: cargo xtask torture [--minutes N]".into()),
+    };
+    let started = Instant::now();
+    println!("xtask: torture run on {}", machine_description());
+    install_xfsprogs();
+    step("tests at torture counts (release)", || {
+        cargo(
+            &["test", "--workspace", "--locked", "--release", "--", "--nocapture"],
+            &[("WAL_TORTURE", "1"), ("PROPTEST_CASES", TORTURE_PROPTEST_CASES)],
+        )
+    })?;
+    step("loom", loom)?;
+    if fuzz_available() {
+        let targets = u32::try_from(FUZZ_TARGETS.len()).expect("a few targets");
+        let seconds = (minutes * 60 / targets).max(1);
+        step("fuzz", || fuzz(seconds, &FUZZ_TARGETS))?;
+    } else {
+        println!("xtask: fuzzing skipped: no nightly toolchain with cargo-fuzz");
+    }
+    println!("xtask: torture run passed in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The kernel, cores and date, for the report.
+fn machine_description() -> String {
+    let output = |program: &str, args: &[&str]| {
+        Command::new(program).args(args).output().ok().map_or_else(
+            || format!("({program} unavailable)"),
+            |out| String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        )
+    };
+    format!(
+        "{}, {} cores, {}",
+        output("uname", &["-srm"]),
+        output("nproc", &[]),
+        output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+    )
+}
+
+/// The xfs case of the disk-full figure needs `mkfs.xfs`: installed when missing and this
+/// runs as root with apt; otherwise the test prints why it skipped.
+fn install_xfsprogs() {
+    let present = |program: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    if present("mkfs.xfs") || !present("apt-get") {
+        return;
+    }
+    let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+    let installed = Command::new("apt-get")
+        .args(["install", "-y", "-qq", "xfsprogs"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .is_ok_and(|status| status.success());
+    println!("xtask: installing xfsprogs for the xfs disk-full case: {installed}");
+}
+
 fn fuzz_available() -> bool {
     Command::new("cargo")
         .args(["+nightly", "fuzz", "--version"])
@@ -157,7 +233,9 @@ fn fuzz(seconds: u32, targets: &[&str]) -> Result {
             .args(["+nightly", "fuzz", "run", target])
             .arg(&corpus)
             .arg(&seeds)
-            .args(["--", &max_time, "-print_final_stats=1"]))?;
+            // No single allocation above 64 MiB: every input is far smaller, so a bigger
+            // one would be sized by a length read from the input.
+            .args(["--", &max_time, "-malloc_limit_mb=64", "-print_final_stats=1"]))?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::machine::StateMachine;
 use crate::rebuild::{From, rebuild};
 
 /// A digest of a state: a 64-bit hash of its snapshot body, and the body's length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Digest {
     /// The hash (SipHash-1-3 with fixed keys, the same in every run of one build).
     pub hash: u64,

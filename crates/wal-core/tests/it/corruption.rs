@@ -74,7 +74,7 @@ fn corruption_in_the_middle_of_the_log_is_never_returned_as_data() {
     let touches_last = |path: &std::path::Path, from: usize, to: usize| {
         path == last_path && from < last_end && last_start < to
     };
-    let count = 10_000 * crate::support::reliability_scale();
+    let count = crate::support::reliability_count(10_000, 100_000);
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move |bound: usize| {
         rng ^= rng << 13;

@@ -27,9 +27,9 @@ fn options() -> Options {
         .with_preparation(ChunkPreparation::Background)
 }
 
-/// How many kills: 50 in CI, times `WAL_RELIABILITY_SCALE` (the torture run sets 20).
+/// How many kills: 50 in CI, 1,000 under `cargo xtask torture`.
 fn kills() -> usize {
-    50 * crate::support::reliability_scale()
+    crate::support::reliability_count(50, 1_000)
 }
 
 /// Each thread's committed transaction numbers, in commit order; checks each is complete.

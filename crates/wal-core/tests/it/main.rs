@@ -1,5 +1,6 @@
 //! Integration tests of the engine, in one binary.
 
+mod bad_input;
 mod basics;
 mod corruption;
 mod faults;

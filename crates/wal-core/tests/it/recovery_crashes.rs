@@ -51,7 +51,7 @@ fn a_crash_at_every_step_of_recovery_recovers_the_same_state() {
     assert!(report.unfinished > 0 || report.torn_tail.is_some(), "recovery had work: {report:?}");
     drop(wal);
 
-    let seeds = 4 * crate::support::reliability_scale() as u64;
+    let seeds = crate::support::reliability_count(4, 100);
     let (mut failed, mut recoveries) = (0, 0);
     for step in 0..steps {
         let disturbed = image.crash(0);

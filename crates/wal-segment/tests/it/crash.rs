@@ -26,7 +26,9 @@ impl Rng {
 
 #[test]
 fn synced_records_survive_every_simulated_crash() {
-    let (states, lost_unsynced) = crash_workloads(inline_options(8), WORKLOADS);
+    // 40 workloads give about 11,800 states; the torture run's 3,400 about a million.
+    let workloads = crate::reliability_count(WORKLOADS, 3_400);
+    let (states, lost_unsynced) = crash_workloads(inline_options(8), workloads);
     println!(
         "simulated crashes: {states} states, acknowledged records lost: 0, \
          unsynced records lost (allowed): {lost_unsynced}"

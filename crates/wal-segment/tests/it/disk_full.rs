@@ -52,32 +52,99 @@ fn simulated_full_disk() {
     check_full_disk(&storage, &crate::sim_dir(), move || again.set_capacity(None));
 }
 
+/// A small filesystem mounted for one test, unmounted when dropped.
+struct Mounted {
+    point: tempfile::TempDir,
+    /// The loop image's directory, for loop-mounted filesystems.
+    _image: Option<tempfile::TempDir>,
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.point.path()).status();
+    }
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    match command.output() {
+        Ok(output) if output.status.success() => Ok(()),
+        Ok(output) => {
+            Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr).trim()))
+        }
+        Err(error) => Err(format!("{command:?}: {error}")),
+    }
+}
+
+/// Mounts a small `kind` filesystem (tmpfs, or ext4 or xfs on a loop device); `Err` says why
+/// it could not (not root, no mkfs, no loop device), for the test to print as its skip reason.
+fn mount(kind: &str) -> Result<Mounted, String> {
+    if !rustix::process::geteuid().is_root() {
+        return Err(format!("mounting {kind} needs root"));
+    }
+    let point = tempfile::tempdir().unwrap();
+    if kind == "tmpfs" {
+        run(Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+            .arg(point.path()))?;
+        return Ok(Mounted { point, _image: None });
+    }
+    // xfs refuses filesystems under 300 MiB; the image is sparse either way.
+    let (mkfs, args, size): (&str, &[&str], u64) = match kind {
+        "ext4" => ("mkfs.ext4", &["-q", "-F", "-m", "0"], 32 << 20),
+        "xfs" => ("mkfs.xfs", &["-q", "-f"], 320 << 20),
+        _ => unreachable!("unknown filesystem {kind}"),
+    };
+    let image_dir = tempfile::tempdir().unwrap();
+    let image = image_dir.path().join(format!("{kind}.img"));
+    std::fs::File::create(&image).unwrap().set_len(size).unwrap();
+    run(Command::new(mkfs).args(args).arg(&image))
+        .map_err(|error| format!("{error} (is {mkfs} installed?)"))?;
+    run(Command::new("mount").args(["-o", "loop"]).arg(&image).arg(point.path()))?;
+    Ok(Mounted { point, _image: Some(image_dir) })
+}
+
+/// Takes all but about `leave` bytes of the filesystem's free space (and at least two chunks)
+/// with a file, so that the log fills the rest, and removing the file frees space again.
+fn leave_free(mounted: &Mounted, leave: u64) -> std::path::PathBuf {
+    let filler = mounted.point.path().join("filler");
+    let stat = rustix::fs::statvfs(mounted.point.path()).unwrap();
+    let free = stat.f_bavail * stat.f_frsize;
+    let file = std::fs::File::create(&filler).unwrap();
+    // At least two chunks' worth, so that removing it frees room for more.
+    let take = free.saturating_sub(leave).max(2 * CHUNK as u64);
+    rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, take).unwrap();
+    file.sync_all().unwrap();
+    filler
+}
+
+fn full_filesystem(kind: &str) {
+    let mounted = match mount(kind) {
+        Ok(mounted) => mounted,
+        Err(reason) => {
+            println!("skipped: {reason}");
+            return;
+        }
+    };
+    // Room for a few chunks: the disk fills before the segment (64 chunks) does.
+    let filler = leave_free(&mounted, 8 * CHUNK as u64);
+    let dir = mounted.point.path().join("log");
+    print!("{kind}: ");
+    check_full_disk(&RealStorage, &dir, || std::fs::remove_file(&filler).unwrap());
+}
+
 #[test]
 fn full_tmpfs_gives_out_of_space_not_sigbus() {
-    if !rustix::process::geteuid().is_root() {
-        println!("skipped: mounting a small tmpfs needs root");
-        return;
-    }
-    let mount_point = tempfile::tempdir().unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
-        .arg(mount_point.path())
-        .status();
-    if !mounted.as_ref().is_ok_and(|status| status.success()) {
-        println!("skipped: mount -t tmpfs failed here ({mounted:?})");
-        return;
-    }
-    let dir = mount_point.path().join("log");
-    let filler = mount_point.path().join("filler");
-    // Take part of the space with another file, so freeing it is possible afterwards.
-    std::fs::write(&filler, vec![0u8; 2 * CHUNK]).unwrap();
-    let result = std::panic::catch_unwind(|| {
-        check_full_disk(&RealStorage, &dir, || std::fs::remove_file(&filler).unwrap());
-    });
-    let _ = Command::new("umount").arg(mount_point.path()).status();
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    full_filesystem("tmpfs");
+}
+
+#[test]
+fn full_ext4_on_a_loop_device_gives_out_of_space_not_sigbus() {
+    full_filesystem("ext4");
+}
+
+#[test]
+fn full_xfs_on_a_loop_device_gives_out_of_space_not_sigbus() {
+    full_filesystem("xfs");
 }
 
 #[test]

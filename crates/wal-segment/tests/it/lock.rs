@@ -113,7 +113,7 @@ fn race(dir: &std::path::Path, count: usize) -> usize {
 fn processes_racing_to_open_one_directory_have_exactly_one_winner() {
     let dir = tempfile::tempdir().unwrap();
     let mut rounds = 0;
-    for _ in 0..200 {
+    for _ in 0..crate::reliability_count(200, 1_000) {
         assert_eq!(race(dir.path(), 6), 1, "exactly one of the racing processes holds the lock");
         rounds += 1;
     }

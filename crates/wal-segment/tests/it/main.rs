@@ -33,6 +33,12 @@ pub(crate) fn inline_options(chunks_per_segment: u32) -> SegmentOptions {
     SegmentOptions { preparation: ChunkPreparation::Inline, ..options(chunks_per_segment) }
 }
 
+/// `ci` normally; `torture` under `cargo xtask torture` (which sets `WAL_TORTURE=1`): the
+/// counts of a reliability figure at the two levels of `docs/RELIABILITY.md`.
+pub(crate) fn reliability_count<T>(ci: T, torture: T) -> T {
+    if std::env::var_os("WAL_TORTURE").is_some() { torture } else { ci }
+}
+
 /// The log directory used on simulated storage.
 pub(crate) fn sim_dir() -> PathBuf {
     PathBuf::from("/log")
