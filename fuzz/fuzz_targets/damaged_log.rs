@@ -21,7 +21,8 @@ use wal_snapshot::{Durable, SnapshotOptions, StateMachine, digest, kv::KvStore};
 /// The intact log, written once: its directory, each record's payload by LSN, and the
 /// digest of the state after each prefix of its transactions.
 struct Base {
-    dir: tempfile::TempDir,
+    /// Each file's name and bytes (the directory itself is gone: a static is never dropped).
+    files: Vec<(std::ffi::OsString, Vec<u8>)>,
     payloads: BTreeMap<Lsn, Vec<u8>>,
     states: HashSet<wal_snapshot::Digest>,
 }
@@ -42,6 +43,7 @@ fn base() -> &'static Base {
     BASE.get_or_init(|| {
         let dir = tempfile::tempdir_in(scratch()).unwrap();
         let (store, _) = Durable::<KvStore>::open(dir.path(), options()).unwrap();
+        let mut payloads = BTreeMap::new();
         let mut states = HashSet::new();
         states.insert(store.read(|kv| digest::<KvStore>(&kv.image()).unwrap()));
         for n in 0..120u32 {
@@ -51,17 +53,28 @@ fn base() -> &'static Base {
             store.execute(&[change.as_change()]).unwrap();
             states.insert(store.read(|kv| digest::<KvStore>(&kv.image()).unwrap()));
             if n == 60 {
+                // Every record, including those the checkpoint's prune moves the start past
+                // (they stay in the segment it keeps, and come back if the anchor's newest
+                // slot is damaged: the start rolls back one update, nothing is lost).
+                read_into(&store, &mut payloads);
                 store.checkpoint().unwrap();
             }
         }
-        let mut payloads = BTreeMap::new();
-        for entry in store.wal().read_from(store.wal().start_lsn()).unwrap() {
-            let entry = entry.unwrap();
-            payloads.insert(entry.lsn, entry.payload.to_vec());
-        }
+        read_into(&store, &mut payloads);
         drop(store);
-        Base { dir, payloads, states }
+        let files = files(dir.path())
+            .into_iter()
+            .map(|path| (path.file_name().unwrap().to_owned(), std::fs::read(&path).unwrap()))
+            .collect();
+        Base { files, payloads, states }
     })
+}
+
+fn read_into(store: &Durable<KvStore>, payloads: &mut BTreeMap<Lsn, Vec<u8>>) {
+    for entry in store.wal().read_from(store.wal().start_lsn()).unwrap() {
+        let entry = entry.unwrap();
+        payloads.insert(entry.lsn, entry.payload.to_vec());
+    }
 }
 
 /// Memory-backed when the machine has it: each input copies the log.
@@ -109,29 +122,41 @@ fn damage(dir: &Path, mut input: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     let base = base();
     let dir = tempfile::tempdir_in(scratch()).unwrap();
-    for file in files(base.dir.path()) {
-        std::fs::copy(&file, dir.path().join(file.file_name().unwrap())).unwrap();
+    for (name, bytes) in &base.files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
     }
     damage(dir.path(), data);
+    let copy = |from: &tempfile::TempDir| {
+        let to = tempfile::tempdir_in(scratch()).unwrap();
+        for file in files(from.path()) {
+            std::fs::copy(&file, to.path().join(file.file_name().unwrap())).unwrap();
+        }
+        to
+    };
 
-    // The engine: an error, or records that are exactly the ones written.
-    if let Ok((wal, _)) = wal_core::Wal::open(dir.path(), options().wal) {
+    // The engine: an error, or records that are exactly the ones written, then perhaps the
+    // aborts recovery appends where damage cut the log short (the intact log holds none).
+    let engine_dir = copy(&dir);
+    if let Ok((wal, _)) = wal_core::Wal::open(engine_dir.path(), options().wal) {
         if let Ok(reader) = wal.read_from(wal.start_lsn()) {
+            let mut cut = false;
             for entry in reader {
                 let Ok(entry) = entry else { break };
-                // The intact log holds no abort: an abort is recovery closing a transaction
-                // that damage cut short, written where the cut left the log's end.
                 if matches!(entry.kind, EntryKind::Abort { .. }) {
+                    cut = true;
                     continue;
                 }
-                if let Some(written) = base.payloads.get(&entry.lsn) {
-                    assert_eq!(&entry.payload[..], &written[..], "different data at {}", entry.lsn);
-                }
+                assert!(!cut, "a record after recovery's aborts, at {}", entry.lsn);
+                let written = base.payloads.get(&entry.lsn);
+                let written = written.unwrap_or_else(|| panic!("no record at {}", entry.lsn));
+                assert_eq!(&entry.payload[..], &written[..], "different data at {}", entry.lsn);
             }
         }
     }
-    // The snapshot layer: an error, or the state of a prefix of the transactions.
-    if let Ok((store, _)) = Durable::<KvStore>::open(dir.path(), options()) {
+    // The snapshot layer, on its own copy of the damage: an error, or the state of a prefix of
+    // the transactions.
+    let snapshot_dir = copy(&dir);
+    if let Ok((store, _)) = Durable::<KvStore>::open(snapshot_dir.path(), options()) {
         let state = store.read(|kv| digest::<KvStore>(&kv.image()).unwrap());
         assert!(base.states.contains(&state), "a state no prefix of the transactions gives");
     }

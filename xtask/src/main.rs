@@ -159,7 +159,15 @@ fn torture_command(args: &[String]) -> Result {
     install_xfsprogs();
     step("tests at torture counts (release)", || {
         cargo(
-            &["test", "--workspace", "--locked", "--release", "--", "--nocapture"],
+            &[
+                "test",
+                "--workspace",
+                "--locked",
+                "--release",
+                "--no-fail-fast",
+                "--",
+                "--nocapture",
+            ],
             &[("WAL_TORTURE", "1"), ("PROPTEST_CASES", TORTURE_PROPTEST_CASES)],
         )
     })?;

@@ -295,11 +295,27 @@ impl<S: Storage> Wal<S> {
     /// `OutOfRange` if `end` is past [`Wal::next_lsn`] (nothing would ever fill the gap);
     /// `Poisoned`, or the I/O error of the sync (which poisons the log).
     pub fn sync_below(&self, end: Lsn) -> Result<(), Error> {
-        let next = self.next_lsn();
-        if end > next {
-            return Err(Error::OutOfRange { lsn: end, start: self.start_lsn(), end: next });
+        let shared = &*self.shared;
+        let check = || {
+            shared.check_usable()?;
+            let next = self.next_lsn();
+            if end > next {
+                return Err(Error::OutOfRange { lsn: end, start: self.start_lsn(), end: next });
+            }
+            Ok(())
+        };
+        // A sync covers only what is published: first wait for the writers still copying
+        // records below `end` (publication wakes the tail signal; the timeout re-checks for a
+        // poisoned log or a cut below `end`).
+        while shared.published_lsn() < end {
+            check()?;
+            shared.tail.wait(Duration::from_millis(10), || shared.published_lsn() >= end);
         }
-        self.shared.wait_durable(end)
+        while self.durable_lsn() < end {
+            check()?;
+            shared.wait_durable(end)?;
+        }
+        Ok(())
     }
 
     /// The LSN the next record will get (every record below it has been reserved).

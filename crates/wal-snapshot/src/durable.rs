@@ -9,8 +9,9 @@
 //! state's image; the image is written while transactions go on. Lock order: `applied`, then
 //! `open`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -126,6 +127,21 @@ pub struct Durable<M: StateMachine, S: Storage = RealStorage> {
     open: Mutex<BTreeMap<TxnId, Lsn>>,
     /// One checkpoint at a time.
     checkpointing: Mutex<()>,
+    /// Set when `StateMachine::apply` panics: the live state may hold part of a unit.
+    apply_panicked: AtomicBool,
+    /// Snapshots recovery passed over as damaged: never among those kept.
+    damaged: Mutex<BTreeSet<PathBuf>>,
+}
+
+/// Marks the state as poisoned if `apply` unwinds through it.
+struct ApplyGuard<'a>(&'a AtomicBool);
+
+impl Drop for ApplyGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Release);
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -133,11 +149,21 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<M: StateMachine, S: Storage> Durable<M, S> {
-    /// The state to change or capture, unless the state machine panicked while applying a
-    /// unit: then the live state may hold part of that unit, and building on it (or writing
-    /// it to a snapshot) would make it durable.
+    /// Refuses once the state machine panicked while applying a unit: then the live state
+    /// may hold part of that unit, and building on it (or writing it to a snapshot) would
+    /// make it durable. (A panic elsewhere, in a `read` closure say, changes no state.)
+    fn check_state(&self) -> Result<(), Error> {
+        if self.apply_panicked.load(Ordering::Acquire) {
+            return Err(Error::StatePoisoned);
+        }
+        Ok(())
+    }
+
+    /// The state to change or capture, unless `apply` has panicked.
     fn state(&self) -> Result<MutexGuard<'_, Applied<M>>, Error> {
-        self.applied.lock().map_err(|_| Error::StatePoisoned)
+        let applied = lock(&self.applied);
+        self.check_state()?;
+        Ok(applied)
     }
 }
 
@@ -203,11 +229,13 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             }),
             open: Mutex::new(BTreeMap::new()),
             checkpointing: Mutex::new(()),
+            apply_panicked: AtomicBool::new(false),
+            damaged: Mutex::new(report.skipped.iter().map(|(path, _)| path.clone()).collect()),
         };
         // Keep what every snapshot recovery could fall back to needs, and what this one used
         // (nothing is cut here: a newer snapshot may have been passed over as damaged).
         let used = report.snapshot.as_ref().map_or(durable.wal.start_lsn(), |(_, h)| h.replay_from);
-        let (kept, _) = durable.kept_snapshots()?;
+        let (kept, _) = durable.kept_snapshots(None)?;
         let floor = kept.iter().map(|header| header.replay_from).fold(used, Lsn::min);
         let floor = if options.prune { floor } else { durable.wal.start_lsn() };
         durable.wal.set_retention_floor(Some(floor));
@@ -224,6 +252,7 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
     /// on disk. `StatePoisoned` once [`StateMachine::apply`] has panicked.
     #[track_caller]
     pub fn execute(&self, changes: &[Change<'_>]) -> Result<Lsn, Error> {
+        self.check_state()?;
         let mut txn = {
             let mut open = lock(&self.open);
             let txn = self.wal.begin()?;
@@ -238,11 +267,17 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             }
         }
         let lsn = {
-            let mut applied = self.state()?;
+            let mut applied = lock(&self.applied);
+            if let Err(poisoned) = self.check_state() {
+                lock(&self.open).remove(&id);
+                return Err(poisoned); // dropping `txn` appends its abort
+            }
             let written = txn.commit_unsynced();
             lock(&self.open).remove(&id);
             let lsn = written?;
+            let guard = ApplyGuard(&self.apply_panicked);
             applied.machine.apply(&Unit { commit_lsn: lsn, txn: Some(id), changes });
+            drop(guard);
             applied.last_commit_lsn = lsn;
             applied.units += 1;
             lsn
@@ -328,7 +363,7 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         let (path, header) =
             file::write(&self.storage, &self.dir, header, |out| M::write_image(&image, out))?;
         drop(image);
-        let (kept, doomed) = self.kept_snapshots()?;
+        let (kept, doomed) = self.kept_snapshots(Some(header.next_lsn))?;
         let snapshots_deleted = self.delete(&doomed)?;
         let before = self.wal.start_lsn();
         if let Some(floor) = kept.iter().map(|header| header.replay_from).min() {
@@ -351,16 +386,26 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         })
     }
 
-    /// The headers of the snapshots to keep (the newest `keep` whose headers pass their
-    /// checks, newest first), and the paths of the others: older ones, and damaged ones,
-    /// which recovery would pass over anyway. Only headers are checked here (reading every
-    /// body at every checkpoint would cost as much as writing it); recovery checks bodies.
-    fn kept_snapshots(&self) -> Result<(Vec<SnapshotHeader>, Vec<PathBuf>), Error> {
+    /// The headers of the snapshots to keep, newest first, and the paths of the others. Kept:
+    /// the newest `keep` whose headers pass their checks and agree with their names, leaving
+    /// out those recovery passed over as damaged and any named beyond `ceiling` (the snapshot
+    /// a checkpoint just wrote is the newest there can be). Only headers are read here
+    /// (reading every body at every checkpoint would cost as much as writing it); recovery
+    /// checks bodies, and what it passes over is remembered.
+    fn kept_snapshots(
+        &self,
+        ceiling: Option<Lsn>,
+    ) -> Result<(Vec<SnapshotHeader>, Vec<PathBuf>), Error> {
         let (found, _) = file::list(&self.storage, &self.dir)?;
+        let damaged = lock(&self.damaged);
         let (mut kept, mut doomed) = (Vec::new(), Vec::new());
         for snapshot in found {
-            if kept.len() < self.options.keep
+            let eligible = kept.len() < self.options.keep
+                && !damaged.contains(&snapshot.path)
+                && ceiling.is_none_or(|ceiling| snapshot.next_lsn <= ceiling);
+            if eligible
                 && let Ok(header) = file::check_header(&self.storage, &snapshot.path)?
+                && header.next_lsn == snapshot.next_lsn
             {
                 kept.push(header);
                 continue;
@@ -374,6 +419,7 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
     fn delete(&self, doomed: &[PathBuf]) -> Result<usize, Error> {
         for path in doomed {
             self.storage.remove(path).map_err(|e| io_error("remove", path, e))?;
+            lock(&self.damaged).remove(path);
         }
         if !doomed.is_empty() {
             self.storage

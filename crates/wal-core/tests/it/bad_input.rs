@@ -57,27 +57,42 @@ proptest! {
         bytes in prop::collection::vec(any::<u8>(), 1..64),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let written = payloads();
+        let base = real_log();
+        for (name, content) in base {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        let (name, content) = &base[file % base.len()];
+        let mut content = content.clone();
+        if !content.is_empty() {
+            let at = offset.index(content.len());
+            let end = (at + bytes.len()).min(content.len());
+            content[at..end].copy_from_slice(&bytes[..end - at]);
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        open_and_read(dir.path(), &payloads());
+    }
+}
+
+/// The files of a real log of [`payloads`] (written once, kept in memory), by name.
+fn real_log() -> &'static [(std::ffi::OsString, Vec<u8>)] {
+    static FILES: std::sync::OnceLock<Vec<(std::ffi::OsString, Vec<u8>)>> =
+        std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
         {
-            let (wal, _) = Wal::open(dir.path(), small(Durability::Commit)).unwrap();
-            for payload in &written {
+            let (wal, _) = Wal::open(dir.path(), small(Durability::Buffered)).unwrap();
+            for payload in &payloads() {
                 wal.append(TAG, payload).unwrap();
             }
+            wal.sync().unwrap();
         }
         let mut files: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|entry| entry.unwrap().path())
             .filter(|path| path.file_name().is_some_and(|name| name != "LOCK"))
+            .map(|path| (path.file_name().unwrap().to_owned(), std::fs::read(&path).unwrap()))
             .collect();
         files.sort();
-        let path = &files[file % files.len()];
-        let mut content = std::fs::read(path).unwrap();
-        if !content.is_empty() {
-            let at = offset.index(content.len());
-            let end = (at + bytes.len()).min(content.len());
-            content[at..end].copy_from_slice(&bytes[..end - at]);
-            std::fs::write(path, content).unwrap();
-        }
-        open_and_read(dir.path(), &written);
-    }
+        files
+    })
 }

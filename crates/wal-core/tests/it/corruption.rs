@@ -108,7 +108,12 @@ fn corruption_in_the_middle_of_the_log_is_never_returned_as_data() {
             }
         });
         match Wal::open_in(copy.clone(), dir(), small(Durability::Commit)) {
-            Err(_) => refused += 1,
+            Err(error) => {
+                // Refused, naming the damaged file (or, for damage in the anchor, the anchor).
+                let name = path.file_name().unwrap().to_string_lossy();
+                assert!(error.to_string().contains(&*name), "round {round}: {error} names {name}?");
+                refused += 1;
+            }
             Ok((wal, _)) => match read_back(&wal) {
                 Err(_) => read_error += 1,
                 Ok(read) => {

@@ -182,6 +182,35 @@ fn a_snapshot_with_a_damaged_header_does_not_count_among_those_kept() {
     assert!(durable.read(|kv| model.matches(kv)));
 }
 
+/// A snapshot recovery passed over (its body failed its checksum; its header is sound) is not
+/// one of the `keep` either: the snapshot recovery used stays as the fallback.
+#[test]
+fn a_snapshot_passed_over_at_open_does_not_count_among_those_kept() {
+    let storage = SimStorage::new();
+    let (durable, _) = open(&storage, options().with_keep(2));
+    let mut model = Model::default();
+    execute(&durable, &mut model, 0..30);
+    let first = durable.checkpoint().expect("checkpoint");
+    execute(&durable, &mut model, 30..60);
+    let second = durable.checkpoint().expect("checkpoint");
+    drop(durable);
+    storage.edit_file(&second.path, |bytes| bytes[100] ^= 0x10);
+    let (durable, report) = open(&storage, options().with_keep(2));
+    assert_eq!(report.skipped.len(), 1);
+    execute(&durable, &mut model, 60..90);
+    let third = durable.checkpoint().expect("checkpoint");
+    assert_eq!(
+        snapshot_names(&storage),
+        [&first, &third].map(|c| snapshot_file_name(c.header.next_lsn))
+    );
+    assert_eq!(durable.wal().start_lsn(), first.header.replay_from);
+    drop(durable);
+    storage.edit_file(&third.path, |bytes| bytes[100] ^= 0x10);
+    let (durable, report) = open(&storage, options().with_keep(2));
+    assert_eq!(report.snapshot.map(|(path, _)| path), Some(first.path));
+    assert!(durable.read(|kv| model.matches(kv)));
+}
+
 /// Without pruning, checkpoints keep the whole log.
 #[test]
 fn without_pruning_checkpoints_keep_the_whole_log() {
@@ -345,6 +374,12 @@ fn a_panic_in_apply_stops_execute_and_checkpoint_until_reopened() {
     let tag = wal_core::Tag::user(0x60).expect("a user tag");
     let change = |payload: &'static [u8]| Change { tag, payload };
     durable.execute(&[change(b"a"), change(b"b")]).expect("execute");
+    // A panic in a reader's closure changes no state: execution goes on.
+    let read_panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        durable.read(|_| panic!("a reader's bug"));
+    }));
+    assert!(read_panic.is_err());
+    durable.execute(&[]).expect("a panicking reader does not poison the state");
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         durable.execute(&[change(b"c"), change(b"poison")])
     }));
@@ -353,6 +388,7 @@ fn a_panic_in_apply_stops_execute_and_checkpoint_until_reopened() {
     assert!(matches!(durable.checkpoint(), Err(Error::StatePoisoned)));
     assert!(matches!(check_determinism(&durable), Err(Error::StatePoisoned)));
     assert_eq!(durable.read(|state| state.0), 3, "the half-applied unit, as the panic left it");
+    assert_eq!(durable.applied().1, 2, "the unit that panicked is not counted");
     durable.wal().sync().expect("sync");
     drop(durable);
     // The poisoned unit's commit is in the log, so rebuilding it panics again: the state
