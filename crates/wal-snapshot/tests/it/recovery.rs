@@ -263,13 +263,18 @@ fn open_transactions_at_a_checkpoint_are_replayed_whole() {
             })
         })
         .collect();
+    // Until enough checkpoints caught a transaction open at their point (a checkpoint takes
+    // microseconds: without pauses they could all run before any writer starts).
     let mut checkpoints = 0;
     let mut replay_behind = 0;
-    while checkpoints < 20 {
+    let started = std::time::Instant::now();
+    while (checkpoints < 20 || replay_behind < 5) && started.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_micros(300));
         let report = durable.checkpoint().expect("checkpoint");
         checkpoints += 1;
         replay_behind += u64::from(report.header.replay_from < report.header.next_lsn);
     }
+    assert!(replay_behind > 0, "no checkpoint met an open transaction in {checkpoints}");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let done: Vec<Vec<u64>> = writers.into_iter().map(|w| w.join().unwrap()).collect();
     let report = check_determinism(&durable).expect("check");
