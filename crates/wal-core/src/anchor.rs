@@ -56,11 +56,7 @@ impl<S: Storage> Anchor<S> {
                 } else {
                     Vec::new()
                 };
-                let best = [0, SLOT_STRIDE]
-                    .iter()
-                    .filter_map(|&at| decode_slot(bytes.get(at..at + SLOT_BYTES)?))
-                    .max_by_key(|slot| slot.0);
-                let Some((sequence, start, cut)) = best else {
+                let Some((sequence, start, cut)) = decode(&bytes) else {
                     return Err(Error::AnchorDamaged { path });
                 };
                 Ok(Anchor { file, path, sequence, start, cut })
@@ -126,6 +122,15 @@ fn encode_slot(sequence: u64, start: Lsn, cut: Cut) -> [u8; SLOT_BYTES] {
     let crc = crc32fast::hash(&slot[..CHECKED]);
     slot[CHECKED..CHECKED + 4].copy_from_slice(&crc.to_le_bytes());
     slot
+}
+
+/// The sequence, start and cut an anchor file's bytes say (the valid slot with the higher
+/// sequence), or `None` if neither slot is valid. Reads nothing but `bytes`.
+pub(crate) fn decode(bytes: &[u8]) -> Option<(u64, Lsn, Cut)> {
+    [0, SLOT_STRIDE]
+        .iter()
+        .filter_map(|&at| decode_slot(bytes.get(at..at + SLOT_BYTES)?))
+        .max_by_key(|slot| slot.0)
 }
 
 fn decode_slot(slot: &[u8]) -> Option<(u64, Lsn, Cut)> {

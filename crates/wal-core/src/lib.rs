@@ -13,6 +13,8 @@
 //! - [`Wal::telemetry`] tells which handles are alive, where they were created and what they
 //!   hold back; the same figures go to the `metrics` facade ([`METRICS`]), and leaks are
 //!   warned about through `tracing` ([`LeakThresholds`]).
+//! - [`inspect::Inspector`] looks at a log without changing it (what recovery would find),
+//!   for tools such as the `wal` command.
 //!
 //! `docs/ARCHITECTURE.md` describes the data flow and what a crash at each step leaves.
 
@@ -21,6 +23,7 @@ mod background;
 mod entry;
 mod error;
 mod group_commit;
+pub mod inspect;
 mod options;
 mod read;
 mod recovery;

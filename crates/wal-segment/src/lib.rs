@@ -48,8 +48,9 @@ pub use options::{
 };
 pub use positions::RecordPositions;
 pub use recover::{
-    IndexStatus, Opened, RecoveredSegment, delete_segment, open_segment, recover_segment,
-    salvage_segment, segment_first_lsn,
+    IndexStatus, Opened, RecoveredSegment, SegmentCheck, check_segment_bytes, delete_segment,
+    index_entry_count, open_segment, recover_segment, salvage_segment, segment_first_lsn,
+    segment_layout,
 };
 pub use scan::{SegmentEnd, SegmentRecord, SegmentScan, scan_chunks, scan_segment};
 pub use seal::{SEAL_PAYLOAD_BYTES, SealInfo, SealPayload};

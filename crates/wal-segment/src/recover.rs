@@ -24,7 +24,7 @@ use crate::index::{IndexEntry, SegmentIndex, index_file_name, write_index_file};
 use crate::live::{ChunkRef, LiveChunk, MapOf};
 use crate::mapping::ChunkMap;
 use crate::options::SegmentOptions;
-use crate::scan::{MappedScan, SegmentScan, map_and_scan};
+use crate::scan::{MappedScan, SegmentScan, map_and_scan, scan_chunks};
 use crate::seal::SealInfo;
 use crate::storage::{SegmentFile, Storage};
 use crate::writer::segment_file_name;
@@ -137,6 +137,47 @@ fn open_checked<S: Storage>(
 ) -> Result<Opened<S>, Error> {
     let MappedScan { path, maps, chunks, scan } =
         map_and_scan(storage, dir, segment_id, first_lsn, options)?;
+    let index_path = dir.join(index_file_name(segment_id));
+    let stated = read_index(storage, &index_path, segment_id, first_lsn, options)?;
+    let Assessment { truth, kept, mut damage, sealed, cut_bytes } =
+        assess(&path, &scan, &chunks, &stated, segment_id);
+    if let Some(error) = damage.take_if(|_| strictness == Strictness::Strict) {
+        return Err(error);
+    }
+    // What the scan found becomes durable now, so a second crash cannot take it back.
+    for map in maps.iter().take(scan.end_chunk as usize + 1) {
+        map.sync(0, map.len_bytes()).map_err(|e| Error::io("msync", &path, e))?;
+    }
+    let index_status = if kept == stated.entries().len() && kept == truth.entries().len() {
+        IndexStatus::Confirmed
+    } else {
+        rewrite_index(storage, dir, &index_path, &truth, segment_id)?;
+        IndexStatus::Rebuilt { kept }
+    };
+    drop(chunks);
+    let readable = chunk_handles::<S>(maps, &scan);
+    Ok((RecoveredSegment { scan, index: truth, index_status, sealed, cut_bytes }, readable, damage))
+}
+
+/// A segment's scan judged against its index and its seal; nothing written yet.
+struct Assessment {
+    /// The index the scan implies.
+    truth: SegmentIndex,
+    /// How many leading entries of the index file agree with it.
+    kept: usize,
+    /// Damage inside durable data, or a seal that disagrees.
+    damage: Option<Error>,
+    sealed: Option<SealInfo>,
+    cut_bytes: u64,
+}
+
+fn assess(
+    path: &Path,
+    scan: &SegmentScan,
+    chunks: &[Bytes],
+    stated: &SegmentIndex,
+    segment_id: u64,
+) -> Assessment {
     let truth = SegmentIndex::new(
         scan.records
             .iter()
@@ -148,13 +189,11 @@ fn open_checked<S: Storage>(
             })
             .collect(),
     );
-    let index_path = dir.join(index_file_name(segment_id));
-    let stated = read_index(storage, &index_path, segment_id, first_lsn, options)?;
     let mut damage = None;
     let mut beyond = stated.entries().iter().filter(|entry| entry.lsn >= scan.next_lsn);
-    if let Some(entry) = beyond.find(|entry| frame_intact(&chunks, entry)) {
+    if let Some(entry) = beyond.find(|entry| frame_intact(chunks, entry)) {
         damage = Some(Error::Corrupt {
-            path: path.clone(),
+            path: path.to_owned(),
             chunk: scan.end_chunk,
             reason: format!(
                 "damaged at offset {} ({:?}), before LSN {} at chunk {} offset {}, which is \
@@ -163,34 +202,89 @@ fn open_checked<S: Storage>(
             ),
         });
     }
-    let sealed = match check_seal(&path, &scan, &truth, segment_id) {
+    let sealed = match check_seal(path, scan, &truth, segment_id) {
         Ok(sealed) => sealed,
         Err(error) => {
             damage.get_or_insert(error);
             None
         }
     };
-    if let Some(error) = damage.take_if(|_| strictness == Strictness::Strict) {
-        return Err(error);
-    }
-    // What the scan found becomes durable now, so a second crash cannot take it back.
-    for map in maps.iter().take(scan.end_chunk as usize + 1) {
-        map.sync(0, map.len_bytes()).map_err(|e| Error::io("msync", &path, e))?;
-    }
     let kept = stated.entries().iter().zip(truth.entries()).take_while(|(a, b)| a == b).count();
-    let index_status = if kept == stated.entries().len() && kept == truth.entries().len() {
-        IndexStatus::Confirmed
-    } else {
-        rewrite_index(storage, dir, &index_path, &truth, segment_id)?;
-        IndexStatus::Rebuilt { kept }
-    };
     let cut_bytes = chunks.get(scan.end_chunk as usize).map_or(0, |chunk| {
         let rest = chunk.get(scan.end_offset..).unwrap_or_default();
         rest.iter().rposition(|&byte| byte != 0).map_or(0, |last| last as u64 + 1)
     });
-    drop(chunks);
-    let readable = chunk_handles::<S>(maps, &scan);
-    Ok((RecoveredSegment { scan, index: truth, index_status, sealed, cut_bytes }, readable, damage))
+    Assessment { truth, kept, damage, sealed, cut_bytes }
+}
+
+/// What a segment holds, judged from its bytes alone: for tools that must not modify a log they
+/// were asked to read (recovery does the same judging, then makes it durable).
+#[derive(Debug)]
+pub struct SegmentCheck {
+    /// Its records (zero-copy views of `data`) and where its data ends.
+    pub scan: SegmentScan,
+    /// Whether the index file agrees with the data: `Confirmed`, or how many of its leading
+    /// entries do (recovery would rewrite it).
+    pub index_status: IndexStatus,
+    /// The seal, if the segment ends with a valid one that agrees with its data.
+    pub sealed: Option<SealInfo>,
+    /// Bytes after the end of the data, up to the last nonzero byte of that chunk: a torn tail
+    /// recovery would cut off (0 for a clean end).
+    pub cut_bytes: u64,
+    /// Damage inside durable data, or a seal that disagrees: recovery would refuse the segment.
+    pub damage: Option<Error>,
+}
+
+/// Judges segment `segment_id` from the bytes of its file (`data`) and of its index file
+/// (`index`, if there is one), as recovery would, without touching either.
+///
+/// # Errors
+/// As [`crate::scan_chunks`]: a segment no prefix of which can be read.
+pub fn check_segment_bytes(
+    path: &Path,
+    segment_id: u64,
+    first_lsn: Lsn,
+    options: SegmentOptions,
+    data: &Bytes,
+    index: Option<&[u8]>,
+) -> Result<SegmentCheck, Error> {
+    options.validate()?;
+    let chunks: Vec<Bytes> = (0..data.len())
+        .step_by(options.chunk_bytes)
+        .map(|at| data.slice(at..(at + options.chunk_bytes).min(data.len())))
+        .collect();
+    let scan = scan_chunks(path, segment_id, first_lsn, options, chunks.iter().cloned())?;
+    let stated = index
+        .filter(|bytes| bytes.len() as u64 <= index_bytes_max(options))
+        .map_or_else(SegmentIndex::default, |bytes| {
+            SegmentIndex::decode(bytes, segment_id, first_lsn)
+        });
+    let Assessment { truth, kept, damage, sealed, cut_bytes } =
+        assess(path, &scan, &chunks, &stated, segment_id);
+    let index_status = if kept == stated.entries().len() && kept == truth.entries().len() {
+        IndexStatus::Confirmed
+    } else {
+        IndexStatus::Rebuilt { kept }
+    };
+    Ok(SegmentCheck { scan, index_status, sealed, cut_bytes, damage })
+}
+
+/// The chunk size a segment file was written with and its first record's LSN, read from its
+/// first chunk's header; `None` if that header is unreadable (never written, torn, damaged).
+/// For tools that open a log without its options.
+#[must_use]
+pub fn segment_layout(first_chunk_header: &[u8]) -> Option<(usize, Lsn)> {
+    let header = first_chunk_header.get(..CHUNK_HEADER_BYTES)?;
+    let log2 = header[12];
+    let expected = ChunkIdentity {
+        chunk_size_log2: log2,
+        segment_id: u64::from_le_bytes(header[16..24].try_into().ok()?),
+        chunk_index: 0,
+        salt: wal_format::Salt(0),
+        first_lsn: Lsn(0),
+    };
+    let identity = ChunkIdentity::decode(header, &expected).ok()?;
+    Some((1usize.checked_shl(u32::from(log2))?, identity.first_lsn))
 }
 
 /// Handles on the chunks of a recovered segment whose header was read.
@@ -350,13 +444,19 @@ fn rewrite_index<S: Storage>(
 }
 
 /// How many whole entries the index file of a segment holds beyond its header (0 if missing).
+/// How many entries an index file of `len` bytes holds room for: what recovery counts as
+/// evidence that a segment held durable records (entries are written only after the sync that
+/// made them durable), whether or not the entries still read back.
+#[must_use]
+pub fn index_entry_count(len: u64) -> u64 {
+    len.saturating_sub(crate::INDEX_HEADER_BYTES as u64) / crate::INDEX_ENTRY_BYTES as u64
+}
+
 fn indexed_entries<S: Storage>(storage: &S, dir: &Path, segment_id: u64) -> Result<u64, Error> {
     let path = dir.join(index_file_name(segment_id));
     match storage.open(&path) {
         Ok(file) => {
-            let len = file.len_bytes().map_err(|e| Error::io("stat", &path, e))?;
-            let header = crate::INDEX_HEADER_BYTES as u64;
-            Ok(len.saturating_sub(header) / crate::INDEX_ENTRY_BYTES as u64)
+            Ok(index_entry_count(file.len_bytes().map_err(|e| Error::io("stat", &path, e))?))
         }
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(0),
         Err(error) => Err(Error::io("open", &path, error)),

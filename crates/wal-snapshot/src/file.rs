@@ -225,6 +225,53 @@ pub(crate) fn check<S: Storage>(
     Ok(Ok(header))
 }
 
+/// Checks a snapshot read from `input`, a file of `len` bytes: its header, its length and its
+/// body's checksum, streamed in blocks (memory stays one block whatever the size). For tools
+/// that open the file themselves, for reading only. `Ok(Err(reason))` for a damaged snapshot.
+///
+/// # Errors
+/// The I/O error of reading `input`.
+pub fn check_snapshot(
+    input: &mut dyn Read,
+    len: u64,
+) -> std::io::Result<Result<SnapshotHeader, String>> {
+    let mut bytes = [0u8; SNAPSHOT_HEADER_BYTES];
+    let mut read = 0;
+    while read < bytes.len() {
+        match input.read(&mut bytes[read..])? {
+            0 => break,
+            n => read += n,
+        }
+    }
+    let header = match SnapshotHeader::decode(&bytes[..read]) {
+        Ok(header) => header,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    if (SNAPSHOT_HEADER_BYTES as u64).checked_add(header.body_len) != Some(len) {
+        return Ok(Err(format!(
+            "the file holds {len} bytes; its header says {} + {}",
+            SNAPSHOT_HEADER_BYTES, header.body_len
+        )));
+    }
+    let mut crc = crc32fast::Hasher::new();
+    let mut block = vec![0u8; BLOCK];
+    let mut left = header.body_len;
+    while left > 0 {
+        let want = usize::try_from(left.min(BLOCK as u64)).expect("at most a block");
+        let n = input.read(&mut block[..want])?;
+        if n == 0 {
+            return Ok(Err(format!("the body ends {left} bytes early")));
+        }
+        crc.update(&block[..n]);
+        left -= n as u64;
+    }
+    let crc = crc.finalize();
+    if crc != header.body_crc {
+        return Ok(Err(format!("body checksum {:#010x}, computed {crc:#010x}", header.body_crc)));
+    }
+    Ok(Ok(header))
+}
+
 /// Reads the body of the checked snapshot at `path` through `read`.
 pub(crate) fn read_body<S: Storage, T>(
     storage: &S,

@@ -47,7 +47,8 @@ pub use determinism::{DeterminismReport, Digest, check_determinism, digest};
 pub use durable::{CheckpointReport, Durable, OpenReport, SnapshotOptions};
 pub use error::Error;
 pub use file::{
-    SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotHeader, snapshot_file_name,
+    SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotHeader, check_snapshot,
+    snapshot_file_name,
 };
 pub use log::Log;
 pub use machine::{Body, Change, StateMachine, Unit};

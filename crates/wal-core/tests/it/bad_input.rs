@@ -10,8 +10,16 @@ use wal_segment::{index_file_name, segment_file_name};
 
 use crate::support::{TAG, small};
 
-/// Opens the log in `dir` and reads all of it; every record read must be one of `written`.
+/// Inspects the log in `dir` (what `wal verify` does), then opens it and reads all of it;
+/// every record read must be one of `written`.
 fn open_and_read(dir: &Path, written: &[Vec<u8>]) {
+    if let Ok(inspector) = wal_core::inspect::Inspector::open(dir) {
+        for &id in inspector.segment_ids() {
+            if let Ok(segment) = inspector.segment(id) {
+                segment.records().for_each(drop);
+            }
+        }
+    }
     let Ok((wal, _)) = Wal::open(dir, small(Durability::Commit).with_housekeeping(None)) else {
         return;
     };

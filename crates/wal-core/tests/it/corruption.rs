@@ -22,6 +22,30 @@ fn segment_options() -> SegmentOptions {
     }
 }
 
+/// Whether `wal_core::inspect` finds damage in the log: a segment with damage, or one that
+/// does not start where the one before ends (damage that took a segment's last records with it
+/// leaves no intact indexed record to tell, only the gap; `wal verify` checks the same).
+fn inspect_finds_damage(storage: &SimStorage) -> bool {
+    use wal_core::inspect::{Inspector, SegmentOutcome};
+    let inspector = Inspector::open_in(storage.clone(), dir()).expect("inspect");
+    let mut previous_end = None;
+    for &id in inspector.segment_ids() {
+        match inspector.segment(id).expect("read").outcome {
+            SegmentOutcome::Checked(check) if check.damage.is_none() => {
+                let scan = &check.scan;
+                let Some(first) = scan.records.first().map(|r| r.record.lsn) else { continue };
+                if previous_end.is_some_and(|end| first != end) {
+                    return true;
+                }
+                previous_end = Some(scan.next_lsn);
+            }
+            SegmentOutcome::Empty => {}
+            _ => return true,
+        }
+    }
+    false
+}
+
 /// Every record of the log: its LSN and payload, through a reader.
 fn read_back(wal: &Wal<SimStorage>) -> Result<Vec<(Lsn, Vec<u8>)>, wal_core::Error> {
     wal.read_from(wal.start_lsn())?
@@ -107,14 +131,22 @@ fn corruption_in_the_middle_of_the_log_is_never_returned_as_data() {
                 bytes.copy_within(from..from + 512, sector);
             }
         });
+        // The read-only inspection (what `wal verify` uses) must see the same damage,
+        // before recovery touches anything.
+        let inspected = inspect_finds_damage(&copy);
         match Wal::open_in(copy.clone(), dir(), small(Durability::Commit)) {
             Err(error) => {
+                assert!(
+                    inspected,
+                    "round {round}: recovery refused ({error}), inspection saw nothing"
+                );
                 // Refused, naming the damaged file (or, for damage in the anchor, the anchor).
                 let name = path.file_name().unwrap().to_string_lossy();
                 assert!(error.to_string().contains(&*name), "round {round}: {error} names {name}?");
                 refused += 1;
             }
             Ok((wal, _)) => match read_back(&wal) {
+                _ if inspected => panic!("round {round}: inspection saw damage recovery accepted"),
                 Err(_) => read_error += 1,
                 Ok(read) => {
                     // Not refused: only possible if nothing that was written changed.

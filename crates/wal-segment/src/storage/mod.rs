@@ -39,6 +39,9 @@ pub trait Storage: Clone + Send + Sync + 'static {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// The files directly in `dir`.
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
+    /// The whole content of an existing file, opened for reading only (for tools that look at
+    /// a log without changing it; the engine itself maps or opens files for writing).
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Makes the directory's entries (creations, deletions, renames) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }

@@ -65,6 +65,10 @@ impl Storage for RealStorage {
         std::fs::remove_file(path)
     }
 
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         std::fs::rename(from, to)
     }

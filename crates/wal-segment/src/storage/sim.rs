@@ -271,7 +271,10 @@ impl SimStorage {
     /// If the file does not exist.
     #[must_use]
     pub fn read_file(&self, path: &Path) -> Vec<u8> {
-        let file = lock(&self.state).files.get(path).cloned().expect("file exists");
+        self.content(&self.file(path).expect("file exists"))
+    }
+
+    fn content(&self, file: &SimFileState) -> Vec<u8> {
         let regions = lock(&file.regions);
         if regions.is_empty() {
             return lock(&file.plain).0.clone();
@@ -405,6 +408,11 @@ impl Storage for SimStorage {
         };
         state.renamed.insert(to.to_owned(), renamed);
         Ok(())
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.operation()?;
+        Ok(self.content(&*self.file(path)?))
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {

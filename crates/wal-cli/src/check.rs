@@ -1,0 +1,239 @@
+//! The verdict on a whole log, from what recovery would find in each segment (read through
+//! `wal_core::inspect`, which changes nothing), the chain of segments, the anchor, and the
+//! snapshot files. Shared by `verify` and `stats`.
+
+use std::path::{Path, PathBuf};
+
+use wal_core::Lsn;
+use wal_core::inspect::{
+    AnchorState, IndexStatus, InspectedSegment, Inspector, SegmentEnd, SegmentOutcome,
+};
+
+/// How bad the worst finding is; also the exit code's meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Verdict {
+    /// Recovery would change nothing.
+    Clean,
+    /// A torn tail to cut, or an index behind the data to rewrite: what a crash leaves;
+    /// recovery repairs it and loses nothing that was synced.
+    TornTail,
+    /// Damage inside durable data, a gap in the chain, a damaged anchor or snapshot: recovery
+    /// would refuse the log (or the snapshot), or needs a mode that gives the damage up.
+    Corrupt,
+}
+
+/// One thing found, with where.
+#[derive(Debug)]
+pub(crate) struct Finding {
+    pub(crate) verdict: Verdict,
+    pub(crate) file: PathBuf,
+    pub(crate) what: String,
+}
+
+/// A segment, summed up.
+#[derive(Debug)]
+pub(crate) struct SegmentSummary {
+    pub(crate) file_bytes: u64,
+    pub(crate) chunk_bytes: Option<usize>,
+    pub(crate) index_confirmed: bool,
+    pub(crate) sealed: bool,
+    /// First LSN and the LSN after its last record; `None` for an empty segment.
+    pub(crate) lsns: Option<(Lsn, Lsn)>,
+    /// Records the log holds (from its start, before any cut).
+    pub(crate) records: usize,
+    /// Records still in the file but before the log's start.
+    pub(crate) pruned: usize,
+}
+
+/// A snapshot file and what its check found.
+#[derive(Debug)]
+pub(crate) struct SnapshotSummary {
+    pub(crate) path: PathBuf,
+    pub(crate) bytes: u64,
+    pub(crate) header: Result<wal_snapshot::SnapshotHeader, String>,
+}
+
+/// The whole log.
+#[derive(Debug)]
+pub(crate) struct LogCheck {
+    pub(crate) anchor: AnchorState,
+    /// The log's first LSN (the anchor's start, else the first one there is).
+    pub(crate) start: Lsn,
+    pub(crate) segments: Vec<SegmentSummary>,
+    pub(crate) snapshots: Vec<SnapshotSummary>,
+    pub(crate) findings: Vec<Finding>,
+}
+
+impl LogCheck {
+    pub(crate) fn verdict(&self) -> Verdict {
+        self.findings.iter().map(|finding| finding.verdict).max().unwrap_or(Verdict::Clean)
+    }
+}
+
+/// Checks the log in `dir`; `each` sees every segment as it is read (for progress and for
+/// per-record statistics), one at a time.
+pub(crate) fn check_log(
+    dir: &Path,
+    mut each: impl FnMut(&InspectedSegment),
+) -> Result<LogCheck, crate::Failure> {
+    let inspector = Inspector::open(dir)?;
+    let mut check = LogCheck {
+        anchor: inspector.anchor(),
+        start: wal_core::FIRST_LSN,
+        segments: Vec::new(),
+        snapshots: Vec::new(),
+        findings: Vec::new(),
+    };
+    let anchor_path = dir.join(wal_core::ANCHOR_FILE_NAME);
+    let (start, cut) = match check.anchor {
+        AnchorState::Found { start, cut_below_segment, cut_at } => {
+            (start, Some((cut_below_segment, cut_at)))
+        }
+        AnchorState::Damaged => {
+            check.findings.push(Finding {
+                verdict: Verdict::Corrupt,
+                file: anchor_path,
+                what: "neither anchor slot is valid: the log's start is unknown".into(),
+            });
+            (wal_core::FIRST_LSN, None)
+        }
+        _ => (wal_core::FIRST_LSN, None),
+    };
+    check.start = start;
+    let ids = inspector.segment_ids().to_vec();
+    let mut previous_end: Option<Lsn> = None;
+    for &id in &ids {
+        let segment = inspector.segment(id)?;
+        each(&segment);
+        let summary = summarize(&segment, start, cut, &mut check.findings);
+        if matches!(segment.outcome, SegmentOutcome::Unreadable(_)) || summary.lsns.is_none() {
+            // After damage the chain cannot be followed: nothing to compare the next with.
+            if !matches!(segment.outcome, SegmentOutcome::Empty) {
+                previous_end = None;
+            }
+        }
+        if let Some((first, end)) = summary.lsns {
+            if let Some(expected) =
+                previous_end.filter(|&expected| first > expected && expected >= start)
+            {
+                check.findings.push(Finding {
+                    verdict: Verdict::Corrupt,
+                    file: segment.path.clone(),
+                    what: format!(
+                        "gap in the chain: the segment before ends at LSN {expected}, this one \
+                         starts at LSN {first}"
+                    ),
+                });
+            }
+            previous_end = Some(end);
+        }
+        check.segments.push(summary);
+    }
+    check.snapshots = snapshots(dir, &mut check.findings)?;
+    Ok(check)
+}
+
+fn summarize(
+    segment: &InspectedSegment,
+    start: Lsn,
+    cut: Option<(u64, Lsn)>,
+    findings: &mut Vec<Finding>,
+) -> SegmentSummary {
+    let mut summary = SegmentSummary {
+        file_bytes: segment.file_bytes,
+        chunk_bytes: segment.chunk_bytes,
+        index_confirmed: false,
+        sealed: false,
+        lsns: None,
+        records: 0,
+        pruned: 0,
+    };
+    let mut find = |verdict, what: String| {
+        findings.push(Finding { verdict, file: segment.path.clone(), what });
+    };
+    match &segment.outcome {
+        SegmentOutcome::Empty => {}
+        SegmentOutcome::Unreadable(error) => find(Verdict::Corrupt, error.to_string()),
+        SegmentOutcome::Checked(checked) => {
+            let scan = &checked.scan;
+            let first = scan.records.first().map_or(scan.next_lsn, |r| r.record.lsn);
+            // A later tail cut (`truncate_after`) ends older segments early.
+            let end = match cut {
+                Some((below, at)) if segment.id < below => scan.next_lsn.min(at.max(first)),
+                _ => scan.next_lsn,
+            };
+            summary.lsns = Some((first, end));
+            // Records before the start were pruned (their file goes once none is left).
+            let held = |lsn: Lsn| lsn >= start && lsn < end;
+            summary.records = scan.records.iter().filter(|r| held(r.record.lsn)).count();
+            summary.pruned = scan.records.iter().filter(|r| r.record.lsn < start).count();
+            summary.sealed = checked.sealed.is_some();
+            summary.index_confirmed = checked.index_status == IndexStatus::Confirmed;
+            if let Some(damage) = &checked.damage {
+                // Its end and its index follow from the damage: one finding says it all, and
+                // where the segment really ends is unknown.
+                find(Verdict::Corrupt, damage.to_string());
+                summary.lsns = None;
+                return summary;
+            }
+            let torn = matches!(scan.end, SegmentEnd::TornFrame(_) | SegmentEnd::TornChunkHeader);
+            if checked.cut_bytes > 0 || torn {
+                find(
+                    Verdict::TornTail,
+                    format!(
+                        "torn tail at chunk {} offset {} ({} bytes after the last whole record; {:?})",
+                        scan.end_chunk, scan.end_offset, checked.cut_bytes, scan.end
+                    ),
+                );
+            }
+            if let IndexStatus::Rebuilt { kept } = checked.index_status {
+                find(
+                    Verdict::TornTail,
+                    format!(
+                        "index {} ({kept} of its entries agree with the {} records): recovery rewrites it",
+                        if segment.index_present { "behind or unlike the data" } else { "missing" },
+                        scan.records.len()
+                    ),
+                );
+            }
+        }
+        _ => find(Verdict::Corrupt, "unrecognised segment state".into()),
+    }
+    summary
+}
+
+/// The snapshot files of `dir`, each checked whole (streamed, read-only).
+fn snapshots(
+    dir: &Path,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<SnapshotSummary>, crate::Failure> {
+    let io = |op: &str, path: &Path, source: std::io::Error| {
+        crate::Failure::Log(format!("{op} {}: {source}", path.display()))
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io("list", dir, e))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("snapshot-") && name.ends_with(".snap"))
+        })
+        .collect();
+    paths.sort();
+    let mut found = Vec::new();
+    for path in paths {
+        let mut file = std::fs::File::open(&path).map_err(|e| io("open", &path, e))?;
+        let bytes = file.metadata().map_err(|e| io("stat", &path, e))?.len();
+        let header =
+            wal_snapshot::check_snapshot(&mut file, bytes).map_err(|e| io("read", &path, e))?;
+        if let Err(reason) = &header {
+            findings.push(Finding {
+                verdict: Verdict::Corrupt,
+                file: path.clone(),
+                what: format!("snapshot damaged: {reason}"),
+            });
+        }
+        found.push(SnapshotSummary { path, bytes, header });
+    }
+    Ok(found)
+}

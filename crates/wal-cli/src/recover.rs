@@ -1,0 +1,104 @@
+//! `wal recover`: recovery in a chosen mode, reported. A dry run by default: recovery runs on
+//! a copy of the log's files in a temporary directory, and the log itself is left as it was;
+//! `--apply` recovers the log itself (taking its lock like any opener).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use wal_core::{Options, RecoveryMode, Wal};
+
+pub(crate) fn recover(
+    dir: &Path,
+    mode: RecoveryMode,
+    apply: bool,
+    out: &mut dyn Write,
+) -> Result<ExitCode, crate::Failure> {
+    if !dir.is_dir() {
+        return Err(crate::Failure::Log(format!("{}: not a directory", dir.display())));
+    }
+    let copy = if apply { None } else { Some(copy_log(dir)?) };
+    let target = copy.as_ref().map_or(dir, tempfile::TempDir::path);
+    // The chunk size is the files' (a header of another size is refused); no background
+    // threads for a one-shot recovery.
+    let options = options_of(dir)?.with_recovery(mode).with_housekeeping(None);
+    let what = if apply { "recovered" } else { "dry run (on a copy; the log is unchanged)" };
+    // The copy's path means nothing to the reader: name the log's own files instead.
+    let show = |text: &str| text.replace(&target.display().to_string(), &dir.display().to_string());
+    match Wal::open(target, options) {
+        Ok((wal, report)) => {
+            writeln!(out, "{what}: {}", dir.display())?;
+            writeln!(out, "segments:          {}", report.segments)?;
+            writeln!(
+                out,
+                "records:           {} (LSNs {} to {})",
+                report.records,
+                report.start,
+                report.end.0.saturating_sub(1)
+            )?;
+            writeln!(
+                out,
+                "transactions:      {} committed, {} aborted, {} left open by a crash (closed with an abort)",
+                report.committed, report.aborted, report.unfinished
+            )?;
+            writeln!(
+                out,
+                "torn tail cut:     {} bytes{}",
+                report.bytes_cut,
+                report
+                    .torn_tail
+                    .as_ref()
+                    .map_or_else(String::new, |why| format!(" ({})", show(why)))
+            )?;
+            writeln!(out, "indexes rebuilt:   {}", report.indexes_rebuilt)?;
+            writeln!(out, "segments deleted:  {}", report.segments_deleted)?;
+            if let Some(dropped) = &report.dropped {
+                writeln!(
+                    out,
+                    "dropped:           records from LSN {} on ({}: {}), {} later files",
+                    dropped.from,
+                    show(&dropped.path.display().to_string()),
+                    show(&dropped.reason),
+                    dropped.later_segments
+                )?;
+            }
+            drop(wal);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            writeln!(out, "{what}: recovery refused the log: {}", show(&error.to_string()))?;
+            Ok(ExitCode::from(3))
+        }
+    }
+}
+
+/// Options matching the log's files: their chunk size, and segments at least as long as the
+/// longest file.
+fn options_of(dir: &Path) -> Result<Options, crate::Failure> {
+    let inspector = wal_core::inspect::Inspector::open(dir)?;
+    let mut options = Options::default();
+    let mut most_chunks = 1;
+    for &id in inspector.segment_ids() {
+        let segment = inspector.segment(id)?;
+        if let Some(chunk) = segment.chunk_bytes {
+            options = options.with_chunk_bytes(chunk);
+            most_chunks = most_chunks.max(segment.file_bytes.div_ceil(chunk as u64));
+        }
+    }
+    Ok(options.with_chunks_per_segment(u32::try_from(most_chunks).unwrap_or(u32::MAX)))
+}
+
+/// Copies the log's files (not its lock) into a new temporary directory.
+fn copy_log(dir: &Path) -> Result<tempfile::TempDir, crate::Failure> {
+    let failed =
+        |what: &str, error: std::io::Error| crate::Failure::Log(format!("{what}: {error}"));
+    let copy = tempfile::tempdir().map_err(|e| failed("a temporary directory", e))?;
+    for entry in std::fs::read_dir(dir).map_err(|e| failed(&dir.display().to_string(), e))? {
+        let path = entry.map_err(|e| failed(&dir.display().to_string(), e))?.path();
+        if path.is_file() && path.file_name().is_some_and(|name| name != "LOCK") {
+            let to = copy.path().join(path.file_name().unwrap_or_default());
+            std::fs::copy(&path, to).map_err(|e| failed(&path.display().to_string(), e))?;
+        }
+    }
+    Ok(copy)
+}

@@ -1,0 +1,228 @@
+//! Looking at a log without changing it: what recovery would find, judged from the bytes of
+//! its files, read through [`Storage::read`] (opened for reading only). Nothing is locked,
+//! created, mapped, synced, cut or rewritten, so a tool (the `wal` command) can look at a log
+//! another process is writing, or at a copy someone sent, and leave it exactly as it was.
+//!
+//! One segment is read at a time ([`Inspector::segment`]), so memory stays at one segment file
+//! whatever the log's length.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use wal_format::{Lsn, Tag};
+use wal_segment::{
+    RealStorage, SegmentOptions, Storage, check_segment_bytes, index_entry_count, index_file_name,
+    segment_file_name, segment_layout,
+};
+
+pub use wal_segment::{IndexStatus, SegmentCheck, SegmentEnd, SegmentRecord, SegmentScan};
+
+use crate::anchor::{self, ANCHOR_FILE_NAME};
+use crate::entry::{Entry, interpret};
+use crate::error::Error;
+
+/// What the anchor file says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AnchorState {
+    /// No anchor file: a log that was never opened, or not a log.
+    Missing,
+    /// Neither of its slots is valid.
+    Damaged,
+    /// The log's start, and its latest tail cut: segments with an id below `cut_below_segment`
+    /// hold no record at or after `cut_at` (0: no cut).
+    Found {
+        /// Records before it were truncated or pruned.
+        start: Lsn,
+        /// Segments below this id were cut at `cut_at`.
+        cut_below_segment: u64,
+        /// Where the latest tail cut is.
+        cut_at: Lsn,
+    },
+}
+
+/// A log directory, listed.
+#[derive(Debug)]
+pub struct Inspector<S: Storage = RealStorage> {
+    storage: S,
+    dir: PathBuf,
+    anchor: AnchorState,
+    segments: Vec<u64>,
+}
+
+/// Where a record lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// The segment's id (its file is `segment_file_name(segment)`).
+    pub segment: u64,
+    /// The chunk within the segment.
+    pub chunk: u32,
+    /// The frame's offset within the chunk.
+    pub offset: usize,
+}
+
+/// One segment as recovery would find it.
+#[derive(Debug)]
+pub struct InspectedSegment {
+    /// Its id.
+    pub id: u64,
+    /// Its file.
+    pub path: PathBuf,
+    /// The file's length.
+    pub file_bytes: u64,
+    /// Whether its sidecar index file exists.
+    pub index_present: bool,
+    /// The chunk size its first chunk header states, if that header is readable.
+    pub chunk_bytes: Option<usize>,
+    /// What its bytes hold.
+    pub outcome: SegmentOutcome,
+}
+
+/// What a segment's bytes hold.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SegmentOutcome {
+    /// The first chunk header was never written (or was torn before any record was durable)
+    /// and the index lists nothing: a segment that holds no record.
+    Empty,
+    /// Read and judged: its records, index and seal status, and any damage.
+    Checked(SegmentCheck),
+    /// No prefix of it can be read: damage where recovery would refuse the log.
+    Unreadable(wal_segment::Error),
+}
+
+impl Inspector<RealStorage> {
+    /// Lists the log in `dir` and reads its anchor.
+    ///
+    /// # Errors
+    /// `Io` if the directory cannot be listed or the anchor read.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Inspector, Error> {
+        Inspector::open_in(RealStorage, dir)
+    }
+}
+
+impl<S: Storage> Inspector<S> {
+    /// As [`Inspector::open`], on `storage`.
+    ///
+    /// # Errors
+    /// As [`Inspector::open`].
+    pub fn open_in(storage: S, dir: impl AsRef<Path>) -> Result<Inspector<S>, Error> {
+        let dir = dir.as_ref().to_owned();
+        let io = |op, path: &Path, source| io_error(op, path, source);
+        let mut segments = Vec::new();
+        for path in storage.list(&dir).map_err(|e| io("list", &dir, e))? {
+            let Some(name) = path.file_name().map(|name| name.to_string_lossy()) else { continue };
+            if let Some(id) = name.strip_suffix(".wal").and_then(|id| id.parse::<u64>().ok())
+                && name == segment_file_name(id)
+            {
+                segments.push(id);
+            }
+        }
+        segments.sort_unstable();
+        let anchor_path = dir.join(ANCHOR_FILE_NAME);
+        let anchor = match storage.read(&anchor_path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => AnchorState::Missing,
+            Err(error) => return Err(io("read", &anchor_path, error)),
+            Ok(bytes) => anchor::decode(&bytes).map_or(AnchorState::Damaged, |(_, start, cut)| {
+                AnchorState::Found { start, cut_below_segment: cut.below_segment, cut_at: cut.at }
+            }),
+        };
+        Ok(Inspector { storage, dir, anchor, segments })
+    }
+
+    /// The directory.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What the anchor says.
+    #[must_use]
+    pub fn anchor(&self) -> AnchorState {
+        self.anchor
+    }
+
+    /// The ids of the segment files, in order.
+    #[must_use]
+    pub fn segment_ids(&self) -> &[u64] {
+        &self.segments
+    }
+
+    /// Reads segment `id` and its index and judges them as recovery would.
+    ///
+    /// # Errors
+    /// `Io` if a file cannot be read.
+    pub fn segment(&self, id: u64) -> Result<InspectedSegment, Error> {
+        let path = self.dir.join(segment_file_name(id));
+        let io = |op, source| io_error(op, &path, source);
+        let data = Bytes::from(self.storage.read(&path).map_err(|e| io("read", e))?);
+        let index_path = self.dir.join(index_file_name(id));
+        let index = match self.storage.read(&index_path) {
+            Ok(bytes) => Some(bytes),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => return Err(io_error("read", &index_path, source)),
+        };
+        let layout = segment_layout(&data);
+        let chunk_bytes = layout.map(|(chunk_bytes, _)| chunk_bytes);
+        let outcome = match layout {
+            Some((chunk_bytes, first_lsn)) => {
+                let options = SegmentOptions {
+                    chunk_bytes,
+                    chunks_per_segment: segment_chunks(data.len(), chunk_bytes),
+                    ..SegmentOptions::default()
+                };
+                match check_segment_bytes(&path, id, first_lsn, options, &data, index.as_deref()) {
+                    Ok(check) => SegmentOutcome::Checked(check),
+                    Err(error) => SegmentOutcome::Unreadable(error),
+                }
+            }
+            // No readable first header: empty, unless the index says records were durable.
+            // As recovery counts it: room for an entry is evidence.
+            _ if index.as_ref().is_none_or(|bytes| index_entry_count(bytes.len() as u64) == 0) => {
+                SegmentOutcome::Empty
+            }
+            _ => SegmentOutcome::Unreadable(wal_segment::Error::Corrupt {
+                path: path.clone(),
+                chunk: 0,
+                reason: "the first chunk header is missing or damaged, yet the index lists records"
+                    .into(),
+            }),
+        };
+        Ok(InspectedSegment {
+            id,
+            file_bytes: data.len() as u64,
+            index_present: index.is_some(),
+            chunk_bytes,
+            outcome,
+            path,
+        })
+    }
+}
+
+/// Chunks a segment file of `len` bytes spans (at least one: options must be valid).
+fn segment_chunks(len: usize, chunk_bytes: usize) -> u32 {
+    u32::try_from(len.div_ceil(chunk_bytes).max(1)).unwrap_or(u32::MAX)
+}
+
+impl InspectedSegment {
+    /// Its records in LSN order, each with its position and meaning (segment seals included,
+    /// as `None`).
+    pub fn records(
+        &self,
+    ) -> impl Iterator<Item = (Position, Tag, Lsn, Option<Result<Entry, Error>>)> {
+        let records = match &self.outcome {
+            SegmentOutcome::Checked(check) => check.scan.records.as_slice(),
+            _ => &[],
+        };
+        let segment = self.id;
+        records.iter().map(move |record| {
+            let position = Position { segment, chunk: record.chunk, offset: record.record.offset };
+            let (tag, lsn) = (record.record.tag, record.record.lsn);
+            (position, tag, lsn, interpret(record.record.clone()))
+        })
+    }
+}
+
+fn io_error(op: &'static str, path: &Path, source: std::io::Error) -> Error {
+    Error::Segment(wal_segment::Error::Io { op, path: path.to_owned(), chunk: None, source })
+}
