@@ -33,11 +33,10 @@ const TAG: Tag = match Tag::user(0x40) {
     None => panic!("0x40 is a user tag"),
 };
 
-/// One measurement: a rate, and latency percentiles where they apply.
-struct Cell {
-    rate: f64,
-    latency: Option<(Duration, Duration)>,
-}
+#[path = "measure.rs"]
+mod measure;
+
+use measure::{Cell, drop_cache, percentiles};
 
 /// Runs every cell in a process of its own (a fresh page cache state and heap for each, as
 /// `BENCHMARKS.md` asks), one after the other, and prints the table and the ratios.
@@ -149,15 +148,7 @@ fn run_cell(cell: &str) {
         }
         other => panic!("unknown cell {other}"),
     };
-    match result.latency {
-        Some((p50, p99)) => println!(
-            "RESULT {} {} {}",
-            result.rate,
-            p50.as_secs_f64() * 1e6,
-            p99.as_secs_f64() * 1e6
-        ),
-        None => println!("RESULT {}", result.rate),
-    }
+    result.report();
 }
 
 fn buffered() -> Options {
@@ -335,24 +326,4 @@ fn w5_naive(path: &Path) -> Cell {
         read += 1;
     }
     Cell { rate: read as f64 / started.elapsed().as_secs_f64(), latency: None }
-}
-
-/// Drops the cached pages of every file under `path` (a file or a directory).
-fn drop_cache(path: &Path) {
-    let files: Vec<_> = if path.is_dir() {
-        std::fs::read_dir(path).expect("list").map(|e| e.expect("entry").path()).collect()
-    } else {
-        vec![path.to_owned()]
-    };
-    for file in files {
-        let file = File::open(&file).expect("open");
-        file.sync_all().expect("sync");
-        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
-    }
-}
-
-fn percentiles(mut latencies: Vec<Duration>) -> (Duration, Duration) {
-    latencies.sort_unstable();
-    let at = |percent: usize| latencies[(latencies.len() - 1) * percent / 100];
-    (at(50), at(99))
 }

@@ -7,7 +7,7 @@
 //!   counts of `docs/RELIABILITY.md` (`WAL_TORTURE=1`), the real-filesystem cases that need
 //!   root, then every fuzz target for a share of N minutes (10 by default).
 //! - `bench`: runs the benchmarks (codec, segment sync, engine W1-W5, telemetry cost, W6
-//!   recovery) and prints
+//!   recovery, and the comparison with peers, which also writes `docs/peers.svg`) and prints
 //!   the tables for `docs/PERFORMANCE.md`.
 //! - `layering`: checks the crate dependency graph against `docs/ARCHITECTURE.md`.
 //!
@@ -70,6 +70,13 @@ fn ci() -> Result {
         cargo(&["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")])
     })?;
     step("layering", || layering::check_workspace(&workspace_root()))?;
+    // The comparison harness at 1/100 of the records: that every system and cell still runs.
+    step("peer bench (quick)", || {
+        cargo(
+            &["bench", "--locked", "--package", "wal-benches", "--bench", "peers"],
+            &[("WAL_BENCH_SCALE", "100")],
+        )
+    })?;
     if fuzz_available() {
         step("fuzz smoke", || fuzz(CI_FUZZ_SECONDS, &FUZZ_TARGETS))
     } else {
@@ -120,7 +127,10 @@ fn bench() -> Result {
     cargo(&["bench", "--package", "wal-benches", "--bench", "segment_sync"], &[])?;
     cargo(&["bench", "--package", "wal-benches", "--bench", "engine"], &[])?;
     cargo(&["bench", "--package", "wal-benches", "--bench", "telemetry"], &[])?;
-    cargo(&["bench", "--package", "wal-benches", "--bench", "recovery"], &[])
+    cargo(&["bench", "--package", "wal-benches", "--bench", "recovery"], &[])?;
+    let plot = workspace_root().join("docs").join("peers.svg");
+    let plot = plot.to_str().ok_or("the docs path is not UTF-8")?;
+    cargo(&["bench", "--package", "wal-benches", "--bench", "peers"], &[("WAL_BENCH_PLOT", plot)])
 }
 
 fn fuzz_command(args: &[String]) -> Result {

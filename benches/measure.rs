@@ -1,0 +1,48 @@
+//! What the harness benches (`engine`, `peers`) share: a cell's result, latency percentiles,
+//! and dropping a file's pages from the cache. Included by path by each bench.
+
+use std::fs::File;
+use std::path::Path;
+use std::time::Duration;
+
+/// One measurement: a rate, and latency percentiles where they apply.
+pub(crate) struct Cell {
+    pub(crate) rate: f64,
+    pub(crate) latency: Option<(Duration, Duration)>,
+}
+
+impl Cell {
+    /// The line a cell's process prints for the parent: `RESULT rate [p50_us p99_us]`.
+    pub(crate) fn report(&self) {
+        match self.latency {
+            Some((p50, p99)) => println!(
+                "RESULT {} {} {}",
+                self.rate,
+                p50.as_secs_f64() * 1e6,
+                p99.as_secs_f64() * 1e6
+            ),
+            None => println!("RESULT {}", self.rate),
+        }
+    }
+}
+
+/// The 50th and 99th percentiles.
+pub(crate) fn percentiles(mut latencies: Vec<Duration>) -> (Duration, Duration) {
+    latencies.sort_unstable();
+    let at = |percent: usize| latencies[(latencies.len() - 1) * percent / 100];
+    (at(50), at(99))
+}
+
+/// Drops the cached pages of every file under `path` (a file, or a directory searched
+/// recursively), after syncing them.
+pub(crate) fn drop_cache(path: &Path) {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).expect("list") {
+            drop_cache(&entry.expect("entry").path());
+        }
+        return;
+    }
+    let file = File::open(path).expect("open");
+    file.sync_all().expect("sync");
+    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
+}
