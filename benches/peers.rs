@@ -17,7 +17,14 @@
 //!   in `sync_file_range`, which is not durable across a power loss: each flush (the final one
 //!   too) is followed by an `fdatasync` of its data file.
 //!
-//! Not yet here: okaywal, raft-engine, commitlog, raft-log, walrus-rust, W2 and W6 for the
+//! - `okaywal` (0.3): every commit of an entry is durable (it fsyncs, batching concurrent
+//!   committers), so the non-durable cells write all their records as chunks of one entry,
+//!   committed at the end (W1b: the same entry, 1,000 chunks per batch call); durable cells
+//!   commit one entry of one chunk per record. W5 is left empty: okaywal hands entries to the
+//!   application's checkpoint and recycles their segment, on close too, so a reopened log holds
+//!   nothing to read back.
+//!
+//! Not yet here: raft-engine, commitlog, raft-log, walrus-rust, W2 and W6 for the
 //! peers, and the physical limits in the same run (the `engine` and `segment_sync` benches
 //! measure those). `WAL_BENCH_SCALE` divides the record counts (`cargo xtask ci` runs 1/100 as a
 //! smoke test of the harness).
@@ -35,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use measure::{Cell, drop_cache, percentiles};
 
-const SYSTEMS: [&str; 4] = ["wal", "naive", "sqlite", "sled"];
+const SYSTEMS: [&str; 5] = ["wal", "naive", "sqlite", "sled", "okaywal"];
 const WORKLOADS: [(&str, &str, &str); 5] = [
     ("w1", "W1: 1M x 128 B, one per call, one sync at the end", "records/s"),
     ("w1b", "W1b: the same, 1,000 per batch", "records/s"),
@@ -54,8 +61,9 @@ trait System: Sync + Sized {
     fn writer(&self) -> Self::Writer<'_>;
     /// Makes everything appended durable (the end of W1).
     fn finish(&self);
-    /// Reopens the log in `dir` and reads every record; returns how many.
-    fn read_all(dir: &Path) -> u64;
+    /// Reopens the log in `dir` and reads every record; returns how many, or `None` if the
+    /// system does not keep records to read back (the cell is then left empty).
+    fn read_all(dir: &Path) -> Option<u64>;
 }
 
 trait Writer {
@@ -71,6 +79,7 @@ fn main() {
             "naive" => run::<naive::Naive>(workload),
             "sqlite" => run::<sqlite::Sqlite>(workload),
             "sled" => run::<sled_log::Sled>(workload),
+            "okaywal" => run::<okay::Okay>(workload),
             other => panic!("unknown system {other}"),
         }
         .report();
@@ -120,12 +129,14 @@ fn print_table(table: &[(&str, &str, &str, Row)]) {
         let cells: Vec<String> = row
             .iter()
             .map(|fields| match fields[..] {
+                [rate, ..] if rate.is_nan() => "n/a".to_owned(),
                 [rate, p50, p99] => format!("{rate:.0} (p50 {p50:.0} us, p99 {p99:.0} us)"),
                 [rate, ..] => format!("{rate:.0}"),
                 [] => String::new(),
             })
             .collect();
         // Columns: wal, naive, then the libraries.
+        // `f64::max` passes over a NaN (a cell left empty).
         let best_library = row[2..].iter().map(|fields| fields[0]).fold(0.0, f64::max);
         println!(
             "| {name} | {unit} | {} | {:.2} | {:.2} |",
@@ -140,7 +151,7 @@ fn print_table(table: &[(&str, &str, &str, Row)]) {
 /// that workload (labelled with the rate). Written by hand: a few rectangles and labels, no
 /// font machinery needed.
 fn plot(table: &[(&str, &str, &str, Row)]) -> String {
-    let colors = ["#1f77b4", "#7f7f7f", "#2ca02c", "#d62728"];
+    let colors = ["#1f77b4", "#7f7f7f", "#2ca02c", "#d62728", "#9467bd"];
     let (bar, gap, left, width) = (16.0, 14.0, 250.0, 420.0);
     let group = bar * SYSTEMS.len() as f64 + gap;
     let height = 40.0 + group * table.len() as f64 + 30.0;
@@ -158,7 +169,7 @@ fn plot(table: &[(&str, &str, &str, Row)]) -> String {
         );
         svg += &format!("<text x=\"10\" y=\"{}\" fill=\"#555\">{unit}</text>\n", top + bar * 3.0);
         let best = row.iter().map(|fields| fields[0]).fold(0.0, f64::max);
-        for (s, fields) in row.iter().enumerate() {
+        for (s, fields) in row.iter().enumerate().filter(|(_, fields)| !fields[0].is_nan()) {
             let y = top + bar * s as f64;
             let w = width * fields[0] / best;
             svg += &format!(
@@ -204,7 +215,9 @@ fn run<S: System>(workload: &str) -> Cell {
             fill::<S>(&dir, records, 1000);
             drop_cache(&dir);
             let started = Instant::now();
-            let read = S::read_all(&dir);
+            let Some(read) = S::read_all(&dir) else {
+                return Cell { rate: f64::NAN, latency: None };
+            };
             assert_eq!(read, records as u64, "every record read back");
             Cell { rate: read as f64 / started.elapsed().as_secs_f64(), latency: None }
         }
@@ -287,11 +300,11 @@ mod ours {
             self.0.sync().expect("sync");
         }
 
-        fn read_all(dir: &Path) -> u64 {
+        fn read_all(dir: &Path) -> Option<u64> {
             let options = Options::default().with_durability(Durability::Buffered);
             let (wal, _) = Wal::open(dir, options).expect("open");
             let reader = wal.read_from(wal.start_lsn()).expect("read");
-            reader.map(|entry| u64::from(entry.expect("record").payload[0] > 0)).sum()
+            Some(reader.map(|entry| u64::from(entry.expect("record").payload[0] > 0)).sum())
         }
     }
 
@@ -337,7 +350,7 @@ mod naive {
             out.get_ref().sync_data().expect("sync");
         }
 
-        fn read_all(dir: &Path) -> u64 {
+        fn read_all(dir: &Path) -> Option<u64> {
             let file = File::open(dir.join("naive.log")).expect("open");
             let mut input = BufReader::with_capacity(1 << 20, file);
             let (mut header, mut payload, mut read) = ([0u8; 8], Vec::new(), 0);
@@ -348,7 +361,7 @@ mod naive {
                 assert_eq!(crc32fast::hash(&payload).to_le_bytes(), header[4..]);
                 read += 1;
             }
-            read
+            Some(read)
         }
     }
 
@@ -419,11 +432,11 @@ mod sqlite {
             first.execute_batch("PRAGMA wal_checkpoint(FULL);").expect("checkpoint");
         }
 
-        fn read_all(dir: &Path) -> u64 {
+        fn read_all(dir: &Path) -> Option<u64> {
             let connection = Connection::open(dir.join("log.sqlite")).expect("open");
             let mut statement = connection.prepare("SELECT payload FROM log").expect("prepare");
             let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0)).expect("query");
-            rows.map(|row| u64::from(!row.expect("row").is_empty())).sum()
+            Some(rows.map(|row| u64::from(!row.expect("row").is_empty())).sum())
         }
     }
 
@@ -487,9 +500,9 @@ mod sled_log {
             self.flush();
         }
 
-        fn read_all(dir: &Path) -> u64 {
+        fn read_all(dir: &Path) -> Option<u64> {
             let db = sled::Config::new().path(dir).open().expect("open");
-            db.iter().map(|item| u64::from(!item.expect("item").1.is_empty())).sum()
+            Some(db.iter().map(|item| u64::from(!item.expect("item").1.is_empty())).sum())
         }
     }
 
@@ -509,6 +522,101 @@ mod sled_log {
                 batch.insert(&key, *payload);
             }
             self.0.db.apply_batch(batch).expect("batch");
+        }
+    }
+}
+
+mod okay {
+    use std::io;
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use okaywal::{Entry, EntryId, LogManager, ReadChunkResult, SegmentReader, WriteAheadLog};
+
+    /// Checkpointing keeps nothing (the bench never needs the data again); recovery reads
+    /// every chunk.
+    #[derive(Debug, Default)]
+    struct Discard;
+
+    impl LogManager for Discard {
+        fn recover(&mut self, entry: &mut Entry<'_>) -> io::Result<()> {
+            while let ReadChunkResult::Chunk(mut chunk) = entry.read_chunk()? {
+                chunk.read_all()?;
+            }
+            Ok(())
+        }
+
+        fn checkpoint_to(
+            &mut self,
+            _last_checkpointed_id: EntryId,
+            _checkpointed_entries: &mut SegmentReader,
+            _wal: &WriteAheadLog,
+        ) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    pub(crate) struct Okay {
+        log: WriteAheadLog,
+        durable: bool,
+    }
+
+    /// For non-durable cells, the one entry every record goes into, committed on drop.
+    pub(crate) struct OkayWriter<'a> {
+        system: &'a Okay,
+        open: Mutex<Option<okaywal::EntryWriter<'a>>>,
+    }
+
+    impl super::System for Okay {
+        type Writer<'a> = OkayWriter<'a>;
+
+        fn open(dir: &Path, durable: bool) -> Self {
+            let log = WriteAheadLog::recover(dir, Discard).expect("open");
+            Okay { log, durable }
+        }
+
+        fn writer(&self) -> OkayWriter<'_> {
+            OkayWriter { system: self, open: Mutex::new(None) }
+        }
+
+        fn finish(&self) {}
+
+        /// okaywal hands a segment's entries to the application's checkpoint and recycles the
+        /// segment, closing included; a reopened log recovers only what was not checkpointed
+        /// (here, nothing), so there is nothing comparable to read back.
+        fn read_all(_dir: &Path) -> Option<u64> {
+            None
+        }
+    }
+
+    impl super::Writer for OkayWriter<'_> {
+        fn append(&mut self, payload: &[u8]) {
+            if self.system.durable {
+                let mut entry = self.system.log.begin_entry().expect("begin");
+                entry.write_chunk(payload).expect("write");
+                entry.commit().expect("commit");
+                return;
+            }
+            let mut open = self.open.lock().expect("lock");
+            let entry = match open.as_mut() {
+                Some(entry) => entry,
+                None => open.insert(self.system.log.begin_entry().expect("begin")),
+            };
+            entry.write_chunk(payload).expect("write");
+        }
+
+        fn append_batch(&mut self, payloads: &[&[u8]]) {
+            for payload in payloads {
+                self.append(payload);
+            }
+        }
+    }
+
+    impl Drop for OkayWriter<'_> {
+        fn drop(&mut self) {
+            if let Some(entry) = self.open.get_mut().expect("lock").take() {
+                entry.commit().expect("commit");
+            }
         }
     }
 }
