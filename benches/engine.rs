@@ -36,7 +36,7 @@ const TAG: Tag = match Tag::user(0x40) {
 #[path = "measure.rs"]
 mod measure;
 
-use measure::{Cell, drop_cache, percentiles};
+use measure::{Cell, drop_cache, percentiles, run_in_process};
 
 /// Runs every cell in a process of its own (a fresh page cache state and heap for each, as
 /// `BENCHMARKS.md` asks), one after the other, and prints the table and the ratios.
@@ -64,17 +64,7 @@ fn main() {
     let mut rates = std::collections::HashMap::new();
     println!("| workload | figure | unit | p50 | p99 |\n|---|---|---|---|---|");
     for (cell, name, unit) in cells {
-        let output = std::process::Command::new(std::env::current_exe().expect("own path"))
-            .env("WAL_BENCH_CELL", cell)
-            .env("WAL_BENCH_DIR", &base)
-            .output()
-            .expect("run a cell");
-        let text = String::from_utf8_lossy(&output.stdout);
-        let line =
-            text.lines().find_map(|line| line.strip_prefix("RESULT ")).unwrap_or_else(|| {
-                panic!("cell {cell} failed: {}", String::from_utf8_lossy(&output.stderr))
-            });
-        let fields: Vec<f64> = line.split(' ').map(|f| f.parse().expect("a number")).collect();
+        let (fields, text) = run_in_process(cell, base.as_ref());
         let (p50, p99) = match fields[..] {
             [_, p50, p99] => (format!("{p50:.0} us"), format!("{p99:.0} us")),
             _ => (String::new(), String::new()),

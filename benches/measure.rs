@@ -5,6 +5,22 @@ use std::fs::File;
 use std::path::Path;
 use std::time::Duration;
 
+/// Runs `cell` in a new process of this bench (which sees `WAL_BENCH_CELL` and runs only that
+/// cell) in `base`; returns the numbers of its `RESULT` line and its whole standard output.
+pub(crate) fn run_in_process(cell: &str, base: &Path) -> (Vec<f64>, String) {
+    let output = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .env("WAL_BENCH_CELL", cell)
+        .env("WAL_BENCH_DIR", base)
+        .output()
+        .expect("run a cell");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let line = text.lines().find_map(|line| line.strip_prefix("RESULT ")).unwrap_or_else(|| {
+        panic!("cell {cell} failed: {}", String::from_utf8_lossy(&output.stderr))
+    });
+    let fields = line.split(' ').map(|f| f.parse().expect("a number")).collect();
+    (fields, text)
+}
+
 /// One measurement: a rate, and latency percentiles where they apply.
 pub(crate) struct Cell {
     pub(crate) rate: f64,

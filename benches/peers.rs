@@ -40,7 +40,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use measure::{Cell, drop_cache, percentiles};
+use measure::{Cell, drop_cache, percentiles, run_in_process};
 
 const SYSTEMS: [&str; 5] = ["wal", "naive", "sqlite", "sled", "okaywal"];
 const WORKLOADS: [(&str, &str, &str); 5] = [
@@ -90,20 +90,7 @@ fn main() {
     for (workload, name, unit) in WORKLOADS {
         let mut row = Vec::new();
         for system in SYSTEMS {
-            let output = std::process::Command::new(std::env::current_exe().expect("own path"))
-                .env("WAL_BENCH_CELL", format!("{system}/{workload}"))
-                .env("WAL_BENCH_DIR", &base)
-                .output()
-                .expect("run a cell");
-            let text = String::from_utf8_lossy(&output.stdout);
-            let line =
-                text.lines().find_map(|line| line.strip_prefix("RESULT ")).unwrap_or_else(|| {
-                    panic!(
-                        "{system}/{workload} failed: {}",
-                        String::from_utf8_lossy(&output.stderr)
-                    )
-                });
-            let fields: Vec<f64> = line.split(' ').map(|f| f.parse().expect("a number")).collect();
+            let (fields, _) = run_in_process(&format!("{system}/{workload}"), base.as_ref());
             row.push(fields);
         }
         table.push((workload, name, unit, row));

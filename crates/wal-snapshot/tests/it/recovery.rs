@@ -158,10 +158,9 @@ fn keeping_k_snapshots_deletes_older_ones_and_keeps_the_log_they_need() {
     assert_eq!(durable.wal().start_lsn(), taken[2].header.replay_from);
 }
 
-/// A snapshot whose header is damaged is not one of the `keep`: the next checkpoint deletes
-/// it and keeps the newest sound ones, and the log they need.
-#[test]
-fn a_snapshot_with_a_damaged_header_does_not_count_among_those_kept() {
+/// A state kept with `keep = 2`, 30 transactions, a checkpoint, 30 more, a checkpoint.
+fn two_checkpoints()
+-> (SimStorage, Durable<KvStore, SimStorage>, Model, [wal_snapshot::CheckpointReport; 2]) {
     let storage = SimStorage::new();
     let (durable, _) = open(&storage, options().with_keep(2));
     let mut model = Model::default();
@@ -169,6 +168,14 @@ fn a_snapshot_with_a_damaged_header_does_not_count_among_those_kept() {
     let first = durable.checkpoint().expect("checkpoint");
     execute(&durable, &mut model, 30..60);
     let second = durable.checkpoint().expect("checkpoint");
+    (storage, durable, model, [first, second])
+}
+
+/// A snapshot whose header is damaged is not one of the `keep`: the next checkpoint deletes
+/// it and keeps the newest sound ones, and the log they need.
+#[test]
+fn a_snapshot_with_a_damaged_header_does_not_count_among_those_kept() {
+    let (storage, durable, mut model, [first, second]) = two_checkpoints();
     storage.edit_file(&second.path, |bytes| bytes[3] ^= 1);
     execute(&durable, &mut model, 60..90);
     let third = durable.checkpoint().expect("checkpoint");
@@ -186,13 +193,7 @@ fn a_snapshot_with_a_damaged_header_does_not_count_among_those_kept() {
 /// one of the `keep` either: the snapshot recovery used stays as the fallback.
 #[test]
 fn a_snapshot_passed_over_at_open_does_not_count_among_those_kept() {
-    let storage = SimStorage::new();
-    let (durable, _) = open(&storage, options().with_keep(2));
-    let mut model = Model::default();
-    execute(&durable, &mut model, 0..30);
-    let first = durable.checkpoint().expect("checkpoint");
-    execute(&durable, &mut model, 30..60);
-    let second = durable.checkpoint().expect("checkpoint");
+    let (storage, durable, mut model, [first, second]) = two_checkpoints();
     drop(durable);
     storage.edit_file(&second.path, |bytes| bytes[100] ^= 0x10);
     let (durable, report) = open(&storage, options().with_keep(2));
