@@ -43,6 +43,8 @@ pub(crate) struct SegmentSummary {
     pub(crate) records: usize,
     /// Records still in the file but before the log's start.
     pub(crate) pruned: usize,
+    /// Recovery would delete it: cut away, or wholly before the start.
+    pub(crate) discarded: bool,
 }
 
 /// A snapshot file and what its check found.
@@ -77,6 +79,12 @@ pub(crate) fn check_log(
     mut each: impl FnMut(&InspectedSegment),
 ) -> Result<LogCheck, crate::Failure> {
     let inspector = Inspector::open(dir)?;
+    if inspector.anchor() == AnchorState::Missing && inspector.segment_ids().is_empty() {
+        return Err(crate::Failure::Log(format!(
+            "{}: no log here (no anchor file, no segment files)",
+            dir.display()
+        )));
+    }
     let mut check = LogCheck {
         anchor: inspector.anchor(),
         start: wal_core::FIRST_LSN,
@@ -101,44 +109,64 @@ pub(crate) fn check_log(
     };
     check.start = start;
     let ids = inspector.segment_ids().to_vec();
+    // Where the log so far ends (`None` before the first segment kept, or after damage), and a
+    // torn end of the last segment kept: only the log's own end can be torn; an older segment
+    // with bytes after its records was cut by a recovery that went on in a new segment.
     let mut previous_end: Option<Lsn> = None;
+    let mut first_kept = true;
+    let mut torn: Option<Finding> = None;
     for &id in &ids {
         let segment = inspector.segment(id)?;
         each(&segment);
-        let summary = summarize(&segment, start, cut, &mut check.findings);
-        if matches!(segment.outcome, SegmentOutcome::Unreadable(_)) || summary.lsns.is_none() {
-            // After damage the chain cannot be followed: nothing to compare the next with.
-            if !matches!(segment.outcome, SegmentOutcome::Empty) {
+        let (summary, end_torn) = summarize(&segment, start, cut, &mut check.findings);
+        match summary.lsns {
+            // Cut away, before the start, or empty: recovery deletes it, nothing to follow.
+            None if summary.discarded || matches!(segment.outcome, SegmentOutcome::Empty) => {}
+            // Damaged: the chain cannot be followed past it.
+            None => {
                 previous_end = None;
+                first_kept = false;
             }
-        }
-        if let Some((first, end)) = summary.lsns {
-            if let Some(expected) =
-                previous_end.filter(|&expected| first > expected && expected >= start)
-            {
-                check.findings.push(Finding {
-                    verdict: Verdict::Corrupt,
-                    file: segment.path.clone(),
-                    what: format!(
-                        "gap in the chain: the segment before ends at LSN {expected}, this one \
-                         starts at LSN {first}"
-                    ),
-                });
+            Some((first, end)) => {
+                let expected = previous_end.map_or(start, |end| end.max(start));
+                if first > expected && (first_kept || previous_end.is_some()) {
+                    let what = if first_kept {
+                        format!(
+                            "history is missing: the log starts at LSN {start}, its first \
+                             segment at LSN {first}"
+                        )
+                    } else {
+                        format!(
+                            "gap in the chain: the log so far ends at LSN {expected}, this \
+                             segment starts at LSN {first}"
+                        )
+                    };
+                    check.findings.push(Finding {
+                        verdict: Verdict::Corrupt,
+                        file: segment.path.clone(),
+                        what,
+                    });
+                }
+                first_kept = false;
+                previous_end = Some(end);
+                torn = end_torn;
             }
-            previous_end = Some(end);
         }
         check.segments.push(summary);
     }
+    check.findings.extend(torn);
     check.snapshots = snapshots(dir, &mut check.findings)?;
     Ok(check)
 }
 
+/// A segment summed up, and the finding of a torn end if it has one (reported only if it
+/// turns out to be the log's last segment).
 fn summarize(
     segment: &InspectedSegment,
     start: Lsn,
     cut: Option<(u64, Lsn)>,
     findings: &mut Vec<Finding>,
-) -> SegmentSummary {
+) -> (SegmentSummary, Option<Finding>) {
     let mut summary = SegmentSummary {
         file_bytes: segment.file_bytes,
         chunk_bytes: segment.chunk_bytes,
@@ -147,59 +175,63 @@ fn summarize(
         lsns: None,
         records: 0,
         pruned: 0,
+        discarded: false,
     };
-    let mut find = |verdict, what: String| {
-        findings.push(Finding { verdict, file: segment.path.clone(), what });
-    };
-    match &segment.outcome {
-        SegmentOutcome::Empty => {}
-        SegmentOutcome::Unreadable(error) => find(Verdict::Corrupt, error.to_string()),
-        SegmentOutcome::Checked(checked) => {
-            let scan = &checked.scan;
-            let first = scan.records.first().map_or(scan.next_lsn, |r| r.record.lsn);
-            // A later tail cut (`truncate_after`) ends older segments early.
-            let end = match cut {
-                Some((below, at)) if segment.id < below => scan.next_lsn.min(at.max(first)),
-                _ => scan.next_lsn,
-            };
-            summary.lsns = Some((first, end));
-            // Records before the start were pruned (their file goes once none is left).
-            let held = |lsn: Lsn| lsn >= start && lsn < end;
-            summary.records = scan.records.iter().filter(|r| held(r.record.lsn)).count();
-            summary.pruned = scan.records.iter().filter(|r| r.record.lsn < start).count();
-            summary.sealed = checked.sealed.is_some();
-            summary.index_confirmed = checked.index_status == IndexStatus::Confirmed;
-            if let Some(damage) = &checked.damage {
-                // Its end and its index follow from the damage: one finding says it all, and
-                // where the segment really ends is unknown.
-                find(Verdict::Corrupt, damage.to_string());
-                summary.lsns = None;
-                return summary;
-            }
-            let torn = matches!(scan.end, SegmentEnd::TornFrame(_) | SegmentEnd::TornChunkHeader);
-            if checked.cut_bytes > 0 || torn {
-                find(
-                    Verdict::TornTail,
-                    format!(
-                        "torn tail at chunk {} offset {} ({} bytes after the last whole record; {:?})",
-                        scan.end_chunk, scan.end_offset, checked.cut_bytes, scan.end
-                    ),
-                );
-            }
-            if let IndexStatus::Rebuilt { kept } = checked.index_status {
-                find(
-                    Verdict::TornTail,
-                    format!(
-                        "index {} ({kept} of its entries agree with the {} records): recovery rewrites it",
-                        if segment.index_present { "behind or unlike the data" } else { "missing" },
-                        scan.records.len()
-                    ),
-                );
-            }
+    let finding = |verdict, what: String| Finding { verdict, file: segment.path.clone(), what };
+    let checked = match &segment.outcome {
+        SegmentOutcome::Checked(checked) => checked,
+        SegmentOutcome::Unreadable(error) => {
+            findings.push(finding(Verdict::Corrupt, error.to_string()));
+            return (summary, None);
         }
-        _ => find(Verdict::Corrupt, "unrecognised segment state".into()),
+        _ => return (summary, None),
+    };
+    let scan = &checked.scan;
+    let first = scan.records.first().map_or(scan.next_lsn, |r| r.record.lsn);
+    // Recovery deletes a segment the latest tail cut (`truncate_after`) left nothing of, and
+    // one wholly before the start; it ends older segments at the cut.
+    let below_cut = cut.is_some_and(|(below, _)| segment.id < below);
+    let cut_at = cut.map_or(Lsn(u64::MAX), |(_, at)| at);
+    if (below_cut && first >= cut_at) || scan.next_lsn <= start {
+        summary.discarded = true;
+        return (summary, None);
     }
-    summary
+    if let Some(damage) = &checked.damage {
+        // Its end and its index follow from the damage: one finding says it all, and where
+        // the segment really ends is unknown.
+        findings.push(finding(Verdict::Corrupt, damage.to_string()));
+        return (summary, None);
+    }
+    let end = if below_cut { scan.next_lsn.min(cut_at) } else { scan.next_lsn };
+    summary.lsns = Some((first, end));
+    let held = |lsn: Lsn| lsn >= start && lsn < end;
+    let seal = wal_core::Tag::SEAL;
+    summary.records =
+        scan.records.iter().filter(|r| held(r.record.lsn) && r.record.tag != seal).count();
+    summary.pruned = scan.records.iter().filter(|r| r.record.lsn < start).count();
+    summary.sealed = checked.sealed.is_some();
+    summary.index_confirmed = checked.index_status == IndexStatus::Confirmed;
+    if let IndexStatus::Rebuilt { kept } = checked.index_status {
+        findings.push(finding(
+            Verdict::TornTail,
+            format!(
+                "index {} ({kept} of its entries agree with the {} records): recovery rewrites it",
+                if segment.index_present { "behind or unlike the data" } else { "missing" },
+                scan.records.len()
+            ),
+        ));
+    }
+    let torn_end = matches!(scan.end, SegmentEnd::TornFrame(_) | SegmentEnd::TornChunkHeader);
+    let torn = (checked.cut_bytes > 0 || torn_end).then(|| {
+        finding(
+            Verdict::TornTail,
+            format!(
+                "torn tail at chunk {} offset {} ({} bytes after the last whole record; {:?})",
+                scan.end_chunk, scan.end_offset, checked.cut_bytes, scan.end
+            ),
+        )
+    });
+    (summary, torn)
 }
 
 /// The snapshot files of `dir`, each checked whole (streamed, read-only).

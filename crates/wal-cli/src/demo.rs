@@ -44,10 +44,20 @@ pub(crate) fn run(
             .map_or(0, |elapsed| elapsed.as_secs());
         PathBuf::from(format!("wal-demo-{stamp}"))
     });
+    if !seconds.is_finite() || !(0.1..=3600.0).contains(&seconds) {
+        return Err(crate::Failure::Log(format!("--seconds {seconds}: give 0.1 to 3600")));
+    }
+    // A fresh directory: acknowledgements left by an earlier run would be counted again.
+    if dir.read_dir().is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(crate::Failure::Log(format!(
+            "{}: not empty; the demo writes a new log (give a new directory, or none)",
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(dir.join(ACKS)).map_err(|e| failed(&dir.display().to_string(), e))?;
     writeln!(out, "log: {} ({threads} writer threads, Commit durability)", dir.display())?;
     let exe = std::env::current_exe().map_err(|e| failed("this program's path", e))?;
-    let mut child = Command::new(exe)
+    let child = Command::new(exe)
         .arg("demo-writer")
         .arg(&dir)
         .args(["--threads", &threads.to_string()])
@@ -55,8 +65,10 @@ pub(crate) fn run(
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| failed("starting the writer", e))?;
+    // Killed however this function returns.
+    let mut child = KillOnDrop(child);
     let mut ready = String::new();
-    let mut lines = BufReader::new(child.stdout.take().expect("piped"));
+    let mut lines = BufReader::new(child.0.stdout.take().expect("piped"));
     while ready.trim_end() != "ready" {
         ready.clear();
         if lines.read_line(&mut ready).map_err(|e| failed("the writer", e))? == 0 {
@@ -76,11 +88,21 @@ pub(crate) fn run(
         bar.set_position(millis(started.elapsed()));
         bar.set_message(format!("{} transactions acknowledged", acknowledged(&dir, threads).len()));
     }
-    child.kill().map_err(|e| failed("killing the writer", e))?; // SIGKILL
+    // The writer must still be running: a writer that stopped on its own tested nothing.
+    if let Ok(Some(status)) = child.0.try_wait() {
+        return Err(crate::Failure::Log(format!("the writer stopped before the kill: {status}")));
+    }
+    child.0.kill().map_err(|e| failed("killing the writer", e))?; // SIGKILL
     let killed_after = started.elapsed();
-    let _ = child.wait();
+    let status = child.0.wait().map_err(|e| failed("the writer", e))?;
     bar.finish_and_clear();
+    if std::os::unix::process::ExitStatusExt::signal(&status) != Some(9) {
+        return Err(crate::Failure::Log(format!("the writer was not killed by SIGKILL: {status}")));
+    }
     let acked = acknowledged(&dir, threads);
+    if acked.is_empty() {
+        return Err(crate::Failure::Log("no transaction was acknowledged before the kill".into()));
+    }
     writeln!(out, "killed the writer with SIGKILL after {:.1} s", killed_after.as_secs_f64())?;
 
     let recovery = Instant::now();
@@ -123,6 +145,16 @@ pub(crate) fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The writer process, killed if the demo returns early.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Every (thread, number) a writer thread recorded as acknowledged (a line the kill cut short
 /// is not counted: its transaction was acknowledged, but the record of that is incomplete).
 fn acknowledged(dir: &Path, threads: u32) -> Vec<(u32, u64)> {
@@ -144,19 +176,27 @@ pub(crate) fn writer(dir: &Path, threads: u32) -> Result<ExitCode, crate::Failur
     std::thread::scope(|scope| {
         for thread in 0..threads {
             let store = &store;
-            scope.spawn(move || -> Result<(), crate::Failure> {
+            scope.spawn(move || {
+                let failed = |what: &str, error: &dyn std::fmt::Display| -> ! {
+                    // The parent sees the writer stop before its kill and reports it.
+                    eprintln!("wal demo-writer: thread {thread}: {what}: {error}");
+                    std::process::exit(6)
+                };
                 let path = dir.join(ACKS).join(format!("acked-{thread}"));
                 let mut acked = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(&path)
-                    .map_err(crate::Failure::Output)?;
+                    .unwrap_or_else(|e| failed("its acknowledgement file", &e));
                 for n in 0.. {
                     let put = KvStore::put(&key(thread, n), &value(thread, n));
-                    store.execute(&[put.as_change()])?;
-                    acked.write_all(format!("{n}\n").as_bytes()).map_err(crate::Failure::Output)?;
+                    if let Err(error) = store.execute(&[put.as_change()]) {
+                        failed("execute", &error);
+                    }
+                    if let Err(error) = acked.write_all(format!("{n}\n").as_bytes()) {
+                        failed("recording an acknowledgement", &error);
+                    }
                 }
-                Ok(())
             });
         }
         loop {

@@ -65,6 +65,12 @@ pub(crate) fn recover(
             drop(wal);
             Ok(ExitCode::SUCCESS)
         }
+        // The log could not be read or locked: not a verdict on its contents.
+        Err(
+            error @ wal_core::Error::Segment(
+                wal_core::SegmentError::Io { .. } | wal_core::SegmentError::Locked { .. },
+            ),
+        ) => Err(crate::Failure::Log(show(&error.to_string()))),
         Err(error) => {
             writeln!(out, "{what}: recovery refused the log: {}", show(&error.to_string()))?;
             Ok(ExitCode::from(3))

@@ -25,6 +25,8 @@ pub const ANCHOR_FILE_NAME: &str = "wal.anchor";
 const MAGIC: &[u8; 8] = b"WALANCHR";
 const SLOT_BYTES: usize = 48;
 const SLOT_STRIDE: usize = 4096;
+/// The longest valid anchor file: two slots. A longer file is damaged, and is never read.
+pub(crate) const MAX_BYTES: u64 = (SLOT_STRIDE + SLOT_BYTES) as u64;
 
 /// The open anchor file and what it says.
 pub(crate) struct Anchor<S: Storage> {
@@ -51,7 +53,7 @@ impl<S: Storage> Anchor<S> {
             Ok(file) => {
                 let len = file.len_bytes().map_err(|e| io_error("stat", &path, e))?;
                 // A valid anchor is two slots; never read more than that from an untrusted file.
-                let bytes = if len <= (SLOT_STRIDE + SLOT_BYTES) as u64 {
+                let bytes = if len <= MAX_BYTES {
                     file.read_to_end().map_err(|e| io_error("read", &path, e))?
                 } else {
                     Vec::new()

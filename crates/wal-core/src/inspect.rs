@@ -120,12 +120,20 @@ impl<S: Storage> Inspector<S> {
         }
         segments.sort_unstable();
         let anchor_path = dir.join(ANCHOR_FILE_NAME);
-        let anchor = match storage.read(&anchor_path) {
+        let anchor = match storage.read(&anchor_path, anchor::MAX_BYTES) {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => AnchorState::Missing,
             Err(error) => return Err(io("read", &anchor_path, error)),
-            Ok(bytes) => anchor::decode(&bytes).map_or(AnchorState::Damaged, |(_, start, cut)| {
-                AnchorState::Found { start, cut_below_segment: cut.below_segment, cut_at: cut.at }
-            }),
+            // Longer than two slots: recovery refuses it as damaged, so does this.
+            Ok((_, len)) if len > anchor::MAX_BYTES => AnchorState::Damaged,
+            Ok((bytes, _)) => {
+                anchor::decode(&bytes).map_or(AnchorState::Damaged, |(_, start, cut)| {
+                    AnchorState::Found {
+                        start,
+                        cut_below_segment: cut.below_segment,
+                        cut_at: cut.at,
+                    }
+                })
+            }
         };
         Ok(Inspector { storage, dir, anchor, segments })
     }
@@ -155,17 +163,28 @@ impl<S: Storage> Inspector<S> {
     pub fn segment(&self, id: u64) -> Result<InspectedSegment, Error> {
         let path = self.dir.join(segment_file_name(id));
         let io = |op, source| io_error(op, &path, source);
-        let data = Bytes::from(self.storage.read(&path).map_err(|e| io("read", e))?);
+        // The segment file is the input itself: read whole (its length is what is judged).
+        let (data, _) = self.storage.read(&path, u64::MAX).map_err(|e| io("read", e))?;
+        let data = Bytes::from(data);
+        // An index never needs more than an entry per smallest frame of the segment; a longer
+        // one is not read (its length still counts as evidence, as in recovery).
         let index_path = self.dir.join(index_file_name(id));
-        let index = match self.storage.read(&index_path) {
-            Ok(bytes) => Some(bytes),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        let most = index_bytes_for(data.len() as u64);
+        let (index, index_entries) = match self.storage.read(&index_path, most) {
+            Ok((bytes, len)) => ((len <= most).then_some(bytes), index_entry_count(len)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => (None, 0),
             Err(source) => return Err(io_error("read", &index_path, source)),
         };
-        let layout = segment_layout(&data);
-        let chunk_bytes = layout.map(|(chunk_bytes, _)| chunk_bytes);
+        let index_present = index_entries > 0 || index.is_some();
+        let layout = segment_layout(&data, id);
+        let chunk_bytes = layout.ok().flatten().map(|(chunk_bytes, _)| chunk_bytes);
         let outcome = match layout {
-            Some((chunk_bytes, first_lsn)) => {
+            Err(problem) => SegmentOutcome::Unreadable(wal_segment::Error::Corrupt {
+                path: path.clone(),
+                chunk: 0,
+                reason: format!("{problem:?}"),
+            }),
+            Ok(Some((chunk_bytes, first_lsn))) => {
                 let options = SegmentOptions {
                     chunk_bytes,
                     chunks_per_segment: segment_chunks(data.len(), chunk_bytes),
@@ -178,10 +197,8 @@ impl<S: Storage> Inspector<S> {
             }
             // No readable first header: empty, unless the index says records were durable.
             // As recovery counts it: room for an entry is evidence.
-            _ if index.as_ref().is_none_or(|bytes| index_entry_count(bytes.len() as u64) == 0) => {
-                SegmentOutcome::Empty
-            }
-            _ => SegmentOutcome::Unreadable(wal_segment::Error::Corrupt {
+            Ok(None) if index_entries == 0 => SegmentOutcome::Empty,
+            Ok(None) => SegmentOutcome::Unreadable(wal_segment::Error::Corrupt {
                 path: path.clone(),
                 chunk: 0,
                 reason: "the first chunk header is missing or damaged, yet the index lists records"
@@ -191,12 +208,20 @@ impl<S: Storage> Inspector<S> {
         Ok(InspectedSegment {
             id,
             file_bytes: data.len() as u64,
-            index_present: index.is_some(),
+            index_present,
             chunk_bytes,
             outcome,
             path,
         })
     }
+}
+
+/// The most bytes a valid index of a segment file of `len` bytes can hold: an entry per
+/// smallest frame, and the header.
+fn index_bytes_for(len: u64) -> u64 {
+    let entries = len / wal_format::HEADER_SIZE_BYTES as u64 + 1;
+    let entry_bytes = wal_segment::INDEX_ENTRY_BYTES as u64;
+    (wal_segment::INDEX_HEADER_BYTES as u64).saturating_add(entries.saturating_mul(entry_bytes))
 }
 
 /// Chunks a segment file of `len` bytes spans (at least one: options must be valid).

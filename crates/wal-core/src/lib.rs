@@ -47,7 +47,9 @@ pub use truncate::PruneReport;
 pub use txn::Txn;
 pub use wal::Wal;
 pub use wal_format::{Lsn, Record, Tag};
-pub use wal_segment::{ChunkPreparation, RealStorage, SimStorage, Storage, storage};
+pub use wal_segment::{
+    ChunkPreparation, Error as SegmentError, RealStorage, SimStorage, Storage, storage,
+};
 pub use wal_telemetry::{
     EngineFigures, HeldBack, Kind, KindCounts, LeakThresholds, LeakWarning, LedgerCounts,
     LiveHandle, METRICS, MetricInfo, RecoveryFigures, Telemetry, describe as describe_metrics,

@@ -269,22 +269,35 @@ pub fn check_segment_bytes(
     Ok(SegmentCheck { scan, index_status, sealed, cut_bytes, damage })
 }
 
-/// The chunk size a segment file was written with and its first record's LSN, read from its
-/// first chunk's header; `None` if that header is unreadable (never written, torn, damaged).
-/// For tools that open a log without its options.
-#[must_use]
-pub fn segment_layout(first_chunk_header: &[u8]) -> Option<(usize, Lsn)> {
-    let header = first_chunk_header.get(..CHUNK_HEADER_BYTES)?;
+/// The chunk size segment `segment_id` was written with and its first record's LSN, read from
+/// its first chunk's header, for tools that open a log without its options. `Ok(None)` if that
+/// header was never written or is damaged (the segment is empty unless its index lists
+/// records, as [`segment_first_lsn`] decides).
+///
+/// # Errors
+/// The [`HeaderProblem`] of a valid header that belongs elsewhere (another segment, chunk or
+/// size) or to another version: recovery refuses such a segment.
+pub fn segment_layout(
+    first_chunk_header: &[u8],
+    segment_id: u64,
+) -> Result<Option<(usize, Lsn)>, HeaderProblem> {
+    let Some(header) = first_chunk_header.get(..CHUNK_HEADER_BYTES) else { return Ok(None) };
     let log2 = header[12];
     let expected = ChunkIdentity {
         chunk_size_log2: log2,
-        segment_id: u64::from_le_bytes(header[16..24].try_into().ok()?),
+        segment_id,
         chunk_index: 0,
         salt: wal_format::Salt(0),
         first_lsn: Lsn(0),
     };
-    let identity = ChunkIdentity::decode(header, &expected).ok()?;
-    Some((1usize.checked_shl(u32::from(log2))?, identity.first_lsn))
+    match ChunkIdentity::decode(header, &expected) {
+        Ok(identity) => match 1usize.checked_shl(u32::from(log2)) {
+            Some(chunk_bytes) => Ok(Some((chunk_bytes, identity.first_lsn))),
+            None => Err(HeaderProblem::Misplaced),
+        },
+        Err(HeaderProblem::Unstarted | HeaderProblem::Damaged) => Ok(None),
+        Err(problem) => Err(problem),
+    }
 }
 
 /// Handles on the chunks of a recovered segment whose header was read.

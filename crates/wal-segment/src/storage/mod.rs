@@ -39,9 +39,11 @@ pub trait Storage: Clone + Send + Sync + 'static {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// The files directly in `dir`.
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
-    /// The whole content of an existing file, opened for reading only (for tools that look at
-    /// a log without changing it; the engine itself maps or opens files for writing).
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// At most the first `limit` bytes of an existing file, opened for reading only, and the
+    /// file's whole length (for tools that look at a log without changing it; the engine itself
+    /// maps or opens files for writing). Never allocates more than `limit` bytes, whatever the
+    /// file's length.
+    fn read(&self, path: &Path, limit: u64) -> io::Result<(Vec<u8>, u64)>;
     /// Makes the directory's entries (creations, deletions, renames) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }

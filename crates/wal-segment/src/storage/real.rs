@@ -65,8 +65,12 @@ impl Storage for RealStorage {
         std::fs::remove_file(path)
     }
 
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        std::fs::read(path)
+    fn read(&self, path: &Path, limit: u64) -> io::Result<(Vec<u8>, u64)> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(&file, limit), &mut bytes)?;
+        Ok((bytes, len))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -410,9 +410,13 @@ impl Storage for SimStorage {
         Ok(())
     }
 
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+    fn read(&self, path: &Path, limit: u64) -> io::Result<(Vec<u8>, u64)> {
         self.operation()?;
-        Ok(self.content(&*self.file(path)?))
+        let file = self.file(path)?;
+        let mut bytes = self.content(&file);
+        let len = bytes.len() as u64;
+        bytes.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok((bytes, len))
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
