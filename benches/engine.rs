@@ -36,7 +36,7 @@ const TAG: Tag = match Tag::user(0x40) {
 #[path = "measure.rs"]
 mod measure;
 
-use measure::{Cell, drop_cache, percentiles, run_in_process};
+use measure::{Cell, drop_cache, percentiles, run_in_process, timed_threads};
 
 /// Runs every cell in a process of its own (a fresh page cache state and heap for each, as
 /// `BENCHMARKS.md` asks), one after the other, and prints the table and the ratios.
@@ -222,25 +222,14 @@ fn w4(dir: &Path, threads: usize, per_thread: usize) -> Cell {
     let (wal, _) = Wal::open(dir.join("w4"), Options::default()).expect("open");
     let record = [9u8; 256];
     wal.append(TAG, &record).expect("append");
-    let started = Instant::now();
-    let latencies: Vec<Duration> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                let wal = &wal;
-                scope.spawn(move || {
-                    (0..per_thread)
-                        .map(|_| {
-                            let at = Instant::now();
-                            wal.append(TAG, &record).expect("append");
-                            at.elapsed()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|worker| worker.join().expect("worker")).collect()
-    });
-    let rate = (threads * per_thread) as f64 / started.elapsed().as_secs_f64();
+    let cell = timed_threads(
+        threads,
+        per_thread,
+        || &wal,
+        |wal| {
+            wal.append(TAG, &record).expect("append");
+        },
+    );
     let stats = wal.stats();
     println!(
         "NOTE {} syncs for {} commits, {:.2} committers waiting per sync",
@@ -248,7 +237,7 @@ fn w4(dir: &Path, threads: usize, per_thread: usize) -> Cell {
         threads * per_thread,
         stats.group_waiters as f64 / stats.group_syncs.max(1) as f64
     );
-    Cell { rate, latency: Some(percentiles(latencies)) }
+    cell
 }
 
 /// The durable-write floor: 256 B `pwrite` + `fdatasync` into zero-filled space.

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Runs `cell` in a new process of this bench (which sees `WAL_BENCH_CELL` and runs only that
 /// cell) in `base`; returns the numbers of its `RESULT` line and its whole standard output.
@@ -61,4 +61,36 @@ pub(crate) fn drop_cache(path: &Path) {
     let file = File::open(path).expect("open");
     file.sync_all().expect("sync");
     rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
+}
+
+/// `threads` threads at once, each making a writer with `make` and running `op` on it
+/// `per_thread` times: the rate of all the operations, and their latency percentiles.
+pub(crate) fn timed_threads<W>(
+    threads: usize,
+    per_thread: usize,
+    make: impl Fn() -> W + Sync,
+    op: impl Fn(&mut W) + Sync,
+) -> Cell {
+    let started = Instant::now();
+    let latencies: Vec<Duration> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (make, op) = (&make, &op);
+                scope.spawn(move || {
+                    let mut writer = make();
+                    (0..per_thread)
+                        .map(|_| {
+                            let at = Instant::now();
+                            op(&mut writer);
+                            at.elapsed()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|worker| worker.join().expect("worker")).collect()
+    });
+    #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+    let rate = (threads * per_thread) as f64 / started.elapsed().as_secs_f64();
+    Cell { rate, latency: Some(percentiles(latencies)) }
 }

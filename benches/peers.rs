@@ -38,9 +38,9 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use measure::{Cell, drop_cache, percentiles, run_in_process};
+use measure::{Cell, drop_cache, run_in_process, timed_threads};
 
 const SYSTEMS: [&str; 5] = ["wal", "naive", "sqlite", "sled", "okaywal"];
 const WORKLOADS: [(&str, &str, &str); 5] = [
@@ -237,27 +237,7 @@ fn durable<S: System>(dir: &Path, threads: usize, per_thread: usize) -> Cell {
     let system = S::open(dir, true);
     let record = [7u8; 256];
     system.writer().append(&record); // first-write costs out of the measurement
-    let started = Instant::now();
-    let latencies: Vec<Duration> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                let system = &system;
-                scope.spawn(move || {
-                    let mut writer = system.writer();
-                    (0..per_thread)
-                        .map(|_| {
-                            let at = Instant::now();
-                            writer.append(&record);
-                            at.elapsed()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|worker| worker.join().expect("worker")).collect()
-    });
-    let rate = (threads * per_thread) as f64 / started.elapsed().as_secs_f64();
-    Cell { rate, latency: Some(percentiles(latencies)) }
+    timed_threads(threads, per_thread, || system.writer(), |writer| writer.append(&record))
 }
 
 mod ours {
