@@ -28,18 +28,38 @@ pub(crate) struct Cell {
 }
 
 impl Cell {
-    /// The line a cell's process prints for the parent: `RESULT rate [p50_us p99_us]`.
-    pub(crate) fn report(&self) {
-        match self.latency {
-            Some((p50, p99)) => println!(
-                "RESULT {} {} {}",
-                self.rate,
-                p50.as_secs_f64() * 1e6,
-                p99.as_secs_f64() * 1e6
-            ),
-            None => println!("RESULT {}", self.rate),
+    /// The numbers a cell reports: the rate, then p50 and p99 in microseconds if measured.
+    pub(crate) fn fields(&self) -> Vec<f64> {
+        let mut fields = vec![self.rate];
+        if let Some((p50, p99)) = self.latency {
+            fields.extend([p50.as_secs_f64() * 1e6, p99.as_secs_f64() * 1e6]);
         }
+        fields
     }
+
+    /// Prints the line a cell's process gives its parent.
+    #[allow(dead_code, reason = "used by the engine bench, not by the peers bench")]
+    pub(crate) fn report(&self) {
+        report_fields(&self.fields());
+    }
+}
+
+/// Prints the line a cell's process gives its parent: `RESULT` and the numbers.
+pub(crate) fn report_fields(fields: &[f64]) {
+    let fields: Vec<String> = fields.iter().map(f64::to_string).collect();
+    println!("RESULT {}", fields.join(" "));
+}
+
+/// This process's peak resident set in MiB (`VmHWM`; file pages it mapped count too).
+#[allow(dead_code, reason = "used by the peers bench, not by the engine bench")]
+pub(crate) fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in kB");
+    kib / 1024.0
 }
 
 /// The 50th and 99th percentiles.

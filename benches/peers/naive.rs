@@ -1,0 +1,68 @@
+//! `naive`: length + CRC-32 + payload per record through a 64 KiB `BufWriter`, one `fdatasync`
+//! at the end; for durable cells, an unbuffered `write` and `fdatasync` per record under a mutex.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Length, CRC-32 and payload per record; buffered, or synced per record when durable.
+pub(crate) struct Naive {
+    out: Mutex<BufWriter<File>>,
+    durable: bool,
+}
+
+impl super::System for Naive {
+    type Writer<'a> = &'a Naive;
+
+    fn open(dir: &Path, durable: bool, _writers: usize) -> Self {
+        std::fs::create_dir_all(dir).expect("dir");
+        let file = File::create(dir.join("naive.log")).expect("create");
+        let capacity = if durable { 0 } else { 64 << 10 };
+        Naive { out: Mutex::new(BufWriter::with_capacity(capacity, file)), durable }
+    }
+
+    fn writer(&self) -> &Naive {
+        self
+    }
+
+    fn finish(&self) {
+        let mut out = self.out.lock().expect("lock");
+        out.flush().expect("flush");
+        out.get_ref().sync_data().expect("sync");
+    }
+
+    fn read_all(dir: &Path) -> Option<u64> {
+        let file = File::open(dir.join("naive.log")).expect("open");
+        let mut input = BufReader::with_capacity(1 << 20, file);
+        let (mut header, mut payload, mut read) = ([0u8; 8], Vec::new(), 0);
+        while input.read_exact(&mut header).is_ok() {
+            let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+            payload.resize(len, 0);
+            input.read_exact(&mut payload).expect("payload");
+            assert_eq!(crc32fast::hash(&payload).to_le_bytes(), header[4..]);
+            read += 1;
+        }
+        Some(read)
+    }
+}
+
+impl super::Writer for &Naive {
+    fn append(&mut self, payload: &[u8]) {
+        let mut out = self.out.lock().expect("lock");
+        let len = u32::try_from(payload.len()).expect("small");
+        out.write_all(&len.to_le_bytes()).expect("write");
+        out.write_all(&crc32fast::hash(payload).to_le_bytes()).expect("write");
+        out.write_all(payload).expect("write");
+        if self.durable {
+            out.flush().expect("flush");
+            out.get_ref().sync_data().expect("sync");
+        }
+    }
+
+    fn append_batch(&mut self, payloads: &[&[u8]]) {
+        for payload in payloads {
+            self.append(payload);
+        }
+    }
+}

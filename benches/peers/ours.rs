@@ -1,0 +1,49 @@
+//! `wal`: this log. W1, W1b, W2, W5 and W6 under `Durability::Buffered` with one `sync` at the
+//! end; W3 and W4 under `Durability::Commit` (each commit durable before it returns).
+
+use std::path::Path;
+
+use wal_core::{Durability, Options, Record, Tag, Wal};
+
+const TAG: Tag = match Tag::user(0x40) {
+    Some(tag) => tag,
+    None => panic!("0x40 is a user tag"),
+};
+
+pub(crate) struct Ours(Wal);
+
+impl super::System for Ours {
+    type Writer<'a> = &'a Wal;
+
+    fn open(dir: &Path, durable: bool, _writers: usize) -> Self {
+        let durability = if durable { Durability::Commit } else { Durability::Buffered };
+        Ours(Wal::open(dir, Options::default().with_durability(durability)).expect("open").0)
+    }
+
+    fn writer(&self) -> &Wal {
+        &self.0
+    }
+
+    fn finish(&self) {
+        self.0.sync().expect("sync");
+    }
+
+    fn read_all(dir: &Path) -> Option<u64> {
+        let options = Options::default().with_durability(Durability::Buffered);
+        let (wal, _) = Wal::open(dir, options).expect("open");
+        let reader = wal.read_from(wal.start_lsn()).expect("read");
+        Some(reader.map(|entry| u64::from(entry.expect("record").payload[0] > 0)).sum())
+    }
+}
+
+impl super::Writer for &Wal {
+    fn append(&mut self, payload: &[u8]) {
+        Wal::append(self, TAG, payload).expect("append");
+    }
+
+    fn append_batch(&mut self, payloads: &[&[u8]]) {
+        let records: Vec<Record<'_>> =
+            payloads.iter().map(|payload| Record { tag: TAG, payload }).collect();
+        Wal::append_batch(self, &records).expect("append");
+    }
+}
