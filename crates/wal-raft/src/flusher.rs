@@ -1,0 +1,92 @@
+//! The flusher: one thread that makes appended entries durable and then calls openraft's flush
+//! callbacks, in order. Callbacks that queue while a sync runs are served by the next one, so one
+//! sync acknowledges every append made meanwhile (group commit).
+
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+use openraft::RaftTypeConfig;
+use openraft::storage::IOFlushed;
+use wal_core::{Lsn, Storage, Wal};
+
+pub(crate) struct Flusher<C: RaftTypeConfig> {
+    queue: Mutex<Queue<C>>,
+    wake: Condvar,
+    /// Held while a batch is synced and acknowledged; a truncation holds it too, so it never
+    /// cuts records a taken batch is still waiting on.
+    gate: Mutex<()>,
+}
+
+struct Queue<C: RaftTypeConfig> {
+    /// Callbacks, each with the LSN below which its entries lie.
+    pending: Vec<(Lsn, IOFlushed<C>)>,
+    stop: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded data stays consistent at every await-free step, so a panic elsewhere does not
+    // make it unusable.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<C: RaftTypeConfig> Flusher<C> {
+    pub(crate) fn new() -> Self {
+        Flusher {
+            queue: Mutex::new(Queue { pending: Vec::new(), stop: false }),
+            wake: Condvar::new(),
+            gate: Mutex::new(()),
+        }
+    }
+
+    /// Queues `callback`, to be called once every record below `end` is durable.
+    pub(crate) fn push(&self, end: Lsn, callback: IOFlushed<C>) {
+        lock(&self.queue).pending.push((end, callback));
+        self.wake.notify_one();
+    }
+
+    /// The thread's body: serves batches until stopped, then serves what is left.
+    pub(crate) fn run<S: Storage>(&self, wal: &Wal<S>) {
+        loop {
+            {
+                let mut queue = lock(&self.queue);
+                while queue.pending.is_empty() && !queue.stop {
+                    queue = self.wake.wait(queue).unwrap_or_else(PoisonError::into_inner);
+                }
+                if queue.pending.is_empty() {
+                    return;
+                }
+            }
+            let _gate = lock(&self.gate);
+            self.serve(wal);
+        }
+    }
+
+    /// Takes the gate and serves everything queued; returns the gate, so the caller can change
+    /// the log before any later batch is served.
+    pub(crate) fn drain<S: Storage>(&self, wal: &Wal<S>) -> MutexGuard<'_, ()> {
+        let gate = lock(&self.gate);
+        self.serve(wal);
+        gate
+    }
+
+    /// Syncs below the highest end queued and completes every queued callback (with the
+    /// sync's error, if it failed: openraft then stops the node). Called holding the gate.
+    fn serve<S: Storage>(&self, wal: &Wal<S>) {
+        let batch = std::mem::take(&mut lock(&self.queue).pending);
+        let Some(end) = batch.iter().map(|(end, _)| *end).max() else {
+            return;
+        };
+        let result = wal.sync_below(end);
+        for (_, callback) in batch {
+            callback.io_completed(match &result {
+                Ok(()) => Ok(()),
+                Err(error) => Err(std::io::Error::other(error.to_string())),
+            });
+        }
+    }
+
+    /// Asks the thread to serve what is queued and stop.
+    pub(crate) fn stop(&self) {
+        lock(&self.queue).stop = true;
+        self.wake.notify_one();
+    }
+}

@@ -1,0 +1,148 @@
+//! The store's state beside the log: the vote, the committed log id and the purge point, in two
+//! alternating slots.
+//!
+//! They live outside the log because a `truncate_after` cuts the log's tail, and a vote written
+//! there after the entries it cuts would be cut with them. Each write goes to the slot that does
+//! not hold the latest durable state, so a torn write only ever damages a slot whose loss is
+//! harmless; opening takes the valid slot with the higher sequence. A durable write (the vote,
+//! the purge point) is `fdatasync`ed and becomes the durable slot; a committed-only write is not
+//! synced (losing it to a power loss is allowed: openraft re-applies less on restart).
+//!
+//! Slot layout (little-endian), at offsets 0 and 4096: magic `WALRAFTS` (8), sequence (u64),
+//! payload length (u32), CRC-32 of everything before it and of the payload (u32), payload.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use wal_core::Storage;
+use wal_core::storage::SegmentFile;
+
+use crate::Error;
+
+/// The state file's name in the log directory.
+pub const STATE_FILE_NAME: &str = "raft.state";
+const MAGIC: &[u8; 8] = b"WALRAFTS";
+const HEADER_BYTES: usize = 24;
+const SLOT_STRIDE: usize = 4096;
+/// The largest payload a slot holds.
+pub(crate) const MAX_PAYLOAD: usize = SLOT_STRIDE - HEADER_BYTES;
+
+pub(crate) struct StateFile<S: Storage> {
+    file: S::File,
+    path: PathBuf,
+    sequence: u64,
+    /// The slot holding the latest durable state: never overwritten by an unsynced write.
+    durable_slot: u64,
+}
+
+impl<S: Storage> StateFile<S> {
+    /// Opens the state file in `dir`, creating it (durably, with an empty payload) if missing;
+    /// returns it and the latest payload.
+    pub(crate) fn open(storage: &S, dir: &Path) -> Result<(Self, Vec<u8>), Error> {
+        let path = dir.join(STATE_FILE_NAME);
+        match storage.open(&path) {
+            Ok(file) => {
+                let len = file.len_bytes().map_err(|e| io("stat", &path, e))?;
+                // Two slots at most; never read more of an untrusted file.
+                let mut bytes =
+                    vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(2 * SLOT_STRIDE)];
+                let read = file.read_at(0, &mut bytes).map_err(|e| io("read", &path, e))?;
+                bytes.truncate(read);
+                let slots = [decode(&bytes), decode(bytes.get(SLOT_STRIDE..).unwrap_or(&[]))];
+                let (slot, (sequence, payload)) = match slots {
+                    [Some(a), Some(b)] if b.0 > a.0 => (1, b),
+                    [Some(a), _] => (0, a),
+                    [None, Some(b)] => (1, b),
+                    [None, None] => return Err(Error::StateDamaged { path }),
+                };
+                let payload = payload.to_vec();
+                // What was read may be an unsynced write still in the page cache (after a
+                // process crash): sync it, so the slot it is in really is durable.
+                file.sync_data().map_err(|e| io("sync", &path, e))?;
+                Ok((StateFile { file, path, sequence, durable_slot: slot }, payload))
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                let file = storage.create(&path).map_err(|e| io("create", &path, e))?;
+                // Slot 1 is "durable" so that the first write goes to slot 0.
+                let mut state = StateFile { file, path, sequence: 0, durable_slot: 1 };
+                state.write(&[], true)?;
+                storage.sync_dir(dir).map_err(|e| io("sync directory", dir, e))?;
+                Ok((state, Vec::new()))
+            }
+            Err(error) => Err(io("open", &path, error)),
+        }
+    }
+
+    /// Writes `payload` as the latest state; `durable`: synced before this returns.
+    pub(crate) fn write(&mut self, payload: &[u8], durable: bool) -> Result<(), Error> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(Error::StateTooLarge { bytes: payload.len() });
+        }
+        let sequence = self.sequence + 1;
+        let slot = 1 - self.durable_slot;
+        let bytes = encode(sequence, payload);
+        let offset = slot * SLOT_STRIDE as u64;
+        self.file.write_at(offset, &bytes).map_err(|e| io("write", &self.path, e))?;
+        if durable {
+            self.file.sync_data().map_err(|e| io("sync", &self.path, e))?;
+            self.durable_slot = slot;
+        }
+        self.sequence = sequence;
+        Ok(())
+    }
+}
+
+fn encode(sequence: u64, payload: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER_BYTES + payload.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&sequence.to_le_bytes());
+    let len = u32::try_from(payload.len()).expect("a slot's payload fits in u32");
+    bytes.extend_from_slice(&len.to_le_bytes());
+    let crc = checksum(&bytes, payload);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+/// A slot's sequence and payload, if it is whole.
+fn decode(slot: &[u8]) -> Option<(u64, &[u8])> {
+    let header = slot.get(..HEADER_BYTES)?;
+    if &header[..8] != MAGIC {
+        return None;
+    }
+    let sequence = u64::from_le_bytes(header[8..16].try_into().ok()?);
+    let len = usize::try_from(u32::from_le_bytes(header[16..20].try_into().ok()?)).ok()?;
+    if len > MAX_PAYLOAD {
+        return None;
+    }
+    let crc = u32::from_le_bytes(header[20..24].try_into().ok()?);
+    let payload = slot.get(HEADER_BYTES..HEADER_BYTES + len)?;
+    (checksum(&header[..20], payload) == crc).then_some((sequence, payload))
+}
+
+fn checksum(header: &[u8], payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(header);
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+fn io(op: &'static str, path: &Path, source: io::Error) -> Error {
+    Error::Io { op, path: path.to_owned(), source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_round_trips_and_any_flipped_bit_is_refused() {
+        let bytes = encode(7, b"vote and purge point");
+        assert_eq!(decode(&bytes), Some((7, &b"vote and purge point"[..])));
+        for bit in 0..bytes.len() * 8 {
+            let mut damaged = bytes.clone();
+            damaged[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(decode(&damaged), None, "bit {bit}");
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! [`WalLogStore`]: openraft's log storage on the write-ahead log.
+//!
+//! Each entry is one log record: its index (8 bytes, little-endian) and the entry encoded with
+//! postcard. Entries are contiguous in the log, but their LSNs are not quite (a segment's seal
+//! takes an LSN), so the store keeps the runs of entries with contiguous LSNs: a few per segment,
+//! rebuilt at open from the records' index prefixes.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::io;
+use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+use openraft::entry::RaftEntry;
+use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
+use openraft::type_config::alias::{LogIdOf, VoteOf};
+use openraft::{OptionalSend, RaftLogReader, RaftTypeConfig};
+use wal_core::{Durability, Lsn, Options, RealStorage, Record, Storage, Tag, Wal};
+
+use crate::Error;
+use crate::flusher::Flusher;
+use crate::state_file::StateFile;
+
+/// openraft's log storage on a [`Wal`]. Cheap to clone: clones (and the readers openraft takes
+/// from it) share one log, and the last one dropped stops the flusher.
+pub struct WalLogStore<C: RaftTypeConfig, S: Storage = RealStorage> {
+    owner: Arc<Owner<C, S>>,
+}
+
+impl<C: RaftTypeConfig, S: Storage> Clone for WalLogStore<C, S> {
+    fn clone(&self) -> Self {
+        WalLogStore { owner: Arc::clone(&self.owner) }
+    }
+}
+
+/// Stops and joins the flusher when the last handle goes.
+struct Owner<C: RaftTypeConfig, S: Storage> {
+    core: Arc<Core<C, S>>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+impl<C: RaftTypeConfig, S: Storage> Drop for Owner<C, S> {
+    fn drop(&mut self) {
+        self.core.flusher.stop();
+        if let Some(thread) = self.flusher.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Core<C: RaftTypeConfig, S: Storage> {
+    wal: Wal<S>,
+    flusher: Flusher<C>,
+    /// Locked by every operation, never across an await: reads see a log no truncation or
+    /// purge is halfway through.
+    state: Mutex<State<C, S>>,
+}
+
+struct State<C: RaftTypeConfig, S: Storage> {
+    /// Runs of entries with contiguous LSNs: the first index of each, and its LSN.
+    runs: BTreeMap<u64, Lsn>,
+    /// The last entry's log id; `None` if the log holds no entry.
+    last: Option<LogIdOf<C>>,
+    vote: Option<VoteOf<C>>,
+    committed: Option<LogIdOf<C>>,
+    purged: Option<LogIdOf<C>>,
+    file: StateFile<S>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every change to the state is completed before its lock is released, or the log is
+    // poisoned and refuses further writes: the state stays usable after a panic elsewhere.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<C: RaftTypeConfig, S: Storage> State<C, S> {
+    /// The index of the last entry, or the purge point if the log holds none.
+    fn last_index(&self) -> Option<u64> {
+        self.last.as_ref().or(self.purged.as_ref()).map(|id| id.index)
+    }
+
+    fn first_index(&self) -> Option<u64> {
+        self.runs.keys().next().copied()
+    }
+
+    /// The LSN of the entry with `index` (which the log holds).
+    fn lsn_of(&self, index: u64) -> Lsn {
+        let (first, lsn) = self.runs.range(..=index).next_back().expect("index held");
+        Lsn(lsn.0 + (index - first))
+    }
+
+    /// Writes the vote, committed and purged log ids to the state file.
+    fn save(&mut self, durable: bool) -> Result<(), Error> {
+        let triple = (&self.vote, &self.committed, &self.purged);
+        let bytes = postcard::to_allocvec(&triple).map_err(|source| Error::Decode {
+            what: "state",
+            lsn: 0,
+            source,
+        })?;
+        self.file.write(&bytes, durable)
+    }
+}
+
+impl<C: RaftTypeConfig> WalLogStore<C> {
+    /// Opens (or creates) the store in `dir` on the real file system.
+    ///
+    /// # Errors
+    /// As [`WalLogStore::open_in`].
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::open_in(RealStorage, dir, Options::default())
+    }
+}
+
+impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
+    /// Opens (or creates) the store in `dir` on `storage`. The log's durability setting is
+    /// replaced by `Buffered`: the store decides when to sync. Opening recovers the log (a torn
+    /// tail is cut: those entries were never acknowledged), makes what it found durable, reads
+    /// the state file, and finishes a purge a crash interrupted.
+    ///
+    /// # Errors
+    /// The log's open errors (a second process on the directory, damage recovery refuses);
+    /// `StateDamaged` if neither slot of the state file is valid; `Decode` or `Inconsistent`
+    /// if the records are not the entries this store writes.
+    pub fn open_in(storage: S, dir: impl AsRef<Path>, options: Options) -> Result<Self, Error> {
+        let dir = dir.as_ref();
+        let (wal, _) =
+            Wal::open_in(storage.clone(), dir, options.with_durability(Durability::Buffered))?;
+        wal.sync()?;
+        let (file, bytes) = StateFile::open(&storage, dir)?;
+        let (vote, committed, purged) = if bytes.is_empty() {
+            (None, None, None)
+        } else {
+            postcard::from_bytes(&bytes).map_err(|source| Error::Decode {
+                what: "state file",
+                lsn: 0,
+                source,
+            })?
+        };
+        let mut state = State { runs: BTreeMap::new(), last: None, vote, committed, purged, file };
+        scan(&wal, &mut state)?;
+        let core = Arc::new(Core { wal, flusher: Flusher::new(), state: Mutex::new(state) });
+        {
+            // A crash between writing the purge point and dropping the log's front.
+            let mut state = lock(&core.state);
+            if let Some(purged) = state.purged.clone() {
+                drop_through(&core.wal, &mut state, purged.index)?;
+            }
+        }
+        let thread_core = Arc::clone(&core);
+        let flusher = std::thread::Builder::new()
+            .name("wal-raft-flusher".into())
+            .spawn(move || thread_core.flusher.run(&thread_core.wal))
+            .map_err(|source| Error::Io {
+                op: "start the flusher",
+                path: dir.to_owned(),
+                source,
+            })?;
+        Ok(WalLogStore { owner: Arc::new(Owner { core, flusher: Some(flusher) }) })
+    }
+
+    /// The log underneath (for its statistics and telemetry).
+    #[must_use]
+    pub fn wal(&self) -> &Wal<S> {
+        &self.owner.core.wal
+    }
+
+    fn core(&self) -> &Core<C, S> {
+        &self.owner.core
+    }
+
+    /// Reads the entries with indexes in `range` that the log holds.
+    fn read(&self, range: impl RangeBounds<u64>) -> Result<Vec<C::Entry>, Error> {
+        let core = self.core();
+        let state = lock(&core.state);
+        let (Some(first), Some(last)) = (state.first_index(), state.last.as_ref()) else {
+            return Ok(Vec::new());
+        };
+        let start = match range.start_bound() {
+            Bound::Included(&start) => start.max(first),
+            Bound::Excluded(&start) => start.saturating_add(1).max(first),
+            Bound::Unbounded => first,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&end) => end.min(last.index),
+            Bound::Excluded(&end) if end == 0 => return Ok(Vec::new()),
+            Bound::Excluded(&end) => (end - 1).min(last.index),
+            Bound::Unbounded => last.index,
+        };
+        if start > end {
+            return Ok(Vec::new());
+        }
+        let count = usize::try_from(end - start + 1).unwrap_or(usize::MAX);
+        let mut entries = Vec::with_capacity(count.min(1024));
+        for record in core.wal.read_from(state.lsn_of(start))?.take(count) {
+            let record = record?;
+            let (index, entry) = decode::<C>(record.lsn, &record.payload)?;
+            let expected = start + entries.len() as u64;
+            if index != expected {
+                return Err(Error::Inconsistent(format!(
+                    "the record at LSN {} holds entry {index}, not {expected}",
+                    record.lsn.0
+                )));
+            }
+            entries.push(entry);
+        }
+        if entries.len() != count {
+            return Err(Error::Inconsistent(format!(
+                "entries {start}..={end} are in the log, but only {} could be read",
+                entries.len()
+            )));
+        }
+        Ok(entries)
+    }
+
+    fn append_entries(
+        &self,
+        entries: impl IntoIterator<Item = C::Entry>,
+        callback: IOFlushed<C>,
+    ) -> Result<(), Error> {
+        let core = self.core();
+        let mut state = lock(&core.state);
+        let mut next = state.last_index().map(|index| index + 1);
+        let (mut payloads, mut first, mut last) = (Vec::new(), None, None);
+        for entry in entries {
+            let index = entry.index();
+            if next.is_some_and(|next| next != index) {
+                return Err(Error::Inconsistent(format!(
+                    "appending entry {index} to a log whose next index is {}",
+                    next.unwrap_or_default()
+                )));
+            }
+            next = Some(index + 1);
+            first.get_or_insert(index);
+            let mut payload = index.to_le_bytes().to_vec();
+            postcard::to_io(&entry, &mut payload).map_err(|source| Error::Decode {
+                what: "entry",
+                lsn: 0,
+                source,
+            })?;
+            payloads.push(payload);
+            last = Some(entry.log_id());
+        }
+        let Some(first) = first else {
+            drop(state);
+            core.flusher.push(core.wal.next_lsn(), callback);
+            return Ok(());
+        };
+        let records: Vec<Record<'_>> =
+            payloads.iter().map(|payload| Record { tag: Tag::ENTRY, payload }).collect();
+        let lsn = core.wal.append_batch(&records)?;
+        // A new run unless the batch's LSNs continue the last run's.
+        let continues = state.last.as_ref().is_some_and(|last| {
+            state.runs.keys().next().is_some() && state.lsn_of(last.index).0 + 1 == lsn.0
+        });
+        if !continues {
+            state.runs.insert(first, lsn);
+        }
+        state.last = last;
+        drop(state);
+        core.flusher.push(Lsn(lsn.0 + records.len() as u64), callback);
+        Ok(())
+    }
+
+    fn save_vote(&self, vote: &VoteOf<C>) -> Result<(), Error> {
+        let core = self.core();
+        let mut state = lock(&core.state);
+        // Every entry appended before the vote is durable before it: a crash leaves a prefix of
+        // the writes in openraft's order.
+        core.wal.sync_below(core.wal.next_lsn())?;
+        state.vote = Some(vote.clone());
+        state.save(true)
+    }
+
+    fn save_committed(&self, committed: Option<LogIdOf<C>>) -> Result<(), Error> {
+        let mut state = lock(&self.core().state);
+        if state.committed == committed {
+            return Ok(());
+        }
+        state.committed = committed;
+        state.save(false)
+    }
+
+    fn truncate_after(&self, keep: Option<LogIdOf<C>>) -> Result<(), Error> {
+        let core = self.core();
+        // Acknowledge (sync) every append so far, and hold back the flusher, before cutting.
+        let _gate = core.flusher.drain(&core.wal);
+        let mut state = lock(&core.state);
+        let (Some(first), Some(last)) = (state.first_index(), state.last.clone()) else {
+            return Ok(());
+        };
+        match keep {
+            Some(keep) if keep.index >= last.index => {}
+            Some(keep) if keep.index >= first => {
+                core.wal.truncate_after(state.lsn_of(keep.index))?;
+                state.runs.retain(|&index, _| index <= keep.index);
+                state.last = Some(keep);
+            }
+            _ => drop_all(&core.wal, &mut state)?,
+        }
+        Ok(())
+    }
+
+    fn purge(&self, upto: LogIdOf<C>) -> Result<(), Error> {
+        let core = self.core();
+        let mut state = lock(&core.state);
+        if state.purged.as_ref().is_some_and(|purged| purged.index >= upto.index) {
+            return Ok(());
+        }
+        // The purge point first, durably: a crash before the log's front is dropped leaves a
+        // purge that opening finishes, never entries a reader is told were purged.
+        state.purged = Some(upto.clone());
+        state.save(true)?;
+        drop_through(&core.wal, &mut state, upto.index)
+    }
+}
+
+/// Drops the log's entries up to and including `index`.
+fn drop_through<C: RaftTypeConfig, S: Storage>(
+    wal: &Wal<S>,
+    state: &mut State<C, S>,
+    index: u64,
+) -> Result<(), Error> {
+    let (Some(first), Some(last)) = (state.first_index(), state.last.as_ref()) else {
+        return Ok(());
+    };
+    if index < first {
+        return Ok(());
+    }
+    if index >= last.index {
+        return drop_all(wal, state);
+    }
+    let lsn = state.lsn_of(index + 1);
+    wal.truncate_before(lsn)?;
+    let later = state.runs.split_off(&(index + 1));
+    state.runs = later;
+    state.runs.insert(index + 1, lsn);
+    Ok(())
+}
+
+/// Drops every entry the log holds (the purge point and vote stay).
+fn drop_all<C: RaftTypeConfig, S: Storage>(
+    wal: &Wal<S>,
+    state: &mut State<C, S>,
+) -> Result<(), Error> {
+    wal.truncate_before(wal.next_lsn())?;
+    state.runs.clear();
+    state.last = None;
+    Ok(())
+}
+
+/// Splits a record into its index prefix and entry.
+fn decode<C: RaftTypeConfig>(lsn: Lsn, payload: &[u8]) -> Result<(u64, C::Entry), Error> {
+    let (index, rest) = split_index(lsn, payload)?;
+    let entry: C::Entry = postcard::from_bytes(rest).map_err(|source| Error::Decode {
+        what: "entry",
+        lsn: lsn.0,
+        source,
+    })?;
+    if entry.index() != index {
+        return Err(Error::Inconsistent(format!(
+            "the record at LSN {} is labelled entry {index} but holds entry {}",
+            lsn.0,
+            entry.index()
+        )));
+    }
+    Ok((index, entry))
+}
+
+fn split_index(lsn: Lsn, payload: &[u8]) -> Result<(u64, &[u8]), Error> {
+    let (prefix, rest) = payload.split_first_chunk::<8>().ok_or_else(|| {
+        Error::Inconsistent(format!("the record at LSN {} is too short for an entry", lsn.0))
+    })?;
+    Ok((u64::from_le_bytes(*prefix), rest))
+}
+
+/// Rebuilds the runs and the last log id from the log's records.
+fn scan<C: RaftTypeConfig, S: Storage>(wal: &Wal<S>, state: &mut State<C, S>) -> Result<(), Error> {
+    let mut previous: Option<(u64, Lsn)> = None;
+    for record in wal.read_from(wal.start_lsn())? {
+        let record = record?;
+        let (index, _) = split_index(record.lsn, &record.payload)?;
+        match previous {
+            Some((last, _)) if index != last + 1 => {
+                return Err(Error::Inconsistent(format!(
+                    "the record at LSN {} holds entry {index} after entry {last}",
+                    record.lsn.0
+                )));
+            }
+            Some((_, lsn)) if lsn.0 + 1 == record.lsn.0 => {}
+            _ => {
+                state.runs.insert(index, record.lsn);
+            }
+        }
+        previous = Some((index, record.lsn));
+    }
+    if let Some((index, lsn)) = previous {
+        let entry = wal.get(lsn)?.ok_or_else(|| {
+            Error::Inconsistent(format!("the last entry (LSN {}) cannot be read", lsn.0))
+        })?;
+        let (_, entry) = decode::<C>(lsn, &entry.payload)?;
+        debug_assert_eq!(entry.index(), index);
+        state.last = Some(entry.log_id());
+    }
+    Ok(())
+}
+
+impl<C: RaftTypeConfig, S: Storage> RaftLogReader<C> for WalLogStore<C, S> {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<C::Entry>, io::Error> {
+        Ok(self.read(range)?)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, io::Error> {
+        Ok(lock(&self.core().state).vote.clone())
+    }
+}
+
+impl<C: RaftTypeConfig, S: Storage> RaftLogStorage<C> for WalLogStore<C, S> {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<C>, io::Error> {
+        let state = lock(&self.core().state);
+        let last_log_id = state.last.clone().or_else(|| state.purged.clone());
+        Ok(LogState { last_purged_log_id: state.purged.clone(), last_log_id })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &VoteOf<C>) -> Result<(), io::Error> {
+        Ok(WalLogStore::save_vote(self, vote)?)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogIdOf<C>>) -> Result<(), io::Error> {
+        Ok(WalLogStore::save_committed(self, committed)?)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogIdOf<C>>, io::Error> {
+        Ok(lock(&self.core().state).committed.clone())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<C>) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = C::Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        Ok(self.append_entries(entries, callback)?)
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<C>>) -> Result<(), io::Error> {
+        Ok(WalLogStore::truncate_after(self, last_log_id)?)
+    }
+
+    async fn purge(&mut self, log_id: LogIdOf<C>) -> Result<(), io::Error> {
+        Ok(WalLogStore::purge(self, log_id)?)
+    }
+}
