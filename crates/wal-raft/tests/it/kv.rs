@@ -119,11 +119,6 @@ impl KvStateMachine {
         *self.snapshot.lock().expect("lock") = Some((meta.clone(), data.to_vec()));
         Ok(())
     }
-
-    /// The value of `key`.
-    pub(crate) fn get(&self, key: &str) -> Option<String> {
-        self.data.lock().expect("lock").map.get(key).cloned()
-    }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for KvStateMachine {
