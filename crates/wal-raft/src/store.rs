@@ -184,7 +184,7 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         };
         let end = match range.end_bound() {
             Bound::Included(&end) => end.min(last.index),
-            Bound::Excluded(&end) if end == 0 => return Ok(Vec::new()),
+            Bound::Excluded(0) => return Ok(Vec::new()),
             Bound::Excluded(&end) => (end - 1).min(last.index),
             Bound::Unbounded => last.index,
         };

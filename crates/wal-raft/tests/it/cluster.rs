@@ -9,23 +9,7 @@ use openraft::async_runtime::WatchReceiver;
 use openraft::{BasicNode, Config, SnapshotPolicy};
 use tempfile::TempDir;
 
-use crate::kv::{Raft, Request, Router, start};
-
-/// Writes `key=value` through whichever node leads, retrying while leadership moves.
-async fn write(router: &Router, key: &str, value: &str) {
-    let request = Request::Set { key: key.to_owned(), value: value.to_owned() };
-    for _ in 0..200 {
-        let nodes: Vec<Raft> = router.nodes.lock().expect("lock").values().cloned().collect();
-        for node in nodes {
-            if let Ok(response) = node.client_write(request.clone()).await {
-                assert_eq!(response.data.value.as_deref(), Some(value));
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("no node accepted {key}={value}");
-}
+use crate::kv::{Raft, Router, start, write};
 
 /// Waits until every running node has applied at least `index`.
 async fn applied(router: &Router, index: u64) {

@@ -64,6 +64,8 @@ pub(crate) type Raft = openraft::Raft<TypeConfig, KvStateMachine>;
 /// The log store of a node.
 pub(crate) type Store = WalLogStore<TypeConfig>;
 type Meta = SnapshotMetaOf<TypeConfig>;
+/// The current snapshot: its meta and bytes.
+type Kept = Option<(Meta, Vec<u8>)>;
 
 /// What the state machine holds: applied position, membership, the map.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -81,7 +83,7 @@ pub(crate) struct KvData {
 pub(crate) struct KvStateMachine {
     /// The applied state, shared so a test can look inside.
     pub(crate) data: Arc<Mutex<KvData>>,
-    snapshot: Arc<Mutex<Option<(Meta, Vec<u8>)>>>,
+    snapshot: Arc<Mutex<Kept>>,
     snapshot_path: PathBuf,
 }
 
@@ -285,4 +287,22 @@ pub(crate) async fn start(
         .expect("start a node");
     router.nodes.lock().expect("lock").insert(id, raft.clone());
     raft
+}
+
+/// Writes `key=value` through whichever node accepts it, retrying while no node can (right
+/// after an election a leader refuses writes until its lease is established; a follower
+/// refuses them with a forward-to-leader error).
+pub(crate) async fn write(router: &Router, key: &str, value: &str) {
+    let request = Request::Set { key: key.to_owned(), value: value.to_owned() };
+    for _ in 0..500 {
+        let nodes: Vec<Raft> = router.nodes.lock().expect("lock").values().cloned().collect();
+        for node in nodes {
+            if let Ok(response) = node.client_write(request.clone()).await {
+                assert_eq!(response.data.value.as_deref(), Some(value));
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no node accepted {key}={value}");
 }
