@@ -37,12 +37,18 @@ pub(crate) struct StateFile<S: Storage> {
 
 impl<S: Storage> StateFile<S> {
     /// Opens the state file in `dir`, creating it (durably, with an empty payload) if missing;
-    /// returns it and the latest payload.
-    pub(crate) fn open(storage: &S, dir: &Path) -> Result<(Self, Vec<u8>), Error> {
+    /// returns it, the latest payload, and whether it was just created (or found empty: a crash
+    /// while creating it).
+    pub(crate) fn open(storage: &S, dir: &Path) -> Result<(Self, Vec<u8>, bool), Error> {
         let path = dir.join(STATE_FILE_NAME);
         match storage.open(&path) {
             Ok(file) => {
                 let len = file.len_bytes().map_err(|e| io("stat", &path, e))?;
+                if len == 0 {
+                    let mut state = StateFile { file, path, sequence: 0, durable_slot: 1 };
+                    state.write(&[], true)?;
+                    return Ok((state, Vec::new(), true));
+                }
                 // Two slots at most; never read more of an untrusted file.
                 let mut bytes =
                     vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(2 * SLOT_STRIDE)];
@@ -59,7 +65,7 @@ impl<S: Storage> StateFile<S> {
                 // What was read may be an unsynced write still in the page cache (after a
                 // process crash): sync it, so the slot it is in really is durable.
                 file.sync_data().map_err(|e| io("sync", &path, e))?;
-                Ok((StateFile { file, path, sequence, durable_slot: slot }, payload))
+                Ok((StateFile { file, path, sequence, durable_slot: slot }, payload, false))
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 let file = storage.create(&path).map_err(|e| io("create", &path, e))?;
@@ -67,7 +73,7 @@ impl<S: Storage> StateFile<S> {
                 let mut state = StateFile { file, path, sequence: 0, durable_slot: 1 };
                 state.write(&[], true)?;
                 storage.sync_dir(dir).map_err(|e| io("sync directory", dir, e))?;
-                Ok((state, Vec::new()))
+                Ok((state, Vec::new(), true))
             }
             Err(error) => Err(io("open", &path, error)),
         }

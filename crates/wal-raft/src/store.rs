@@ -17,7 +17,10 @@ use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::type_config::alias::{LogIdOf, VoteOf};
 use openraft::{OptionalSend, RaftLogReader, RaftTypeConfig};
-use wal_core::{Durability, Lsn, Options, RealStorage, Record, Storage, Tag, Wal};
+use wal_core::{
+    Durability, FIRST_LSN, Lsn, Options, RealStorage, Record, RecoveryMode, SegmentError,
+    StatsSnapshot, Storage, Tag, Wal,
+};
 
 use crate::Error;
 use crate::flusher::Flusher;
@@ -69,6 +72,13 @@ struct State<C: RaftTypeConfig, S: Storage> {
     file: StateFile<S>,
 }
 
+/// What the state file holds.
+struct Saved<C: RaftTypeConfig> {
+    vote: Option<VoteOf<C>>,
+    committed: Option<LogIdOf<C>>,
+    purged: Option<LogIdOf<C>>,
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every change to the state is completed before its lock is released, or the log is
     // poisoned and refuses further writes: the state stays usable after a panic elsewhere.
@@ -91,15 +101,25 @@ impl<C: RaftTypeConfig, S: Storage> State<C, S> {
         Lsn(lsn.0 + (index - first))
     }
 
-    /// Writes the vote, committed and purged log ids to the state file.
-    fn save(&mut self, durable: bool) -> Result<(), Error> {
-        let triple = (&self.vote, &self.committed, &self.purged);
+    /// Writes the state with `change` made to it to the state file, and only once that
+    /// succeeded makes the change in memory (readers never see a vote or purge point that is
+    /// not written).
+    fn save(&mut self, durable: bool, change: impl FnOnce(&mut Saved<C>)) -> Result<(), Error> {
+        let mut saved = Saved {
+            vote: self.vote.clone(),
+            committed: self.committed.clone(),
+            purged: self.purged.clone(),
+        };
+        change(&mut saved);
+        let triple = (&saved.vote, &saved.committed, &saved.purged);
         let bytes = postcard::to_allocvec(&triple).map_err(|source| Error::Decode {
             what: "state",
             lsn: 0,
             source,
         })?;
-        self.file.write(&bytes, durable)
+        self.file.write(&bytes, durable)?;
+        (self.vote, self.committed, self.purged) = (saved.vote, saved.committed, saved.purged);
+        Ok(())
     }
 }
 
@@ -125,10 +145,21 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
     /// if the records are not the entries this store writes.
     pub fn open_in(storage: S, dir: impl AsRef<Path>, options: Options) -> Result<Self, Error> {
         let dir = dir.as_ref();
-        let (wal, _) =
-            Wal::open_in(storage.clone(), dir, options.with_durability(Durability::Buffered))?;
+        // Settings that would drop entries behind openraft's back are replaced: a size limit
+        // (pruning removes entries nobody purged) and point-in-time recovery (which can drop
+        // acknowledged entries after damage).
+        let mut options = options.with_durability(Durability::Buffered).with_size_limit(None);
+        if options.recovery == RecoveryMode::PointInTime {
+            options.recovery = RecoveryMode::TolerateTornTail;
+        }
+        let (wal, _) = Wal::open_in(storage.clone(), dir, options)?;
         wal.sync()?;
-        let (file, bytes) = StateFile::open(&storage, dir)?;
+        let (file, bytes, fresh) = StateFile::open(&storage, dir)?;
+        if fresh && wal.next_lsn() != FIRST_LSN {
+            // The log was written to, so a state file existed: starting without its vote
+            // could let this node vote twice in a term.
+            return Err(Error::StateDamaged { path: dir.join(crate::STATE_FILE_NAME) });
+        }
         let (vote, committed, purged) = if bytes.is_empty() {
             (None, None, None)
         } else {
@@ -142,10 +173,28 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         scan(&wal, &mut state)?;
         let core = Arc::new(Core { wal, flusher: Flusher::new(), state: Mutex::new(state) });
         {
-            // A crash between writing the purge point and dropping the log's front.
             let mut state = lock(&core.state);
+            // A crash between writing the purge point and dropping the log's front.
             if let Some(purged) = state.purged.clone() {
                 drop_through(&core.wal, &mut state, purged.index)?;
+                if let Some(first) = state.first_index().filter(|first| *first != purged.index + 1)
+                {
+                    return Err(Error::Inconsistent(format!(
+                        "the log starts at entry {first}, but was purged up to {}",
+                        purged.index
+                    )));
+                }
+            }
+            // openraft may save a committed index ahead of what this node had made durable; a
+            // power loss can then leave it beyond the log. Everything the log holds after a
+            // reopen is what survives, so the committed index is at most its end.
+            let end = state.last.clone().or_else(|| state.purged.clone());
+            if state
+                .committed
+                .as_ref()
+                .is_some_and(|c| end.as_ref().is_none_or(|e| c.index > e.index))
+            {
+                state.committed = end;
             }
         }
         let thread_core = Arc::clone(&core);
@@ -160,10 +209,11 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         Ok(WalLogStore { owner: Arc::new(Owner { core, flusher: Some(flusher) }) })
     }
 
-    /// The log underneath (for its statistics and telemetry).
+    /// The statistics of the log underneath. (The log itself is not lent out: a write through
+    /// it would shift the entries' positions under the store.)
     #[must_use]
-    pub fn wal(&self) -> &Wal<S> {
-        &self.owner.core.wal
+    pub fn stats(&self) -> StatsSnapshot {
+        self.owner.core.wal.stats()
     }
 
     fn core(&self) -> &Core<C, S> {
@@ -214,11 +264,27 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         Ok(entries)
     }
 
+    /// Appends and queues `callback`; on an error, completes it with the error.
     fn append_entries(
         &self,
         entries: impl IntoIterator<Item = C::Entry>,
         callback: IOFlushed<C>,
     ) -> Result<(), Error> {
+        let core = self.core();
+        match self.write_entries(entries) {
+            Ok(end) => {
+                core.flusher.push(end, callback);
+                Ok(())
+            }
+            Err(error) => {
+                callback.io_completed(Err(std::io::Error::other(error.to_string())));
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes `entries` to the log; returns the LSN below which they lie.
+    fn write_entries(&self, entries: impl IntoIterator<Item = C::Entry>) -> Result<Lsn, Error> {
         let core = self.core();
         let mut state = lock(&core.state);
         let mut next = state.last_index().map(|index| index + 1);
@@ -243,24 +309,23 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
             last = Some(entry.log_id());
         }
         let Some(first) = first else {
-            drop(state);
-            core.flusher.push(core.wal.next_lsn(), callback);
-            return Ok(());
+            return Ok(core.wal.next_lsn());
         };
-        let records: Vec<Record<'_>> =
-            payloads.iter().map(|payload| Record { tag: Tag::ENTRY, payload }).collect();
-        let lsn = core.wal.append_batch(&records)?;
-        // A new run unless the batch's LSNs continue the last run's.
-        let continues = state.last.as_ref().is_some_and(|last| {
-            state.runs.keys().next().is_some() && state.lsn_of(last.index).0 + 1 == lsn.0
-        });
-        if !continues {
-            state.runs.insert(first, lsn);
+        // The last entry written and its LSN: a piece continues its run if it follows it.
+        let mut previous = state.last.as_ref().map(|last| (last.index, state.lsn_of(last.index)));
+        let mut pieces = Vec::new();
+        append_pieces(&core.wal, &payloads, &mut pieces)?;
+        let mut index = first;
+        for (lsn, count) in pieces {
+            if previous.is_none_or(|(_, at)| at.0 + 1 != lsn.0) {
+                state.runs.insert(index, lsn);
+            }
+            index += count as u64;
+            previous = Some((index - 1, Lsn(lsn.0 + count as u64 - 1)));
         }
+        let end = previous.map_or_else(|| core.wal.next_lsn(), |(_, lsn)| Lsn(lsn.0 + 1));
         state.last = last;
-        drop(state);
-        core.flusher.push(Lsn(lsn.0 + records.len() as u64), callback);
-        Ok(())
+        Ok(end)
     }
 
     fn save_vote(&self, vote: &VoteOf<C>) -> Result<(), Error> {
@@ -269,8 +334,7 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         // Every entry appended before the vote is durable before it: a crash leaves a prefix of
         // the writes in openraft's order.
         core.wal.sync_below(core.wal.next_lsn())?;
-        state.vote = Some(vote.clone());
-        state.save(true)
+        state.save(true, |saved| saved.vote = Some(vote.clone()))
     }
 
     fn save_committed(&self, committed: Option<LogIdOf<C>>) -> Result<(), Error> {
@@ -278,8 +342,7 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         if state.committed == committed {
             return Ok(());
         }
-        state.committed = committed;
-        state.save(false)
+        state.save(false, |saved| saved.committed = committed)
     }
 
     fn truncate_after(&self, keep: Option<LogIdOf<C>>) -> Result<(), Error> {
@@ -310,9 +373,31 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         }
         // The purge point first, durably: a crash before the log's front is dropped leaves a
         // purge that opening finishes, never entries a reader is told were purged.
-        state.purged = Some(upto.clone());
-        state.save(true)?;
+        state.save(true, |saved| saved.purged = Some(upto.clone()))?;
         drop_through(&core.wal, &mut state, upto.index)
+    }
+}
+
+/// Appends `payloads` as entry records, in one batch if they fit in a segment, else in pieces
+/// (halved until they fit); records each piece's first LSN and length.
+fn append_pieces<S: Storage>(
+    wal: &Wal<S>,
+    payloads: &[Vec<u8>],
+    pieces: &mut Vec<(Lsn, usize)>,
+) -> Result<(), Error> {
+    let records: Vec<Record<'_>> =
+        payloads.iter().map(|payload| Record { tag: Tag::ENTRY, payload }).collect();
+    match wal.append_batch(&records) {
+        Ok(lsn) => {
+            pieces.push((lsn, records.len()));
+            Ok(())
+        }
+        Err(wal_core::Error::Segment(SegmentError::SegmentFull { .. })) if payloads.len() > 1 => {
+            let (front, back) = payloads.split_at(payloads.len() / 2);
+            append_pieces(wal, front, pieces)?;
+            append_pieces(wal, back, pieces)
+        }
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -83,6 +83,11 @@ async fn check<S: Storage>(store: &mut WalLogStore<TypeConfig, S>, model: &Model
     if let (Some(first), Some(purged)) = (found.keys().next(), model.purged) {
         assert_eq!(*first, purged.index + 1, "the log continues the purge point, after {at}");
     }
+    // A committed index saved ahead of what survived is brought back to the log's end, so the
+    // node can re-apply up to it at startup.
+    let end = state.last_log_id.map(|id| id.index);
+    let committed = store.read_committed().await.expect("committed").map(|id| id.index);
+    assert!(committed <= end, "committed {committed:?} beyond the log's end {end:?}, after {at}");
 }
 
 /// Runs a random history of appends, votes, truncations and purges; after every operation, a
@@ -100,7 +105,8 @@ async fn history(seed: u64, operations: usize) -> usize {
         match operation {
             0..=5 => {
                 let next = model.last_index().map_or(1, |last| last + 1);
-                let count = 1 + rng.below(8);
+                // Now and then a batch larger than a segment (2 x 64 KiB), which goes in pieces.
+                let count = if rng.below(20) == 0 { 1500 } else { 1 + rng.below(8) };
                 let entries: Vec<_> = (next..next + count).map(|i| entry(model.term, i)).collect();
                 let ids: Vec<LogId> = entries.iter().map(RaftEntry::log_id).collect();
                 let (done, waiter) = TypeConfig::oneshot();
@@ -133,9 +139,16 @@ async fn history(seed: u64, operations: usize) -> usize {
                 model.acked.retain(|index, _| *index < cut);
             }
             8 => {
-                let Some(&last) = model.appended.keys().next_back() else { continue };
-                let upto = last.saturating_sub(rng.below(12)).max(1);
-                let Some(&id) = model.appended.get(&upto) else { continue };
+                let Some(last) = model.last_index() else { continue };
+                let id = if rng.below(4) == 0 {
+                    // Past the last entry, as when a snapshot is installed: the log empties and
+                    // continues after the purge point.
+                    log_id::<TypeConfig>(model.term, 1, last + 1 + rng.below(3))
+                } else {
+                    let upto = last.saturating_sub(rng.below(12)).max(1);
+                    let Some(&id) = model.appended.get(&upto) else { continue };
+                    id
+                };
                 store.purge(id).await.expect("purge");
                 if model.purged.is_none_or(|purged| purged.index < id.index) {
                     model.purged = Some(id);
@@ -144,8 +157,9 @@ async fn history(seed: u64, operations: usize) -> usize {
                 }
             }
             _ => {
-                let committed = model.acked.keys().next_back().and_then(|i| model.acked.get(i));
-                store.save_committed(committed.copied()).await.expect("committed");
+                // openraft may commit entries this node has not made durable yet.
+                let committed = model.appended.values().next_back().copied();
+                store.save_committed(committed).await.expect("committed");
             }
         }
         // Callbacks that have fired: those entries are durable from here on.
@@ -225,7 +239,7 @@ async fn sigkill_keeps_what_was_acknowledged() {
             .args(["--exact", "crash::sigkill_writer", "--ignored", "--nocapture"])
             .env("WAL_RAFT_KILL_DIR", dir.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::inherit())
             .spawn()
             .expect("start the writer");
         let lines = BufReader::new(child.stdout.take().expect("stdout"));
@@ -257,6 +271,8 @@ async fn sigkill_keeps_what_was_acknowledged() {
                 break;
             }
         }
+        assert_eq!(seen, target, "the writer acknowledged {target} appends before the kill");
+        assert!(child.try_wait().expect("status").is_none(), "the writer was still running");
         child.kill().expect("SIGKILL");
         child.wait().expect("reaped");
         tokio::time::sleep(Duration::from_millis(10)).await;
