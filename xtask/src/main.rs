@@ -130,7 +130,8 @@ fn bench() -> Result {
     cargo(&["bench", "--package", "wal-benches", "--bench", "recovery"], &[])?;
     let plot = workspace_root().join("docs").join("peers.svg");
     let plot = plot.to_str().ok_or("the docs path is not UTF-8")?;
-    cargo(&["bench", "--package", "wal-benches", "--bench", "peers"], &[("WAL_BENCH_PLOT", plot)])
+    cargo(&["bench", "--package", "wal-benches", "--bench", "peers"], &[("WAL_BENCH_PLOT", plot)])?;
+    cargo(&["bench", "--package", "wal-raft", "--bench", "append"], &[])
 }
 
 fn fuzz_command(args: &[String]) -> Result {
