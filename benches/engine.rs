@@ -21,7 +21,7 @@
 #![expect(clippy::cast_precision_loss, reason = "counts and nanoseconds far below 2^52")]
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -293,16 +293,6 @@ fn w5_engine(dir: &Path) -> (Duration, Cell) {
 fn w5_naive(path: &Path) -> Cell {
     drop_cache(path);
     let started = Instant::now();
-    let mut input = BufReader::with_capacity(1 << 20, File::open(path).expect("open"));
-    let mut header = [0u8; 8];
-    let mut payload = Vec::new();
-    let mut read = 0u64;
-    while input.read_exact(&mut header).is_ok() {
-        let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
-        payload.resize(len, 0);
-        input.read_exact(&mut payload).expect("payload");
-        assert_eq!(crc32fast::hash(&payload).to_le_bytes(), header[4..]);
-        read += 1;
-    }
+    let read = measure::read_naive_log(path);
     Cell { rate: read as f64 / started.elapsed().as_secs_f64(), latency: None }
 }

@@ -114,3 +114,19 @@ pub(crate) fn timed_threads<W>(
     let rate = (threads * per_thread) as f64 / started.elapsed().as_secs_f64();
     Cell { rate, latency: Some(percentiles(latencies)) }
 }
+
+/// Reads a naive log (length u32, CRC-32 of the payload, payload; per record) from the start,
+/// checking each CRC; returns how many records it holds.
+pub(crate) fn read_naive_log(path: &Path) -> u64 {
+    use std::io::{BufReader, Read};
+    let mut input = BufReader::with_capacity(1 << 20, File::open(path).expect("open"));
+    let (mut header, mut payload, mut read) = ([0u8; 8], Vec::new(), 0);
+    while input.read_exact(&mut header).is_ok() {
+        let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+        payload.resize(len, 0);
+        input.read_exact(&mut payload).expect("payload");
+        assert_eq!(crc32fast::hash(&payload).to_le_bytes(), header[4..]);
+        read += 1;
+    }
+    read
+}

@@ -2,7 +2,7 @@
 //! at the end; for durable cells, an unbuffered `write` and `fdatasync` per record under a mutex.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -33,17 +33,7 @@ impl super::System for Naive {
     }
 
     fn read_all(dir: &Path) -> Option<u64> {
-        let file = File::open(dir.join("naive.log")).expect("open");
-        let mut input = BufReader::with_capacity(1 << 20, file);
-        let (mut header, mut payload, mut read) = ([0u8; 8], Vec::new(), 0);
-        while input.read_exact(&mut header).is_ok() {
-            let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
-            payload.resize(len, 0);
-            input.read_exact(&mut payload).expect("payload");
-            assert_eq!(crc32fast::hash(&payload).to_le_bytes(), header[4..]);
-            read += 1;
-        }
-        Some(read)
+        Some(crate::measure::read_naive_log(&dir.join("naive.log")))
     }
 }
 
