@@ -20,6 +20,30 @@ struct Queue<C: RaftTypeConfig> {
     /// Callbacks, each with the LSN below which its entries lie.
     pending: Vec<(Lsn, IOFlushed<C>)>,
     stop: bool,
+    /// The thread died (a panic): callbacks are failed at once, never left waiting.
+    dead: bool,
+}
+
+/// Fails every queued callback, and every later one, if the flusher thread unwinds.
+struct FailOnPanic<'a, C: RaftTypeConfig>(&'a Flusher<C>);
+
+impl<C: RaftTypeConfig> Drop for FailOnPanic<'_, C> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let pending = {
+                let mut queue = lock(&self.0.queue);
+                queue.dead = true;
+                std::mem::take(&mut queue.pending)
+            };
+            for (_, callback) in pending {
+                callback.io_completed(Err(dead()));
+            }
+        }
+    }
+}
+
+fn dead() -> std::io::Error {
+    std::io::Error::other("the wal-raft flusher thread panicked; nothing more is made durable")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -31,7 +55,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl<C: RaftTypeConfig> Flusher<C> {
     pub(crate) fn new() -> Self {
         Flusher {
-            queue: Mutex::new(Queue { pending: Vec::new(), stop: false }),
+            queue: Mutex::new(Queue { pending: Vec::new(), stop: false, dead: false }),
             wake: Condvar::new(),
             gate: Mutex::new(()),
         }
@@ -39,12 +63,20 @@ impl<C: RaftTypeConfig> Flusher<C> {
 
     /// Queues `callback`, to be called once every record below `end` is durable.
     pub(crate) fn push(&self, end: Lsn, callback: IOFlushed<C>) {
-        lock(&self.queue).pending.push((end, callback));
+        let mut queue = lock(&self.queue);
+        if queue.dead {
+            drop(queue);
+            callback.io_completed(Err(dead()));
+            return;
+        }
+        queue.pending.push((end, callback));
+        drop(queue);
         self.wake.notify_one();
     }
 
     /// The thread's body: serves batches until stopped, then serves what is left.
     pub(crate) fn run<S: Storage>(&self, wal: &Wal<S>) {
+        let _guard = FailOnPanic(self);
         loop {
             {
                 let mut queue = lock(&self.queue);
@@ -88,5 +120,35 @@ impl<C: RaftTypeConfig> Flusher<C> {
     pub(crate) fn stop(&self) {
         lock(&self.queue).stop = true;
         self.wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::type_config::TypeConfigExt;
+
+    use super::*;
+
+    openraft::declare_raft_types!(Config: AsyncRuntime = openraft_rt_tokio::TokioRuntime);
+
+    #[test]
+    fn a_panicked_flusher_fails_queued_and_later_callbacks() {
+        let flusher = Flusher::<Config>::new();
+        let (queued, queued_answer) = Config::oneshot();
+        flusher.push(Lsn(5), IOFlushed::signal(queued));
+        std::thread::scope(|scope| {
+            let thread = scope.spawn(|| {
+                let _guard = FailOnPanic(&flusher);
+                panic!("a sync path bug");
+            });
+            assert!(thread.join().is_err());
+        });
+        let (later, later_answer) = Config::oneshot();
+        flusher.push(Lsn(6), IOFlushed::signal(later));
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        for answer in [queued_answer, later_answer] {
+            let result = runtime.block_on(answer).expect("answered");
+            assert!(result.is_err(), "failed, not left waiting");
+        }
     }
 }

@@ -67,8 +67,13 @@ impl Model {
     }
 }
 
-/// Checks a store reopened after a crash against what was acknowledged.
-async fn check<S: Storage>(store: &mut WalLogStore<TypeConfig, S>, model: &Model, at: &str) {
+/// Checks a store reopened after a crash against what was acknowledged; returns the entries
+/// it holds.
+async fn check<S: Storage>(
+    store: &mut WalLogStore<TypeConfig, S>,
+    model: &Model,
+    at: &str,
+) -> BTreeMap<u64, LogId> {
     assert_eq!(store.read_vote().await.expect("vote"), model.vote, "vote after {at}");
     let state = store.get_log_state().await.expect("state");
     assert_eq!(state.last_purged_log_id, model.purged, "purge point after {at}");
@@ -88,12 +93,15 @@ async fn check<S: Storage>(store: &mut WalLogStore<TypeConfig, S>, model: &Model
     let end = state.last_log_id.map(|id| id.index);
     let committed = store.read_committed().await.expect("committed").map(|id| id.index);
     assert!(committed <= end, "committed {committed:?} beyond the log's end {end:?}, after {at}");
+    found
 }
 
 /// Runs a random history of appends, votes, truncations and purges; after every operation, a
 /// power loss (with the flusher possibly mid-sync) is simulated and the reopened store checked.
+/// Now and then the process restarts without a power loss, or the history goes on in the store
+/// reopened after one, so later crashes hit a store that itself came back from a crash.
 async fn history(seed: u64, operations: usize) -> usize {
-    let storage = SimStorage::new();
+    let mut storage = SimStorage::new();
     let dir = Path::new("/raft");
     let mut store =
         WalLogStore::<TypeConfig, _>::open_in(storage.clone(), dir, options()).expect("open");
@@ -177,9 +185,24 @@ async fn history(seed: u64, operations: usize) -> usize {
         });
         let crashed = storage.crash(seed.wrapping_mul(1000).wrapping_add(step as u64));
         let mut reopened =
-            WalLogStore::<TypeConfig, _>::open_in(crashed, dir, options()).expect("reopen");
-        check(&mut reopened, &model, &format!("step {step} of history {seed}")).await;
+            WalLogStore::<TypeConfig, _>::open_in(crashed.clone(), dir, options()).expect("reopen");
+        let found = check(&mut reopened, &model, &format!("step {step} of history {seed}")).await;
         checks += 1;
+        if rng.below(8) == 0 {
+            // A process restart (no power loss): unsynced writes stay in the page cache, and
+            // opening makes what it finds durable.
+            drop(store);
+            store = WalLogStore::<TypeConfig, _>::open_in(storage.clone(), dir, options())
+                .expect("reopen after a restart");
+            pending.clear();
+            model.acked.clone_from(&model.appended);
+        } else if rng.below(8) == 0 {
+            // Go on from what survived: its entries are durable; unacknowledged ones are gone.
+            (store, storage) = (reopened, crashed);
+            pending.clear();
+            model.appended.clone_from(&found);
+            model.acked = found;
+        }
     }
     checks
 }
