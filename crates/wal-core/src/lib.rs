@@ -25,6 +25,7 @@ mod error;
 mod group_commit;
 pub mod inspect;
 mod options;
+pub mod plan;
 mod read;
 mod recovery;
 mod replay;

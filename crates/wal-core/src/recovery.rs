@@ -28,6 +28,7 @@ use crate::anchor::Anchor;
 use crate::entry::{EntryKind, TxnId, interpret};
 use crate::error::Error;
 use crate::options::{Options, RecoveryMode};
+use crate::plan::{PlanProblem, PlannedSegment};
 use crate::wal::{ClosedSegment, State};
 
 /// The LSN of a new log's first record.
@@ -88,14 +89,6 @@ pub(crate) struct Recovered<S: Storage> {
     pub(crate) unfinished: Vec<TxnId>,
 }
 
-/// A segment found on disk and where the chain says its records end.
-struct Planned {
-    id: u64,
-    first: Lsn,
-    /// The next segment's first LSN: this segment's records end there.
-    cap: Option<Lsn>,
-}
-
 pub(crate) fn recover<S: Storage>(
     storage: &S,
     dir: &Path,
@@ -116,60 +109,30 @@ pub(crate) fn recover<S: Storage>(
     let start = anchor.start();
     let mut report = RecoveryReport { start, ..RecoveryReport::default() };
 
-    let (mut obsolete, mut empty) = (Vec::new(), Vec::new());
-    let mut plan: Vec<Planned> = Vec::new();
+    let mut found = Vec::with_capacity(ids.len());
     for &id in &ids {
-        let Some(first) = segment_first_lsn(storage, dir, id, segment_options)? else {
-            // Created, but its first chunk never became durable: it holds nothing.
-            empty.push(id);
-            continue;
-        };
-        // A later segment wins: it cuts every earlier one at its first LSN.
-        while plan.last().is_some_and(|earlier| earlier.first >= first) {
-            obsolete.push(plan.pop().expect("checked").id);
-        }
-        if let Some(earlier) = plan.last_mut() {
-            earlier.cap = Some(first);
-        }
-        plan.push(Planned { id, first, cap: None });
+        found.push((id, segment_first_lsn(storage, dir, id, segment_options)?));
     }
-    // The anchor's latest tail cut, as if a segment with its id began at its LSN: it cuts the
-    // segments before it even if the segment that began there lost its first chunk header.
     let cut = anchor.cut();
-    if cut.below_segment > 0 {
-        for earlier in plan.iter_mut().filter(|segment| segment.id < cut.below_segment) {
-            earlier.cap = Some(earlier.cap.map_or(cut.at, |cap| cap.min(cut.at)));
+    let crate::plan::Plan { kept: plan, mut obsolete, problems } =
+        crate::plan::plan(&found, start, Some((cut.below_segment, cut.at)));
+    match problems.into_iter().next() {
+        Some(PlanProblem::EmptyBeforeNewer { id }) => {
+            return Err(Error::Damaged {
+                path: dir.join(segment_file_name(id)),
+                reason: "its first chunk header is unreadable, yet later segments hold records"
+                    .into(),
+            });
         }
-        let (cut_away, kept): (Vec<Planned>, Vec<Planned>) = plan
-            .into_iter()
-            .partition(|segment| segment.id < cut.below_segment && segment.first >= cut.at);
-        obsolete.extend(cut_away.iter().map(|segment| segment.id));
-        plan = kept;
-    }
-    // An empty segment can only be the newest (created, then a crash before its first sync);
-    // one older than a segment with records lost its first chunk header: damage.
-    let newest = plan.iter().map(|segment| segment.id).max();
-    if let Some(&empty) = empty.iter().find(|&&id| newest.is_some_and(|newest| id < newest)) {
-        return Err(Error::Damaged {
-            path: dir.join(segment_file_name(empty)),
-            reason: "its first chunk header is unreadable, yet later segments hold records".into(),
-        });
-    }
-    obsolete.extend(empty);
-    // Segments wholly before the logical start: an interrupted truncation or prune.
-    while plan.first().is_some_and(|first| first.cap.is_some_and(|cap| cap <= start)) {
-        obsolete.push(plan.remove(0).id);
-    }
-    if let Some(first) = plan.first()
-        && first.first > start
-    {
-        return Err(Error::MissingHistory {
-            reason: format!(
-                "the log starts at LSN {start}, but its first segment {} starts at LSN {}",
-                dir.join(segment_file_name(first.id)).display(),
-                first.first
-            ),
-        });
+        Some(PlanProblem::MissingHistory { start, id, first }) => {
+            return Err(Error::MissingHistory {
+                reason: format!(
+                    "the log starts at LSN {start}, but its first segment {} starts at LSN {first}",
+                    dir.join(segment_file_name(id)).display(),
+                ),
+            });
+        }
+        None => {}
     }
 
     let mut counts = Counts::default();
@@ -294,7 +257,7 @@ type Opened<S> = (RecoveredSegment, Vec<ChunkRef<S>>, Option<wal_segment::Error>
 fn open_one<S: Storage>(
     storage: &S,
     dir: &Path,
-    segment: &Planned,
+    segment: &PlannedSegment,
     options: &Options,
 ) -> Result<Opened<S>, Error> {
     let segment_options = options.segment();
@@ -319,7 +282,7 @@ fn is_torn(end: &SegmentEnd) -> bool {
 }
 
 fn closed_segment<S: Storage>(
-    segment: &Planned,
+    segment: &PlannedSegment,
     end: Lsn,
     chunks: Vec<ChunkRef<S>>,
     recovered: RecoveredSegment,
