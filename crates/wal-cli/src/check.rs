@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 use wal_core::Lsn;
 use wal_core::inspect::{
-    AnchorState, IndexStatus, InspectedSegment, Inspector, SegmentEnd, SegmentOutcome,
+    AnchorState, IndexStatus, InspectedPlan, InspectedSegment, Inspector, SegmentEnd,
+    SegmentOutcome,
 };
+use wal_core::plan::{PlanProblem, PlannedSegment};
 
 /// How bad the worst finding is; also the exit code's meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,64 +95,52 @@ pub(crate) fn check_log(
         findings: Vec::new(),
     };
     let anchor_path = dir.join(wal_core::ANCHOR_FILE_NAME);
-    let (start, cut) = match check.anchor {
-        AnchorState::Found { start, cut_below_segment, cut_at } => {
-            (start, Some((cut_below_segment, cut_at)))
-        }
+    let start = match check.anchor {
+        AnchorState::Found { start, .. } => start,
         AnchorState::Damaged => {
             check.findings.push(Finding {
                 verdict: Verdict::Corrupt,
                 file: anchor_path,
                 what: "neither anchor slot is valid: the log's start is unknown".into(),
             });
-            (wal_core::FIRST_LSN, None)
+            wal_core::FIRST_LSN
         }
-        _ => (wal_core::FIRST_LSN, None),
+        _ => wal_core::FIRST_LSN,
     };
     check.start = start;
-    let ids = inspector.segment_ids().to_vec();
-    // Where the log so far ends (`None` before the first segment kept, or after damage), and a
-    // torn end of the last segment kept: only the log's own end can be torn; an older segment
-    // with bytes after its records was cut by a recovery that went on in a new segment.
-    let mut previous_end: Option<Lsn> = None;
-    let mut first_kept = true;
+    // Recovery's plan, from the anchor and the first chunk headers: which segments make up the
+    // log and where each one's records must reach (the next segment's first LSN, or a cut).
+    let InspectedPlan { plan, .. } = inspector.plan()?;
+    for problem in &plan.problems {
+        let (id, what) = match problem {
+            PlanProblem::EmptyBeforeNewer { id } => (
+                *id,
+                "its first chunk header is unreadable, yet later segments hold records".to_owned(),
+            ),
+            PlanProblem::MissingHistory { start, id, first } => (
+                *id,
+                format!(
+                    "history is missing: the log starts at LSN {start}, its first segment at LSN {first}"
+                ),
+            ),
+        };
+        check.findings.push(Finding {
+            verdict: Verdict::Corrupt,
+            file: inspector.segment_path(id),
+            what,
+        });
+    }
+    let last_kept = plan.kept.last().map(|segment| segment.id);
+    // A torn end counts only in the log's last segment: an older one with bytes after its
+    // records was cut by a recovery that went on in a new segment.
     let mut torn: Option<Finding> = None;
-    for &id in &ids {
+    for &id in inspector.segment_ids() {
         let segment = inspector.segment(id)?;
         each(&segment);
-        let (summary, end_torn) = summarize(&segment, start, cut, &mut check.findings);
-        match summary.lsns {
-            // Cut away, before the start, or empty: recovery deletes it, nothing to follow.
-            None if summary.discarded || matches!(segment.outcome, SegmentOutcome::Empty) => {}
-            // Damaged: the chain cannot be followed past it.
-            None => {
-                previous_end = None;
-                first_kept = false;
-            }
-            Some((first, end)) => {
-                let expected = previous_end.map_or(start, |end| end.max(start));
-                if first > expected && (first_kept || previous_end.is_some()) {
-                    let what = if first_kept {
-                        format!(
-                            "history is missing: the log starts at LSN {start}, its first \
-                             segment at LSN {first}"
-                        )
-                    } else {
-                        format!(
-                            "gap in the chain: the log so far ends at LSN {expected}, this \
-                             segment starts at LSN {first}"
-                        )
-                    };
-                    check.findings.push(Finding {
-                        verdict: Verdict::Corrupt,
-                        file: segment.path.clone(),
-                        what,
-                    });
-                }
-                first_kept = false;
-                previous_end = Some(end);
-                torn = end_torn;
-            }
+        let planned = plan.kept.iter().find(|planned| planned.id == id);
+        let (summary, end_torn) = summarize(&segment, start, planned, &mut check.findings);
+        if last_kept == Some(id) {
+            torn = end_torn;
         }
         check.segments.push(summary);
     }
@@ -164,7 +154,7 @@ pub(crate) fn check_log(
 fn summarize(
     segment: &InspectedSegment,
     start: Lsn,
-    cut: Option<(u64, Lsn)>,
+    planned: Option<&PlannedSegment>,
     findings: &mut Vec<Finding>,
 ) -> (SegmentSummary, Option<Finding>) {
     let mut summary = SegmentSummary {
@@ -188,21 +178,30 @@ fn summarize(
     };
     let scan = &checked.scan;
     let first = scan.records.first().map_or(scan.next_lsn, |r| r.record.lsn);
-    // Recovery deletes a segment the latest tail cut (`truncate_after`) left nothing of, and
-    // one wholly before the start; it ends older segments at the cut.
-    let below_cut = cut.is_some_and(|(below, _)| segment.id < below);
-    let cut_at = cut.map_or(Lsn(u64::MAX), |(_, at)| at);
-    if (below_cut && first >= cut_at) || scan.next_lsn <= start {
+    // Recovery deletes the segments its plan leaves out (superseded by a later segment, cut
+    // away, before the start) and a segment all of whose records lie before the start; it
+    // ends each kept segment at its cap (the next segment's first LSN, or a cut).
+    let Some(planned) = planned.filter(|_| scan.next_lsn > start) else {
         summary.discarded = true;
         return (summary, None);
-    }
+    };
     if let Some(damage) = &checked.damage {
         // Its end and its index follow from the damage: one finding says it all, and where
         // the segment really ends is unknown.
         findings.push(finding(Verdict::Corrupt, damage.to_string()));
         return (summary, None);
     }
-    let end = if below_cut { scan.next_lsn.min(cut_at) } else { scan.next_lsn };
+    let end = planned.cap.map_or(scan.next_lsn, |cap| cap.min(scan.next_lsn));
+    if let Some(cap) = planned.cap.filter(|&cap| scan.next_lsn < cap) {
+        findings.push(finding(
+            Verdict::Corrupt,
+            format!(
+                "gap in the chain: its records end at LSN {} (chunk {}, offset {}), but the log \
+                 goes on from LSN {cap}",
+                scan.next_lsn, scan.end_chunk, scan.end_offset
+            ),
+        ));
+    }
     summary.lsns = Some((first, end));
     let held = |lsn: Lsn| lsn >= start && lsn < end;
     let seal = wal_core::Tag::SEAL;

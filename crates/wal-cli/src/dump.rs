@@ -18,11 +18,9 @@ pub(crate) fn dump(
     out: &mut dyn Write,
 ) -> Result<(), crate::Failure> {
     let inspector = Inspector::open(dir)?;
-    let (start, cut) = match inspector.anchor() {
-        AnchorState::Found { start, cut_below_segment, cut_at } => {
-            (start, (cut_below_segment, cut_at))
-        }
-        _ => (wal_core::FIRST_LSN, (0, Lsn(0))),
+    let start = match inspector.anchor() {
+        AnchorState::Found { start, .. } => start,
+        _ => wal_core::FIRST_LSN,
     };
     if from.is_some_and(|from| from < start) {
         eprintln!("wal: the log starts at LSN {start}: records before it were truncated or pruned");
@@ -35,10 +33,12 @@ pub(crate) fn dump(
             "lsn", "position", "tag", "txn", "bytes"
         )?;
     }
-    for &id in inspector.segment_ids() {
-        let segment = inspector.segment(id)?;
+    // Only what recovery would keep: the segments of its plan, each up to its cap (segments
+    // superseded or cut away, and records beyond a cut, are not part of the log).
+    for planned in inspector.plan()?.plan.kept {
+        let segment = inspector.segment(planned.id)?;
         for (position, tag, lsn, entry) in segment.records() {
-            let cut_away = id < cut.0 && lsn >= cut.1;
+            let cut_away = planned.cap.is_some_and(|cap| lsn >= cap);
             if lsn < from || to.is_some_and(|to| lsn > to) || cut_away {
                 continue;
             }

@@ -150,10 +150,50 @@ impl<S: Storage> Inspector<S> {
         self.anchor
     }
 
+    /// The path of segment `id`'s file.
+    #[must_use]
+    pub fn segment_path(&self, id: u64) -> PathBuf {
+        self.dir.join(segment_file_name(id))
+    }
+
     /// The ids of the segment files, in order.
     #[must_use]
     pub fn segment_ids(&self) -> &[u64] {
         &self.segments
+    }
+
+    /// Recovery's plan of the log ([`crate::plan::plan`]), from the anchor and each segment's
+    /// first chunk header (nothing else is read). Segments whose header is damage are left out
+    /// of the plan and listed beside it.
+    ///
+    /// # Errors
+    /// `Io` if a file cannot be read.
+    pub fn plan(&self) -> Result<InspectedPlan, Error> {
+        let mut found = Vec::new();
+        let mut unreadable = Vec::new();
+        for &id in &self.segments {
+            let path = self.dir.join(segment_file_name(id));
+            let header_bytes = wal_segment::CHUNK_HEADER_BYTES as u64;
+            let (header, _) =
+                self.storage.read(&path, header_bytes).map_err(|e| io_error("read", &path, e))?;
+            let index_path = self.dir.join(index_file_name(id));
+            let index_entries = match self.storage.read(&index_path, 0) {
+                Ok((_, len)) => index_entry_count(len),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(source) => return Err(io_error("read", &index_path, source)),
+            };
+            match layout_of(&path, &header, id, index_entries) {
+                Ok(layout) => found.push((id, layout.map(|(_, first)| first))),
+                Err(error) => unreadable.push((id, error)),
+            }
+        }
+        let (start, cut) = match self.anchor {
+            AnchorState::Found { start, cut_below_segment, cut_at } => {
+                (start, Some((cut_below_segment, cut_at)))
+            }
+            _ => (crate::FIRST_LSN, None),
+        };
+        Ok(InspectedPlan { plan: crate::plan::plan(&found, start, cut), unreadable })
     }
 
     /// Reads segment `id` and its index and judges them as recovery would.
@@ -176,14 +216,10 @@ impl<S: Storage> Inspector<S> {
             Err(source) => return Err(io_error("read", &index_path, source)),
         };
         let index_present = index_entries > 0 || index.is_some();
-        let layout = segment_layout(&data, id);
-        let chunk_bytes = layout.ok().flatten().map(|(chunk_bytes, _)| chunk_bytes);
+        let layout = layout_of(&path, &data, id, index_entries);
+        let chunk_bytes = layout.as_ref().ok().and_then(|layout| layout.map(|(bytes, _)| bytes));
         let outcome = match layout {
-            Err(problem) => SegmentOutcome::Unreadable(wal_segment::Error::Corrupt {
-                path: path.clone(),
-                chunk: 0,
-                reason: format!("{problem:?}"),
-            }),
+            Err(error) => SegmentOutcome::Unreadable(error),
             Ok(Some((chunk_bytes, first_lsn))) => {
                 let options = SegmentOptions {
                     chunk_bytes,
@@ -195,15 +231,7 @@ impl<S: Storage> Inspector<S> {
                     Err(error) => SegmentOutcome::Unreadable(error),
                 }
             }
-            // No readable first header: empty, unless the index says records were durable.
-            // As recovery counts it: room for an entry is evidence.
-            Ok(None) if index_entries == 0 => SegmentOutcome::Empty,
-            Ok(None) => SegmentOutcome::Unreadable(wal_segment::Error::Corrupt {
-                path: path.clone(),
-                chunk: 0,
-                reason: "the first chunk header is missing or damaged, yet the index lists records"
-                    .into(),
-            }),
+            Ok(None) => SegmentOutcome::Empty,
         };
         Ok(InspectedSegment {
             id,
@@ -214,6 +242,36 @@ impl<S: Storage> Inspector<S> {
             path,
         })
     }
+}
+
+/// A segment's chunk size and first LSN from its first chunk header, as recovery reads them:
+/// `None` if the header was never written or torn (the segment is empty), unless its index
+/// lists records (then the header was durable once: damage); a header naming another segment or
+/// version is damage.
+fn layout_of(
+    path: &Path,
+    data: &[u8],
+    id: u64,
+    index_entries: u64,
+) -> Result<Option<(usize, Lsn)>, wal_segment::Error> {
+    let corrupt =
+        |reason: String| wal_segment::Error::Corrupt { path: path.to_owned(), chunk: 0, reason };
+    match segment_layout(data, id) {
+        Err(problem) => Err(corrupt(format!("{problem:?}"))),
+        Ok(None) if index_entries > 0 => Err(corrupt(
+            "the first chunk header is missing or damaged, yet the index lists records".into(),
+        )),
+        Ok(layout) => Ok(layout),
+    }
+}
+
+/// Recovery's plan of a log, and the segments it could not place.
+#[derive(Debug)]
+pub struct InspectedPlan {
+    /// The plan of the segments whose first chunk header could be judged.
+    pub plan: crate::plan::Plan,
+    /// Segments whose first chunk header is damage (recovery fails on them).
+    pub unreadable: Vec<(u64, wal_segment::Error)>,
 }
 
 /// The most bytes a valid index of a segment file of `len` bytes can hold: an entry per

@@ -216,3 +216,62 @@ fn truncated_logs_verify_clean_and_dump_only_what_the_log_holds() {
     assert_eq!(lsns.first(), Some(&20), "the start");
     assert!(lsns.windows(2).all(|w| w[1] == w[0] + 1), "each LSN once, in order: {lsns:?}");
 }
+
+/// A log cut twice, with a segment the first cut superseded still on disk (a crash before its
+/// deletion): the anchor names only the latest cut, and recovery learns the earlier one from
+/// where the next segment starts. `verify` and `dump` must follow the same plan.
+#[test]
+fn a_superseded_segment_left_by_an_earlier_cut_is_not_judged_as_part_of_the_log() {
+    let dir = fixture();
+    let (superseded, first) = {
+        let (wal, _) = Wal::open(dir.path(), options()).unwrap();
+        drop(wal);
+        // The last segment and where it starts.
+        let inspector = wal_core::inspect::Inspector::open(dir.path()).unwrap();
+        let plan = inspector.plan().unwrap().plan;
+        let last = *plan.kept.last().unwrap();
+        (last.id, last.first)
+    };
+    let saved: Vec<(std::path::PathBuf, Vec<u8>)> = [segment(dir.path(), superseded)]
+        .into_iter()
+        .chain([dir.path().join(format!("{superseded:020}.idx"))])
+        .map(|path| {
+            let bytes = std::fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect();
+    let records = {
+        let (wal, _) = Wal::open(dir.path(), options()).unwrap();
+        // The first cut, below the segment's start: it is deleted, a new one starts there.
+        wal.truncate_after(wal_core::Lsn(first.0 - 10)).unwrap();
+        for n in 0..50u32 {
+            wal.append(TAG, &n.to_le_bytes().repeat(150)).unwrap();
+        }
+        // The second cut, inside what followed: the anchor now names only this one.
+        wal.truncate_after(wal_core::Lsn(first.0 + 20)).unwrap();
+        wal.append(TAG, b"after both cuts").unwrap();
+        wal.sync().unwrap();
+        wal.next_lsn()
+    };
+    for (path, bytes) in &saved {
+        assert!(!path.exists(), "the first cut deleted {}", path.display());
+        std::fs::write(path, bytes).unwrap();
+    }
+    let (code, text) = wal(dir.path(), &["verify", "[dir]"]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = wal(dir.path(), &["dump", "[dir]", "--json"]);
+    assert_eq!(code, 0, "{text}");
+    let lsns: Vec<u64> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("{\"lsn\":")?.split(',').next()?.parse().ok())
+        .collect();
+    assert!(lsns.windows(2).all(|w| w[1] == w[0] + 1), "each LSN once, in order: {lsns:?}");
+    assert_eq!(lsns.last().map(|lsn| lsn + 1), Some(records.0), "up to the last record");
+    let (code, text) = wal(dir.path(), &["stats", "[dir]"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(&format!("({} records)", lsns.len())), "{text}");
+    // Recovery agrees: it deletes the superseded segment and keeps the same records.
+    let (wal, report) = Wal::open(dir.path(), options()).unwrap();
+    assert_eq!(report.segments_deleted, 1);
+    assert_eq!(wal.next_lsn(), records);
+}
