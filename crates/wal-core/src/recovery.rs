@@ -25,7 +25,7 @@ use wal_segment::{
 use wal_telemetry::{Ledger, SegmentLife};
 
 use crate::anchor::Anchor;
-use crate::entry::{EntryKind, TxnId, interpret};
+use crate::entry::{EntryKind, TxnId, interpret, is_record_tag};
 use crate::error::Error;
 use crate::options::{Options, RecoveryMode};
 use crate::plan::{PlanProblem, PlannedSegment};
@@ -343,6 +343,14 @@ impl Counts {
             let lsn = record.record.lsn;
             if lsn >= end {
                 break;
+            }
+            // A self-contained record (most of a log) needs only counting: no payload view.
+            if is_record_tag(record.record.tag) {
+                if lsn >= start {
+                    self.records += 1;
+                    self.self_contained += 1;
+                }
+                continue;
             }
             let Some(entry) = interpret(record.record.clone()) else { continue };
             let entry = entry?;
