@@ -75,10 +75,10 @@ impl LogCheck {
 }
 
 /// Checks the log in `dir`; `each` sees every segment as it is read (for progress and for
-/// per-record statistics), one at a time.
+/// per-record statistics), one at a time, with the LSNs of it the log holds (`None`: none).
 pub(crate) fn check_log(
     dir: &Path,
-    mut each: impl FnMut(&InspectedSegment),
+    mut each: impl FnMut(&InspectedSegment, Option<(Lsn, Lsn)>),
 ) -> Result<LogCheck, crate::Failure> {
     let inspector = Inspector::open(dir)?;
     if inspector.anchor() == AnchorState::Missing && inspector.segment_ids().is_empty() {
@@ -110,7 +110,14 @@ pub(crate) fn check_log(
     check.start = start;
     // Recovery's plan, from the anchor and the first chunk headers: which segments make up the
     // log and where each one's records must reach (the next segment's first LSN, or a cut).
-    let InspectedPlan { plan, .. } = inspector.plan()?;
+    let InspectedPlan { plan, unreadable } = inspector.plan()?;
+    for (id, error) in unreadable {
+        check.findings.push(Finding {
+            verdict: Verdict::Corrupt,
+            file: inspector.segment_path(id),
+            what: error.to_string(),
+        });
+    }
     for problem in &plan.problems {
         let (id, what) = match problem {
             PlanProblem::EmptyBeforeNewer { id } => (
@@ -136,9 +143,9 @@ pub(crate) fn check_log(
     let mut torn: Option<Finding> = None;
     for &id in inspector.segment_ids() {
         let segment = inspector.segment(id)?;
-        each(&segment);
         let planned = plan.kept.iter().find(|planned| planned.id == id);
         let (summary, end_torn) = summarize(&segment, start, planned, &mut check.findings);
+        each(&segment, summary.lsns.map(|(first, end)| (first.max(start), end)));
         if last_kept == Some(id) {
             torn = end_torn;
         }
@@ -168,6 +175,13 @@ fn summarize(
         discarded: false,
     };
     let finding = |verdict, what: String| Finding { verdict, file: segment.path.clone(), what };
+    // Recovery deletes the segments its plan leaves out (superseded by a later segment, cut
+    // away, before the start, empty and newest) without reading them. (One left out because
+    // its first chunk header is damage was reported with the plan.)
+    let Some(planned) = planned else {
+        summary.discarded = true;
+        return (summary, None);
+    };
     let checked = match &segment.outcome {
         SegmentOutcome::Checked(checked) => checked,
         SegmentOutcome::Unreadable(error) => {
@@ -178,20 +192,14 @@ fn summarize(
     };
     let scan = &checked.scan;
     let first = scan.records.first().map_or(scan.next_lsn, |r| r.record.lsn);
-    // Recovery deletes the segments its plan leaves out (superseded by a later segment, cut
-    // away, before the start) and a segment all of whose records lie before the start; it
-    // ends each kept segment at its cap (the next segment's first LSN, or a cut).
-    let Some(planned) = planned.filter(|_| scan.next_lsn > start) else {
-        summary.discarded = true;
-        return (summary, None);
-    };
     if let Some(damage) = &checked.damage {
         // Its end and its index follow from the damage: one finding says it all, and where
         // the segment really ends is unknown.
         findings.push(finding(Verdict::Corrupt, damage.to_string()));
         return (summary, None);
     }
-    let end = planned.cap.map_or(scan.next_lsn, |cap| cap.min(scan.next_lsn));
+    // Recovery ends each kept segment at its cap (the next segment's first LSN, or a cut); one
+    // whose records end before it leaves a gap: damage, even if it all lies before the start.
     if let Some(cap) = planned.cap.filter(|&cap| scan.next_lsn < cap) {
         findings.push(finding(
             Verdict::Corrupt,
@@ -201,6 +209,12 @@ fn summarize(
                 scan.next_lsn, scan.end_chunk, scan.end_offset
             ),
         ));
+    }
+    let end = planned.cap.map_or(scan.next_lsn, |cap| cap.min(scan.next_lsn));
+    // A segment all of whose records lie before the start: recovery deletes it.
+    if end <= start {
+        summary.discarded = true;
+        return (summary, None);
     }
     summary.lsns = Some((first, end));
     let held = |lsn: Lsn| lsn >= start && lsn < end;

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use wal_core::EntryKind;
 use wal_core::inspect::AnchorState;
+use wal_core::{EntryKind, Lsn};
 
 use crate::check::check_log;
 
@@ -38,13 +38,12 @@ pub(crate) fn stats(dir: &Path, out: &mut dyn Write) -> Result<(), crate::Failur
     let segments = wal_core::inspect::Inspector::open(dir)?.segment_ids().len();
     let progress = progress_bar(segments as u64, "reading");
     let mut outcomes = Outcomes::default();
-    let start = match wal_core::inspect::Inspector::open(dir)?.anchor() {
-        AnchorState::Found { start, .. } => start,
-        _ => wal_core::FIRST_LSN,
-    };
-    let check = check_log(dir, |segment| {
+    let check = check_log(dir, |segment, held| {
         progress.inc(1);
-        for (_, _, _, entry) in segment.records().filter(|(_, _, lsn, _)| *lsn >= start) {
+        // Only the records the log holds: from the start, below the segment's cap.
+        let Some((first, end)) = held else { return };
+        let held = |lsn: Lsn| lsn >= first && lsn < end;
+        for (_, _, _, entry) in segment.records().filter(|(_, _, lsn, _)| held(*lsn)) {
             match entry.and_then(Result::ok).map(|entry| entry.kind) {
                 Some(EntryKind::Record { .. }) => outcomes.records += 1,
                 Some(EntryKind::Begin { txn }) => {

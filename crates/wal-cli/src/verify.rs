@@ -10,7 +10,7 @@ use crate::check::{Verdict, check_log};
 pub(crate) fn verify(dir: &Path, out: &mut dyn Write) -> Result<ExitCode, crate::Failure> {
     let segments = wal_core::inspect::Inspector::open(dir)?.segment_ids().len();
     let progress = crate::stats::progress_bar(segments as u64, "verifying");
-    let check = check_log(dir, |_| progress.inc(1))?;
+    let check = check_log(dir, |_, _| progress.inc(1))?;
     progress.finish_and_clear();
     let records: usize = check.segments.iter().map(|s| s.records).sum();
     let bytes: u64 = check.segments.iter().map(|s| s.file_bytes).sum();

@@ -42,6 +42,18 @@ impl<C: RaftTypeConfig> Drop for FailOnPanic<'_, C> {
     }
 }
 
+/// A batch taken from the queue: if the thread unwinds while syncing it, its callbacks are
+/// failed, never dropped unanswered.
+struct InFlight<C: RaftTypeConfig>(Vec<(Lsn, IOFlushed<C>)>);
+
+impl<C: RaftTypeConfig> Drop for InFlight<C> {
+    fn drop(&mut self) {
+        for (_, callback) in self.0.drain(..) {
+            callback.io_completed(Err(dead()));
+        }
+    }
+}
+
 fn dead() -> std::io::Error {
     std::io::Error::other("the wal-raft flusher thread panicked; nothing more is made durable")
 }
@@ -103,12 +115,12 @@ impl<C: RaftTypeConfig> Flusher<C> {
     /// Syncs below the highest end queued and completes every queued callback (with the
     /// sync's error, if it failed: openraft then stops the node). Called holding the gate.
     fn serve<S: Storage>(&self, wal: &Wal<S>) {
-        let batch = std::mem::take(&mut lock(&self.queue).pending);
-        let Some(end) = batch.iter().map(|(end, _)| *end).max() else {
+        let mut batch = InFlight(std::mem::take(&mut lock(&self.queue).pending));
+        let Some(end) = batch.0.iter().map(|(end, _)| *end).max() else {
             return;
         };
         let result = wal.sync_below(end);
-        for (_, callback) in batch {
+        for (_, callback) in batch.0.drain(..) {
             callback.io_completed(match &result {
                 Ok(()) => Ok(()),
                 Err(error) => Err(std::io::Error::other(error.to_string())),
@@ -145,8 +157,15 @@ mod tests {
         });
         let (later, later_answer) = Config::oneshot();
         flusher.push(Lsn(6), IOFlushed::signal(later));
+        // A batch being synced when the thread unwinds.
+        let (in_flight, in_flight_answer) = Config::oneshot();
+        let _ = std::thread::spawn(move || {
+            let _batch = InFlight::<Config>(vec![(Lsn(7), IOFlushed::signal(in_flight))]);
+            panic!("the sync panicked");
+        })
+        .join();
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-        for answer in [queued_answer, later_answer] {
+        for answer in [queued_answer, later_answer, in_flight_answer] {
             let result = runtime.block_on(answer).expect("answered");
             assert!(result.is_err(), "failed, not left waiting");
         }

@@ -270,6 +270,8 @@ fn a_superseded_segment_left_by_an_earlier_cut_is_not_judged_as_part_of_the_log(
     let (code, text) = wal(dir.path(), &["stats", "[dir]"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains(&format!("({} records)", lsns.len())), "{text}");
+    // Seven of them are the fixture's two transactions.
+    assert!(text.contains(&format!("entries:      {} plain records", lsns.len() - 7)), "{text}");
     // Recovery agrees: it deletes the superseded segment and keeps the same records.
     let (wal, report) = Wal::open(dir.path(), options()).unwrap();
     assert_eq!(report.segments_deleted, 1);
