@@ -17,6 +17,23 @@
 //!
 //! Entries, votes and log ids are encoded with postcard through openraft's serde derives.
 //! The crate is generic over the openraft type config; openraft stays out of every other crate.
+//!
+//! ```no_run
+//! use wal_raft::WalLogStore;
+//!
+//! openraft::declare_raft_types!(
+//!     pub TypeConfig: D = String, R = String, AsyncRuntime = openraft_rt_tokio::TokioRuntime,
+//! );
+//!
+//! # fn main() -> Result<(), wal_raft::Error> {
+//! let log_store = WalLogStore::<TypeConfig>::open("data/node1/raft-log")?;
+//! // Then: openraft::Raft::new(node_id, config, network, log_store, state_machine).await
+//! # drop(log_store);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `crates/wal-raft/examples/cluster.rs` runs three nodes in one process.
 
 mod error;
 mod flusher;
