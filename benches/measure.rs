@@ -84,20 +84,22 @@ pub(crate) fn drop_cache(path: &Path) {
 }
 
 /// `threads` threads at once, each making a writer with `make` and running `op` on it
-/// `per_thread` times: the rate of all the operations, and their latency percentiles.
+/// `per_thread` times: the rate of all the operations, and their latency percentiles. The
+/// clock starts once every thread has made its writer.
 pub(crate) fn timed_threads<W>(
     threads: usize,
     per_thread: usize,
     make: impl Fn() -> W + Sync,
     op: impl Fn(&mut W) + Sync,
 ) -> Cell {
-    let started = Instant::now();
-    let latencies: Vec<Duration> = std::thread::scope(|scope| {
+    let ready = std::sync::Barrier::new(threads + 1);
+    let (latencies, elapsed): (Vec<Duration>, Duration) = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                let (make, op) = (&make, &op);
+                let (make, op, ready) = (&make, &op, &ready);
                 scope.spawn(move || {
                     let mut writer = make();
+                    ready.wait();
                     (0..per_thread)
                         .map(|_| {
                             let at = Instant::now();
@@ -108,10 +110,14 @@ pub(crate) fn timed_threads<W>(
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|worker| worker.join().expect("worker")).collect()
+        ready.wait();
+        let started = Instant::now();
+        let latencies =
+            workers.into_iter().flat_map(|worker| worker.join().expect("worker")).collect();
+        (latencies, started.elapsed())
     });
     #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-    let rate = (threads * per_thread) as f64 / started.elapsed().as_secs_f64();
+    let rate = (threads * per_thread) as f64 / elapsed.as_secs_f64();
     Cell { rate, latency: Some(percentiles(latencies)) }
 }
 
@@ -129,4 +135,23 @@ pub(crate) fn read_naive_log(path: &Path) -> u64 {
         read += 1;
     }
     read
+}
+
+/// Makes `dir`'s entries durable (a file created in it, found after a power loss).
+#[allow(dead_code, reason = "used by the peers bench, not by the engine bench")]
+pub(crate) fn sync_dir(dir: &Path) {
+    File::open(dir).expect("open the directory").sync_all().expect("sync the directory");
+}
+
+/// `fdatasync`s every file under `path` and syncs every directory, `path` included.
+#[allow(dead_code, reason = "used by the peers bench, not by the engine bench")]
+pub(crate) fn sync_tree(path: &Path) {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).expect("list") {
+            sync_tree(&entry.expect("entry").path());
+        }
+        sync_dir(path);
+    } else {
+        File::open(path).expect("open").sync_data().expect("fdatasync");
+    }
 }

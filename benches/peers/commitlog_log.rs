@@ -52,6 +52,7 @@ impl super::System for CommitLog {
 
     fn open(dir: &Path, durable: bool, _writers: usize) -> Self {
         let log = Log::new(options(dir)).expect("open");
+        crate::measure::sync_dir(dir);
         CommitLog { log: Mutex::new(log), dir: dir.to_owned(), durable, segments: OnceLock::new() }
     }
 

@@ -1,5 +1,6 @@
 //! `naive`: length + CRC-32 + payload per record through a 64 KiB `BufWriter`, one `fdatasync`
-//! at the end; for durable cells, an unbuffered `write` and `fdatasync` per record under a mutex.
+//! at the end; for durable cells, the record's one `write` and an `fdatasync` per record under a
+//! mutex. The file's directory entry is synced when it is created.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -18,8 +19,8 @@ impl super::System for Naive {
     fn open(dir: &Path, durable: bool, _writers: usize) -> Self {
         std::fs::create_dir_all(dir).expect("dir");
         let file = File::create(dir.join("naive.log")).expect("create");
-        let capacity = if durable { 0 } else { 64 << 10 };
-        Naive { out: Mutex::new(BufWriter::with_capacity(capacity, file)), durable }
+        crate::measure::sync_dir(dir);
+        Naive { out: Mutex::new(BufWriter::with_capacity(64 << 10, file)), durable }
     }
 
     fn writer(&self) -> &Naive {

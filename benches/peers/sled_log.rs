@@ -12,6 +12,7 @@ pub(crate) struct Sled {
     /// writes the pages but neither the metadata nor the disk's cache (not durable across
     /// a power loss, as `strace -f -c` shows), so each flush is followed by `fdatasync`.
     data: std::fs::File,
+    dir: std::path::PathBuf,
     durable: bool,
     next: AtomicU64,
 }
@@ -20,6 +21,12 @@ impl Sled {
     fn flush(&self) {
         self.db.flush().expect("flush");
         self.data.sync_data().expect("fdatasync");
+        // Values larger than a node go to files of their own under `blobs/`, which sled's
+        // flush does not sync (W2's 64 KiB records).
+        let blobs = self.dir.join("blobs");
+        if blobs.is_dir() {
+            crate::measure::sync_tree(&blobs);
+        }
     }
 }
 
@@ -31,7 +38,7 @@ impl super::System for Sled {
     fn open(dir: &Path, durable: bool, _writers: usize) -> Self {
         let db = sled::Config::new().path(dir).open().expect("open");
         let data = std::fs::File::open(dir.join("db")).expect("sled's file");
-        Sled { db, data, durable, next: AtomicU64::new(0) }
+        Sled { db, data, dir: dir.to_owned(), durable, next: AtomicU64::new(0) }
     }
 
     fn writer(&self) -> SledWriter<'_> {

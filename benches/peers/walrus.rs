@@ -43,7 +43,10 @@ impl super::System for Walrus {
 
     fn open(dir: &Path, durable: bool, _writers: usize) -> Self {
         let schedule = if durable { FsyncSchedule::SyncEach } else { FsyncSchedule::NoFsync };
-        Walrus { log: log(dir, schedule), dir: dir.to_owned(), next_topic: AtomicU64::new(0) }
+        let log = log(dir, schedule);
+        // Its files' directory entries (it syncs the files it creates, not their directory).
+        crate::measure::sync_tree(dir);
+        Walrus { log, dir: dir.to_owned(), next_topic: AtomicU64::new(0) }
     }
 
     fn writer(&self) -> Topic<'_> {
@@ -54,7 +57,7 @@ impl super::System for Walrus {
     }
 
     fn finish(&self) {
-        sync_tree(&self.dir);
+        crate::measure::sync_tree(&self.dir);
     }
 
     fn read_all(dir: &Path) -> Option<u64> {
@@ -67,17 +70,6 @@ impl super::System for Walrus {
             }
             read += entries.iter().map(|entry| u64::from(!entry.data.is_empty())).sum::<u64>();
         }
-    }
-}
-
-/// `fdatasync`s every file under `path`.
-fn sync_tree(path: &Path) {
-    if path.is_dir() {
-        for entry in std::fs::read_dir(path).expect("list") {
-            sync_tree(&entry.expect("entry").path());
-        }
-    } else {
-        std::fs::File::open(path).expect("open").sync_data().expect("fdatasync");
     }
 }
 
