@@ -89,6 +89,15 @@ fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// The LSNs `wal dump --json` lists, in its order.
+fn dumped_lsns(dir: &Path) -> Vec<u64> {
+    let (code, text) = wal(dir, &["dump", "[dir]", "--json"]);
+    assert_eq!(code, 0, "{text}");
+    text.lines()
+        .filter_map(|line| line.strip_prefix("{\"lsn\":")?.split(',').next()?.parse().ok())
+        .collect()
+}
+
 fn segment(dir: &Path, id: u64) -> std::path::PathBuf {
     dir.join(format!("{id:020}.wal"))
 }
@@ -207,12 +216,7 @@ fn truncated_logs_verify_clean_and_dump_only_what_the_log_holds() {
     }
     let (code, text) = wal(dir.path(), &["verify", "[dir]"]);
     assert_eq!(code, 0, "{text}");
-    let (code, text) = wal(dir.path(), &["dump", "[dir]", "--json"]);
-    assert_eq!(code, 0, "{text}");
-    let lsns: Vec<u64> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("{\"lsn\":")?.split(',').next()?.parse().ok())
-        .collect();
+    let lsns = dumped_lsns(dir.path());
     assert_eq!(lsns.first(), Some(&20), "the start");
     assert!(lsns.windows(2).all(|w| w[1] == w[0] + 1), "each LSN once, in order: {lsns:?}");
 }
@@ -259,12 +263,7 @@ fn a_superseded_segment_left_by_an_earlier_cut_is_not_judged_as_part_of_the_log(
     }
     let (code, text) = wal(dir.path(), &["verify", "[dir]"]);
     assert_eq!(code, 0, "{text}");
-    let (code, text) = wal(dir.path(), &["dump", "[dir]", "--json"]);
-    assert_eq!(code, 0, "{text}");
-    let lsns: Vec<u64> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("{\"lsn\":")?.split(',').next()?.parse().ok())
-        .collect();
+    let lsns = dumped_lsns(dir.path());
     assert!(lsns.windows(2).all(|w| w[1] == w[0] + 1), "each LSN once, in order: {lsns:?}");
     assert_eq!(lsns.last().map(|lsn| lsn + 1), Some(records.0), "up to the last record");
     let (code, text) = wal(dir.path(), &["stats", "[dir]"]);
