@@ -4,7 +4,7 @@
 //! `SyncEach` (files opened `O_SYNC`, and an fsync after every append; no group commit).
 //! Non-durable cells use `NoFsync` and the harness `fdatasync`s every file at the end (walrus
 //! has no call to sync); its batch call fsyncs every batch whatever the schedule, so W1b and
-//! the fills of W5 and W6 sync once per 1,000 records. Reading moves a cursor (`AtLeastOnce`,
+//! the fill of W6 sync once per 1,000 records. Reading moves a cursor (`AtLeastOnce`,
 //! never persisted, so reading costs no sync). Each instance keeps a thread and creates a new
 //! sparse 1 GiB file; every cell is its own process, so this does not pile up.
 
