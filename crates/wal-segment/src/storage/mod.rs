@@ -1,5 +1,5 @@
 //! The storage a segment lives on, as a trait with two implementations chosen at compile time:
-//! [`RealStorage`] (files, `fallocate`, `memmap2`, `flock`) and [`SimStorage`] (memory that models
+//! [`RealStorage`] (files, `fallocate`, `memmap2`, POSIX record locks) and [`SimStorage`] (memory that models
 //! the page cache and can be crashed).
 //!
 //! The trait is as narrow as the segment layer needs: files are made of regions reserved with
@@ -73,6 +73,13 @@ pub trait SegmentFile: Send + Sync + 'static {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Makes the file's data, and the metadata needed to read it, durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
+    /// Writes `[offset, offset + len)` of a mapped file again with the bytes it holds, so that
+    /// the page cache holds them dirty and the next sync writes them. Why: after a failed
+    /// write-back Linux marks the pages clean though the disk never got them, and a later sync
+    /// writes nothing and succeeds; bytes a reopen finds in the page cache are only trusted
+    /// once written again and synced. The range must lie in reserved space, and no store into
+    /// it may run meanwhile (recovery, before any writer of the file exists).
+    fn rewrite(&self, offset: u64, len: u64) -> io::Result<()>;
 }
 
 /// A writable mapping. Its bytes are reached through [`MappedRegion::as_ptr`] only by the

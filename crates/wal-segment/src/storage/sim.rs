@@ -8,7 +8,14 @@
 //! bytes (exactly the pages dirtied since their last sync) is independently lost, kept, or torn
 //! (each of its 512-byte sectors old or new), chosen by a seeded generator. Directory entries
 //! and reserved regions not yet made durable by a sync may vanish the same way. It can also fail
-//! the Nth operation with EIO or ENOSPC, and refuse allocations beyond a capacity.
+//! the Nth operation with EIO or ENOSPC, and refuse allocations and file growth beyond a
+//! capacity.
+//!
+//! A failed sync behaves as Linux's write-back does (ext4, xfs): the pages it was to write are
+//! marked clean although the disk never got them, so a later sync writes nothing for them and
+//! succeeds. They become dirty again only when written again ([`SegmentFile::rewrite`], a
+//! `write_at` over them, or a store that changes their bytes). A reopen in the same "boot"
+//! (the same `SimStorage`) sees them, like the page cache; a crash afterwards may lose them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -71,6 +78,57 @@ struct SimFileState {
     regions: Mutex<Vec<Arc<Region>>>,
     /// The content of a file written with `write_at` (sidecar files): volatile and durable.
     plain: Mutex<(Vec<u8>, Vec<u8>)>,
+    /// Sectors of `plain` a failed sync marked clean without writing them.
+    plain_stale: Mutex<Stale>,
+}
+
+impl SimFileState {
+    /// Bytes of space the file takes.
+    fn bytes(&self) -> u64 {
+        let regions: u64 = lock(&self.regions).iter().map(|region| region.len as u64).sum();
+        regions + lock(&self.plain).0.len() as u64
+    }
+}
+
+/// Writes back the units (of `unit` bytes) of `volatile` in `range` into `durable`, except those
+/// a failed write-back left clean and unchanged since; or, for a failed sync (`failed`), writes
+/// nothing and marks every dirty unit in `range` clean.
+fn write_back(
+    durable: &mut [u8],
+    volatile: &[u8],
+    stale: &mut Stale,
+    unit: usize,
+    range: std::ops::Range<usize>,
+    failed: bool,
+) {
+    let first = range.start / unit;
+    let last = range.end.div_ceil(unit);
+    for index in first..last {
+        let start = index * unit;
+        let end = (start + unit).min(volatile.len()).min(durable.len());
+        if start >= end {
+            break;
+        }
+        let (new, old) = (&volatile[start..end], &mut durable[start..end]);
+        if failed {
+            if new != old {
+                stale.insert(index, new.to_vec());
+            }
+            continue;
+        }
+        if stale.get(&index).is_some_and(|then| then.as_slice() == new) {
+            continue; // clean in the page cache's eyes: nothing is written
+        }
+        stale.remove(&index);
+        old.copy_from_slice(new);
+    }
+}
+
+/// Makes the units of `stale` overlapping `range` dirty again (they were written again).
+fn redirty(stale: &mut Stale, unit: usize, range: std::ops::Range<u64>) {
+    let first = usize::try_from(range.start / unit as u64).unwrap_or(usize::MAX);
+    let last = usize::try_from(range.end.div_ceil(unit as u64)).unwrap_or(usize::MAX);
+    stale.retain(|&index, _| index < first || index >= last);
 }
 
 /// A reserved region: a stable heap buffer (the volatile image) and its durable image.
@@ -82,7 +140,14 @@ struct Region {
     durable: Mutex<Vec<u8>>,
     /// Whether the reservation itself survives a crash (set by the first sync of the region).
     reservation_durable: Mutex<bool>,
+    /// Pages a failed sync marked clean without writing them, with their bytes then: a sync
+    /// skips them while they hold those bytes.
+    stale: Mutex<Stale>,
 }
+
+/// Units (pages or sectors) a failed write-back left clean but not durable, by index, with the
+/// bytes they held then.
+type Stale = BTreeMap<usize, Vec<u8>>;
 
 // SAFETY: `volatile` points into a heap buffer owned by the region (freed in `Drop`); the bytes
 // are only written through mappings by the single writer that owns the unwritten part of a chunk,
@@ -101,6 +166,7 @@ impl Region {
             len,
             durable: Mutex::new(vec![0u8; len]),
             reservation_durable: Mutex::new(false),
+            stale: Mutex::new(Stale::new()),
         }
     }
 
@@ -142,6 +208,12 @@ impl SimStorage {
         lock(&self.state).capacity_bytes = capacity_bytes;
     }
 
+    /// Bytes the files take now (reserved regions and written sidecar files).
+    #[must_use]
+    pub fn used_bytes(&self) -> u64 {
+        lock(&self.state).allocated_bytes
+    }
+
     /// Makes the `n`th operation from now (0 = the next one) fail with `fault`. Operations are
     /// every call of the storage, file and mapping traits.
     pub fn fail_after(&self, n: u64, fault: Fault) {
@@ -162,16 +234,32 @@ impl SimStorage {
 
     /// Counts an operation and fails it if a fault was planned for it.
     fn operation(&self) -> io::Result<()> {
+        self.planned_fault().map_or(Ok(()), |fault| Err(fault_error(fault)))
+    }
+
+    /// Counts an operation and returns the fault planned for it, if any (for a sync, which
+    /// fails in its own way).
+    fn planned_fault(&self) -> Option<Fault> {
         let mut state = lock(&self.state);
         let op = state.ops;
         state.ops += 1;
         match state.planned {
             Some((at, fault)) if at == op => {
                 state.planned = None;
-                Err(fault_error(fault))
+                Some(fault)
             }
-            _ => Ok(()),
+            _ => None,
         }
+    }
+
+    /// Refuses `grow` more bytes beyond the capacity; else counts them.
+    fn take_space(&self, grow: u64) -> io::Result<()> {
+        let mut state = lock(&self.state);
+        if state.capacity_bytes.is_some_and(|cap| state.allocated_bytes + grow > cap) {
+            return Err(fault_error(Fault::NoSpace));
+        }
+        state.allocated_bytes += grow;
+        Ok(())
     }
 
     /// The storage a machine would find after losing power now, with the unsynced state
@@ -216,7 +304,8 @@ impl SimStorage {
                 }
                 let crashed_region = Region::new(region.offset, region.len);
                 let mut bytes = lock(&region.durable).clone();
-                crash_pages(&mut bytes, region.volatile(), &mut rng);
+                let pending = unwritten(region.volatile(), &bytes, &lock(&region.stale), SIM_PAGE_BYTES);
+                crash_pages(&mut bytes, &pending, &mut rng);
                 // SAFETY: a fresh region of the same length, not yet shared.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
@@ -231,7 +320,10 @@ impl SimStorage {
                 lock(&image.regions).push(Arc::new(crashed_region));
             }
             let (volatile, durable) = &*lock(&file.plain);
-            *lock(&image.plain) = crash_plain(durable, volatile, &mut rng);
+            let pending = unwritten(volatile, durable, &lock(&file.plain_stale), SIM_SECTOR_BYTES);
+            let plain = crash_plain(durable, &pending, &mut rng);
+            next.allocated_bytes += plain.0.len() as u64;
+            *lock(&image.plain) = plain;
             next.files.insert(path.clone(), Arc::new(image));
             next.durable_names.insert(path.clone());
         }
@@ -285,6 +377,24 @@ impl SimStorage {
     fn file(&self, path: &Path) -> io::Result<Arc<SimFileState>> {
         lock(&self.state).files.get(path).cloned().ok_or_else(|| io::ErrorKind::NotFound.into())
     }
+}
+
+/// What the page cache still has to write: `volatile`, but with the units a failed write-back
+/// left clean (and unchanged since) as the disk has them, since nothing writes them again. A
+/// crash never brings them to the disk.
+fn unwritten(volatile: &[u8], durable: &[u8], stale: &Stale, unit: usize) -> Vec<u8> {
+    let mut pending = volatile.to_vec();
+    for (&index, then) in stale {
+        let start = index * unit;
+        let end = (start + then.len()).min(pending.len());
+        if start >= end || pending[start..end] != then[..end - start] {
+            continue; // written again since: dirty
+        }
+        for (at, byte) in pending[start..end].iter_mut().enumerate() {
+            *byte = durable.get(start + at).copied().unwrap_or(0);
+        }
+    }
+    pending
 }
 
 /// Resolves an unsynced sidecar file: its length is the old or the new one, and every sector
@@ -373,8 +483,7 @@ impl Storage for SimStorage {
         self.operation()?;
         let mut state = lock(&self.state);
         let file = state.files.remove(path).ok_or(io::ErrorKind::NotFound)?;
-        let freed: u64 = lock(&file.regions).iter().map(|region| region.len as u64).sum();
-        state.allocated_bytes -= freed;
+        state.allocated_bytes -= file.bytes();
         state.removed.insert(path.to_owned(), file);
         Ok(())
     }
@@ -396,8 +505,7 @@ impl Storage for SimStorage {
         let to_durable = state.durable_names.remove(to);
         let replaced = state.files.insert(to.to_owned(), file).map(|old| (old, to_durable));
         if let Some((old, _)) = &replaced {
-            let freed: u64 = lock(&old.regions).iter().map(|region| region.len as u64).sum();
-            state.allocated_bytes -= freed;
+            state.allocated_bytes -= old.bytes();
         }
         // A rename of a file renamed before the last sync undoes to the first name.
         let renamed = match state.renamed.remove(from) {
@@ -523,25 +631,65 @@ impl SegmentFile for SimFile {
     fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
         self.storage.operation()?;
         let start = usize::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let end = start.checked_add(bytes.len()).ok_or(io::ErrorKind::InvalidInput)?;
         let volatile = &mut lock(&self.file.plain).0;
-        if volatile.len() < start + bytes.len() {
-            volatile.resize(start + bytes.len(), 0);
+        if volatile.len() < end {
+            // Growing the file takes space: on a full disk nothing is written.
+            self.storage.take_space((end - volatile.len()) as u64)?;
+            volatile.resize(end, 0);
         }
-        volatile[start..start + bytes.len()].copy_from_slice(bytes);
+        volatile[start..end].copy_from_slice(bytes);
+        redirty(&mut lock(&self.file.plain_stale), SIM_SECTOR_BYTES, offset..end as u64);
         Ok(())
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.storage.operation()?;
         let len = usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
-        lock(&self.file.plain).0.resize(len, 0);
+        let volatile = &mut lock(&self.file.plain).0;
+        if len > volatile.len() {
+            self.storage.take_space((len - volatile.len()) as u64)?;
+        } else {
+            lock(&self.storage.state).allocated_bytes -= (volatile.len() - len) as u64;
+        }
+        volatile.resize(len, 0);
         Ok(())
     }
 
     fn sync_data(&self) -> io::Result<()> {
-        self.storage.operation()?;
+        let fault = self.storage.planned_fault();
         let plain = &mut *lock(&self.file.plain);
-        plain.1.clone_from(&plain.0);
+        let (volatile, durable) = (&plain.0, &mut plain.1);
+        let stale = &mut *lock(&self.file.plain_stale);
+        let len = if fault.is_some() { durable.len() } else { volatile.len() };
+        // The length is metadata: written by a successful sync, kept by a failed one.
+        let mut image = durable.clone();
+        image.resize(volatile.len().max(durable.len()), 0);
+        write_back(
+            &mut image,
+            volatile,
+            stale,
+            SIM_SECTOR_BYTES,
+            0..volatile.len(),
+            fault.is_some(),
+        );
+        image.truncate(len);
+        *durable = image;
+        fault.map_or(Ok(()), |fault| Err(fault_error(fault)))
+    }
+
+    fn rewrite(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.storage.operation()?;
+        let end = offset.checked_add(len).ok_or(io::ErrorKind::InvalidInput)?;
+        for region in lock(&self.file.regions).iter() {
+            let region_end = region.offset + region.len as u64;
+            if region.offset < end && offset < region_end {
+                let from = offset.max(region.offset) - region.offset;
+                let to = end.min(region_end) - region.offset;
+                redirty(&mut lock(&region.stale), SIM_PAGE_BYTES, from..to);
+            }
+        }
+        redirty(&mut lock(&self.file.plain_stale), SIM_SECTOR_BYTES, offset..end);
         Ok(())
     }
 }
@@ -568,17 +716,19 @@ unsafe impl MappedRegion for SimMap {
     }
 
     fn sync(&self, offset: usize, len: usize) -> io::Result<()> {
-        self.storage.operation()?;
+        let fault = self.storage.planned_fault();
         let end = offset
             .checked_add(len)
             .filter(|end| *end <= self.len)
             .ok_or(io::ErrorKind::InvalidInput)?;
-        // Like msync, whole pages are written.
-        let first = (self.start + offset) / SIM_PAGE_BYTES * SIM_PAGE_BYTES;
-        let last = (self.start + end).div_ceil(SIM_PAGE_BYTES) * SIM_PAGE_BYTES;
-        let last = last.min(self.region.len);
-        lock(&self.region.durable)[first..last]
-            .copy_from_slice(&self.region.volatile()[first..last]);
+        // Like msync, whole pages are written; a failed one leaves them clean, unwritten.
+        let range = self.start + offset..self.start + end;
+        let durable = &mut *lock(&self.region.durable);
+        let stale = &mut *lock(&self.region.stale);
+        write_back(durable, self.region.volatile(), stale, SIM_PAGE_BYTES, range, fault.is_some());
+        if let Some(fault) = fault {
+            return Err(fault_error(fault));
+        }
         *lock(&self.region.reservation_durable) = true;
         Ok(())
     }
