@@ -1,17 +1,18 @@
-//! The real storage: files, `fallocate`, shared writable memory maps, and `flock`.
+//! The real storage: files, `fallocate`, shared writable memory maps, and a directory lock.
 //!
 //! Space is reserved with `fallocate` (mode 0), which allocates blocks and extends the file, so
 //! a mapped page always has a block behind it: a full disk is `ENOSPC` from `allocate`, never a
 //! SIGBUS at a store. Mapped files are only ever changed through this crate while the directory
 //! lock is held, so nobody truncates a file under a live mapping.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use memmap2::{Advice, MmapOptions, MmapRaw};
-use rustix::fs::{FallocateFlags, fallocate};
+use rustix::fs::{FallocateFlags, FlockOperation, fallocate, fcntl_lock};
+use rustix::io::Errno;
 
 use super::{MappedRegion, SegmentFile, Storage};
 
@@ -22,11 +23,39 @@ const LOCK_FILE_NAME: &str = "LOCK";
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RealStorage;
 
-/// The directory lock: an exclusive `flock` on `LOCK`, released when dropped or when the
-/// process dies.
+/// The directory lock: an entry in this process's table of held directories, and an exclusive
+/// POSIX record lock (`fcntl(F_SETLK)`) on `LOCK` against other processes; released when
+/// dropped or when the process dies.
+///
+/// Why not `flock`: an `flock` belongs to the open file description, which a child forked by
+/// any thread of the process shares until it execs; a log closed and reopened meanwhile finds
+/// its own lock still held (`Locked`). A POSIX lock belongs to the process and is never
+/// inherited by a child. Its known trap, that closing *any* descriptor of the file in the
+/// process drops it, is kept away by the table: this process opens `LOCK` once per held
+/// directory, and no other code here opens it.
 #[derive(Debug)]
 pub struct RealLock {
-    _file: File,
+    file: Option<File>,
+    key: (u64, u64),
+}
+
+/// The directories this process holds, by the device and inode of their `LOCK` file.
+static HELD: std::sync::Mutex<std::collections::BTreeSet<(u64, u64)>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+fn held() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<(u64, u64)>> {
+    // The set is changed by single inserts and removes: a panic cannot leave it half-written.
+    HELD.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Drop for RealLock {
+    fn drop(&mut self) {
+        // Close (releasing the POSIX lock) before the table lets another handle of this process
+        // lock the directory: closing after its lock was taken would release that one too.
+        let mut held = held();
+        drop(self.file.take());
+        held.remove(&self.key);
+    }
 }
 
 impl Storage for RealStorage {
@@ -38,16 +67,32 @@ impl Storage for RealStorage {
     }
 
     fn try_lock_dir(&self, dir: &Path) -> io::Result<RealLock> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(dir.join(LOCK_FILE_NAME))?;
-        match file.try_lock() {
-            Ok(()) => Ok(RealLock { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
-            Err(TryLockError::Error(error)) => Err(error),
+        use std::os::unix::fs::MetadataExt;
+        let mut held = held();
+        let path = dir.join(LOCK_FILE_NAME);
+        // Held by this process? Decided by the table before the file is opened: opening and
+        // closing `LOCK` here while a handle holds it would release that handle's lock.
+        if let Ok(metadata) = std::fs::metadata(&path)
+            && held.contains(&(metadata.dev(), metadata.ino()))
+        {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+        let metadata = file.metadata()?;
+        let key = (metadata.dev(), metadata.ino());
+        if held.contains(&key) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        match fcntl_lock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {
+                held.insert(key);
+                Ok(RealLock { file: Some(file), key })
+            }
+            Err(error) if error == Errno::AGAIN || error == Errno::ACCESS => {
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -146,6 +191,26 @@ impl SegmentFile for RealFile {
 
     fn sync_data(&self) -> io::Result<()> {
         self.file.sync_data()
+    }
+
+    fn rewrite(&self, offset: u64, len: u64) -> io::Result<()> {
+        // Through the file, not the mapping: `pwrite` of the bytes the shared page cache holds
+        // dirties those pages without a store through memory others may be viewing (the bytes
+        // do not change).
+        const PIECE: u64 = 1 << 20;
+        let mut buffer = vec![0u8; usize::try_from(len.min(PIECE)).unwrap_or(0)];
+        let mut at = offset;
+        let end = offset.checked_add(len).ok_or(io::ErrorKind::InvalidInput)?;
+        while at < end {
+            let piece = usize::try_from((end - at).min(PIECE)).unwrap_or(0);
+            let read = SegmentFile::read_at(self, at, &mut buffer[..piece])?;
+            if read == 0 {
+                break;
+            }
+            self.file.write_all_at(&buffer[..read], at)?;
+            at += read as u64;
+        }
+        Ok(())
     }
 }
 

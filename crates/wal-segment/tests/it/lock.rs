@@ -24,15 +24,29 @@ fn a_second_opener_in_this_process_gets_locked() {
     DirLock::acquire(&storage, &sim_dir()).unwrap();
 }
 
-/// Tries the lock from another process with flock(1), which uses the same `flock` lock.
+/// Starts a probe process on `dir`; returns it once it has answered, and whether it won (a
+/// winner holds the lock until its standard input is closed).
+fn probe(dir: &std::path::Path) -> (std::process::Child, bool) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wal-lock-probe"))
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert!(line == "won\n" || line == "locked\n", "{line:?}");
+    (child, line == "won\n")
+}
+
+/// Whether another process can take the lock right now (it releases it at once).
 fn other_process_can_lock(dir: &std::path::Path) -> bool {
-    let status = Command::new("flock")
-        .args(["--nonblock", "--exclusive"])
-        .arg(dir.join("LOCK"))
-        .arg("true")
-        .status()
-        .expect("flock(1) from util-linux is installed");
-    status.success()
+    let (mut child, won) = probe(dir);
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    won
 }
 
 #[test]
@@ -45,37 +59,49 @@ fn another_process_cannot_take_a_held_lock_and_can_after_release() {
 }
 
 #[test]
-fn the_lock_dies_with_its_holder_process() {
+fn the_lock_dies_with_its_holder_process_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    // A child process takes the lock and is killed while holding it. (`--close` keeps its
-    // `sleep` from inheriting the locked descriptor, so the kill really ends the holder.)
-    let mut child = Command::new("flock")
-        .args(["--exclusive", "--close"])
-        .arg(dir.path().join("LOCK"))
-        .args(["sleep", "30"])
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    // Wait (bounded) until the child holds it.
-    while other_process_can_lock(dir.path()) {
-        assert!(std::time::Instant::now() < deadline, "child never took the lock");
-        std::thread::yield_now();
-    }
+    let (mut child, won) = probe(dir.path());
+    assert!(won);
     assert!(matches!(DirLock::acquire(&RealStorage, dir.path()), Err(Error::Locked { .. })));
     child.kill().unwrap();
     child.wait().unwrap();
-    // flock(1) forks its command and the fork closes its copy of the descriptor just before
-    // exec; a kill inside that window leaves the copy open a moment longer. Bounded wait.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match DirLock::acquire(&RealStorage, dir.path()) {
-            Ok(_) => break,
-            Err(Error::Locked { .. }) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            Err(error) => panic!("the lock outlived its holder: {error}"),
-        }
+    // A process's record locks go with it: no window, no retry.
+    DirLock::acquire(&RealStorage, dir.path()).expect("the lock died with its holder");
+}
+
+/// A log closed and reopened while other threads fork and exec children: a child forked while
+/// the lock was held must not keep it held (an `flock` would, through the copy of the
+/// descriptor the child holds until it execs), so every reopen succeeds at once.
+#[test]
+fn reopening_while_other_threads_spawn_processes_never_finds_the_lock_held() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spawners: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut spawned = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    Command::new("true").status().unwrap();
+                    spawned += 1;
+                }
+                spawned
+            })
+        })
+        .collect();
+    let reopens = crate::reliability_count(2_000, 20_000);
+    for round in 0..reopens {
+        let held = DirLock::acquire(&RealStorage, dir.path())
+            .unwrap_or_else(|error| panic!("reopen {round}: {error}"));
+        drop(held);
     }
+    stop.store(true, Ordering::Relaxed);
+    let spawned: u64 = spawners.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(spawned > 0);
+    println!("lock reopened {reopens} times while {spawned} processes were spawned: never locked");
 }
 
 /// Starts `count` processes that all try to open `dir` at once; returns how many won. Winners
