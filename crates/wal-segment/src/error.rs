@@ -15,12 +15,16 @@ pub enum Error {
         /// The directory.
         dir: PathBuf,
     },
-    /// The disk is full: a chunk could not be reserved. Nothing already written is affected.
-    #[error("out of space reserving {bytes} bytes for {path}")]
+    /// The disk is full: a chunk could not be reserved, or a file could not be created or
+    /// written (a segment, its index, the anchor). Nothing already written is affected, and
+    /// the operation can be retried once space is freed.
+    #[error("out of space: {op} {path} ({bytes} bytes)")]
     OutOfSpace {
-        /// The segment file.
+        /// What was being done ("allocate", "create", "write", ...).
+        op: &'static str,
+        /// The file.
         path: PathBuf,
-        /// Bytes requested.
+        /// Bytes requested (0 when the file system did not say, as for a creation).
         bytes: u64,
     },
     /// A write, map or sync failed. After a failed sync the writer is poisoned (see `Poisoned`).
@@ -117,7 +121,24 @@ pub enum Error {
 
 impl Error {
     /// Wraps an OS error.
-    pub(crate) fn io(op: &'static str, path: &std::path::Path, source: io::Error) -> Error {
+    /// The error of a failed `op` on `path`: `OutOfSpace` if the disk is full and the
+    /// operation was not a sync (a full disk is then only a refusal: nothing is in doubt),
+    /// `Io` otherwise. A sync that fails with `ENOSPC` stays an `Io` error: data it was to make
+    /// durable may be lost, so it must poison, never pass for a harmless refusal.
+    pub fn io(op: &'static str, path: &std::path::Path, source: io::Error) -> Error {
+        Error::io_sized(op, path, 0, source)
+    }
+
+    /// As [`Error::io`], for an operation that needed `bytes` of space.
+    pub fn io_sized(
+        op: &'static str,
+        path: &std::path::Path,
+        bytes: u64,
+        source: io::Error,
+    ) -> Error {
+        if is_out_of_space(&source) && !is_sync(op) {
+            return Error::OutOfSpace { op, path: path.to_owned(), bytes };
+        }
         Error::Io { op, path: path.to_owned(), chunk: None, source }
     }
 
@@ -132,8 +153,17 @@ impl Error {
     }
 }
 
-/// Whether an OS error means the disk is full.
+/// Whether an OS error means the disk is full (or the user's quota is).
 pub(crate) fn is_out_of_space(error: &io::Error) -> bool {
-    error.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error())
+    let code = error.raw_os_error();
+    code == Some(rustix::io::Errno::NOSPC.raw_os_error())
+        || code == Some(rustix::io::Errno::DQUOT.raw_os_error())
         || error.kind() == io::ErrorKind::StorageFull
+        || error.kind() == io::ErrorKind::QuotaExceeded
+}
+
+/// Whether `op` names a sync (`msync`, `sync ...`, `fdatasync`): its failure leaves data in
+/// doubt, whatever the error.
+fn is_sync(op: &str) -> bool {
+    op.contains("sync")
 }

@@ -29,6 +29,8 @@ mod recover;
 mod scan;
 mod seal;
 pub mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod writer;
 
 pub use chunk_header::{

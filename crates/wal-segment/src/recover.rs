@@ -135,28 +135,91 @@ fn open_checked<S: Storage>(
     options: SegmentOptions,
     strictness: Strictness,
 ) -> Result<Opened<S>, Error> {
-    let MappedScan { path, maps, chunks, scan } =
+    let MappedScan { path, file, maps, chunks, scan } =
         map_and_scan(storage, dir, segment_id, first_lsn, options)?;
     let index_path = dir.join(index_file_name(segment_id));
     let stated = read_index(storage, &index_path, segment_id, first_lsn, options)?;
     let Assessment { truth, kept, mut damage, sealed, cut_bytes } =
-        assess(&path, &scan, &chunks, &stated, segment_id);
+        assess(&path, &scan, &chunks, &stated, segment_id, options.chunk_bytes);
     if let Some(error) = damage.take_if(|_| strictness == Strictness::Strict) {
         return Err(error);
     }
-    // What the scan found becomes durable now, so a second crash cannot take it back.
+    // What the scan found becomes durable now, so a second crash cannot take it back. Bytes
+    // past what the index proves durable are written again first: the page cache may hold
+    // them clean without the disk having them (a failed write-back, in this boot), and a sync
+    // of a clean page writes nothing.
+    // (Rewriting allocated space takes none on most filesystems, but converting an unwritten
+    // extent may; on a full disk the sync below is the best there is, and the log still opens.)
+    let end_chunk_len = chunks.get(scan.end_chunk as usize).map_or(0, Bytes::len);
+    let unproven = unproven_range(
+        &scan,
+        kept,
+        sealed.is_some(),
+        cut_bytes,
+        end_chunk_len,
+        options.chunk_bytes,
+    );
+    if let Some((from, to)) = unproven {
+        match file.rewrite(from, to - from).map_err(|e| Error::io("rewrite", &path, e)) {
+            Err(error) if !matches!(error, Error::OutOfSpace { .. }) => return Err(error),
+            _ => {}
+        }
+    }
     for map in maps.iter().take(scan.end_chunk as usize + 1) {
         map.sync(0, map.len_bytes()).map_err(|e| Error::io("msync", &path, e))?;
     }
     let index_status = if kept == stated.entries().len() && kept == truth.entries().len() {
         IndexStatus::Confirmed
     } else {
-        rewrite_index(storage, dir, &index_path, &truth, segment_id)?;
+        // A hint: on a full disk it stays as it was (never ahead of durable data but for
+        // damage, which every open finds again), and the next open rebuilds it.
+        match rewrite_index(storage, dir, &index_path, &truth, segment_id) {
+            Err(error) if !matches!(error, Error::OutOfSpace { .. }) => return Err(error),
+            _ => {}
+        }
         IndexStatus::Rebuilt { kept }
     };
     drop(chunks);
     let readable = chunk_handles::<S>(maps, &scan);
     Ok((RecoveredSegment { scan, index: truth, index_status, sealed, cut_bytes }, readable, damage))
+}
+
+/// The bytes of the file, `[from, to)`, that a reopen in the same boot must write again before
+/// it trusts them: the records the index does not prove durable (its first `proven` entries
+/// are confirmed by the data), with the chunk header before the first of them if it starts
+/// its chunk, and what ends the scan (a zeroed or torn header, or the rest of a torn tail up
+/// to its last nonzero byte, `cut_bytes`). The last matters as much: a cut zeroes the header
+/// of its first cut frame, and if that zeroing is only in the page cache, a power loss would
+/// bring the cut records back. `end_chunk_len` is the length of the chunk the scan ended in;
+/// `sealed`, whether the segment ends with a valid seal.
+fn unproven_range(
+    scan: &SegmentScan,
+    proven: usize,
+    sealed: bool,
+    cut_bytes: u64,
+    end_chunk_len: usize,
+    chunk_bytes: usize,
+) -> Option<(u64, u64)> {
+    let chunk_bytes = chunk_bytes as u64;
+    let end_chunk = u64::from(scan.end_chunk) * chunk_bytes;
+    let scan_end = end_chunk + scan.end_offset as u64;
+    // From the end of the last proven record (what follows it, a padding frame that closed
+    // its chunk or the next chunk's header, is no more proven than the records after it), or
+    // from the segment's start.
+    let from = match proven.checked_sub(1).and_then(|last| scan.records.get(last)) {
+        None => 0,
+        Some(last) => {
+            let frame = wal_format::frame_len(last.record.payload.len()).unwrap_or(0) as u64;
+            u64::from(last.chunk) * chunk_bytes + last.record.offset as u64 + frame
+        }
+    };
+    // A seal the index proves ends the segment: nothing after it is ever read.
+    if sealed && proven == scan.records.len() {
+        return None;
+    }
+    let terminator = cut_bytes.max(CHUNK_HEADER_BYTES as u64);
+    let to = (scan_end + terminator).min(end_chunk + end_chunk_len as u64);
+    (to > from).then_some((from, to))
 }
 
 /// A segment's scan judged against its index and its seal; nothing written yet.
@@ -177,6 +240,7 @@ fn assess(
     chunks: &[Bytes],
     stated: &SegmentIndex,
     segment_id: u64,
+    chunk_bytes: usize,
 ) -> Assessment {
     let truth = SegmentIndex::new(
         scan.records
@@ -202,6 +266,9 @@ fn assess(
             ),
         });
     }
+    if damage.is_none() {
+        damage = cut_short(path, scan, chunks, stated, chunk_bytes);
+    }
     let sealed = match check_seal(path, scan, &truth, segment_id) {
         Ok(sealed) => sealed,
         Err(error) => {
@@ -215,6 +282,44 @@ fn assess(
         rest.iter().rposition(|&byte| byte != 0).map_or(0, |last| last as u64 + 1)
     });
     Assessment { truth, kept, damage, sealed, cut_bytes }
+}
+
+/// Damage by a file cut short: a crash never shortens a file whose chunks were reserved (space
+/// is reserved whole before a chunk's header is written, and a reservation a crash interrupts
+/// holds no header), so a last chunk shorter than a chunk with a valid header, or an index entry
+/// (written only after the sync that made its record durable) in a chunk the file no longer
+/// holds whole, means durable records were lost, not torn.
+fn cut_short(
+    path: &Path,
+    scan: &SegmentScan,
+    chunks: &[Bytes],
+    stated: &SegmentIndex,
+    chunk_bytes: usize,
+) -> Option<Error> {
+    let file_len: u64 = chunks.iter().map(|chunk| chunk.len() as u64).sum();
+    let whole = |chunk: u32| chunks.get(chunk as usize).is_some_and(|c| c.len() == chunk_bytes);
+    let lost =
+        stated.entries().iter().find(|entry| entry.lsn >= scan.next_lsn && !whole(entry.chunk));
+    if let Some(entry) = lost {
+        let listed = stated.entries().iter().filter(|entry| entry.lsn >= scan.next_lsn).count();
+        return Some(Error::Corrupt {
+            path: path.to_owned(),
+            chunk: entry.chunk,
+            reason: format!(
+                "the file ends at byte {file_len}, cutting off {listed} records its index lists                  as durable (from LSN {} at chunk {} offset {})",
+                entry.lsn, entry.chunk, entry.offset
+            ),
+        });
+    }
+    let last = u32::try_from(chunks.len().checked_sub(1)?).ok()?;
+    let started = scan.chunk_salts.len() > last as usize;
+    (started && !whole(last)).then(|| Error::Corrupt {
+        path: path.to_owned(),
+        chunk: last,
+        reason: format!(
+            "the file ends at byte {file_len}, inside chunk {last}, which was started: the file              was cut short"
+        ),
+    })
 }
 
 /// What a segment holds, judged from its bytes alone: for tools that must not modify a log they
@@ -260,7 +365,7 @@ pub fn check_segment_bytes(
             SegmentIndex::decode(bytes, segment_id, first_lsn)
         });
     let Assessment { truth, kept, damage, sealed, cut_bytes } =
-        assess(path, &scan, &chunks, &stated, segment_id);
+        assess(path, &scan, &chunks, &stated, segment_id, options.chunk_bytes);
     let index_status = if kept == stated.entries().len() && kept == truth.entries().len() {
         IndexStatus::Confirmed
     } else {

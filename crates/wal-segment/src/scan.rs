@@ -83,8 +83,9 @@ pub fn scan_segment<S: Storage>(
 }
 
 /// A segment's mappings, its chunks as buffers, and the scan of them.
-pub(crate) struct MappedScan<M> {
+pub(crate) struct MappedScan<F, M> {
     pub(crate) path: std::path::PathBuf,
+    pub(crate) file: F,
     pub(crate) maps: Vec<ChunkMap<M>>,
     pub(crate) chunks: Vec<Bytes>,
     pub(crate) scan: SegmentScan,
@@ -97,20 +98,22 @@ pub(crate) fn map_and_scan<S: Storage>(
     segment_id: u64,
     first_lsn: Lsn,
     options: SegmentOptions,
-) -> Result<MappedScan<<S::File as SegmentFile>::Map>, Error> {
+) -> Result<MappedScan<S::File, <S::File as SegmentFile>::Map>, Error> {
     let path = dir.join(segment_file_name(segment_id));
-    let maps = map_chunks(storage, &path, options)?;
+    let (file, maps) = map_chunks(storage, &path, options)?;
     let chunks: Vec<Bytes> = maps.iter().map(|map| map.bytes(0, map.len_bytes())).collect();
     let scan = scan_chunks(&path, segment_id, first_lsn, options, chunks.iter().cloned())?;
-    Ok(MappedScan { path, maps, chunks, scan })
+    Ok(MappedScan { path, file, maps, chunks, scan })
 }
 
-/// Maps every chunk of the segment file at `path`, the last one only as far as the file goes.
+/// Opens the segment file at `path` and maps every chunk, the last one only as far as the file
+/// goes.
+#[allow(clippy::type_complexity)]
 fn map_chunks<S: Storage>(
     storage: &S,
     path: &Path,
     options: SegmentOptions,
-) -> Result<Vec<ChunkMap<<S::File as SegmentFile>::Map>>, Error> {
+) -> Result<(S::File, Vec<ChunkMap<<S::File as SegmentFile>::Map>>), Error> {
     options.validate()?;
     let file = storage.open(path).map_err(|e| Error::io("open", path, e))?;
     let len = file.len_bytes().map_err(|e| Error::io("stat", path, e))?;
@@ -124,7 +127,7 @@ fn map_chunks<S: Storage>(
         maps.push(ChunkMap::new(map));
         offset += chunk_bytes;
     }
-    Ok(maps)
+    Ok((file, maps))
 }
 
 /// Scans the chunks of a segment given as buffers (each a whole chunk, or less at the end of a

@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use wal_format::{HEADER_SIZE_BYTES, Lsn, Record, Tag, batch_len, frame_len};
 
 use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity};
-use crate::error::{Error, is_out_of_space};
+use crate::error::Error;
 use crate::index::{IndexEntry, SegmentIndex, encode_entry, index_file_name, write_index_file};
 use crate::live::{ChunkRef, Live, LiveChunk, MapOf};
 use crate::mapping::ChunkMap;
@@ -145,6 +145,9 @@ pub struct Sealed<S: Storage> {
     pub chunks: Vec<ChunkRef<S>>,
     /// Every record's position, the seal's included.
     pub positions: RecordPositions,
+    /// Writing or syncing the index failed (a full disk): the seal stands, and the next open
+    /// rebuilds the index from the data. For the caller to report.
+    pub index_failure: Option<Error>,
 }
 
 /// What one sync covers, noted under the caller's lock and run without it.
@@ -633,18 +636,21 @@ impl<S: Storage> SegmentWriter<S> {
         let seal = [Record { tag: Tag::SEAL, payload: &payload }];
         self.reserve_records(&seal, Room::All)?.complete()?;
         self.sync()?;
-        // A sealed segment's index is durable and complete, so its durable point is its end.
-        // The syncs above appended every entry; only a broken index is written anew.
-        if self.index_broken {
-            self.rewrite_index()?;
+        // The index is a hint: the seal stands on the data alone (its sync above), so a
+        // failure to write or sync the index (a full disk) never fails the seal. Recovery
+        // checks the index against the data and rebuilds one that is short or torn. The syncs
+        // above appended every entry; only a broken index is written anew.
+        let index = if self.index_broken {
+            self.rewrite_index()
         } else {
             self.index_file
                 .sync_data()
-                .map_err(|error| Error::io("sync index of", &self.path, error))?;
-        }
+                .map_err(|error| Error::io("sync index of", &self.path, error))
+        };
+        let index_failure = index.err();
         self.close_chunks();
         let positions = std::mem::take(&mut self.positions);
-        Ok(Sealed { info, chunks: self.chunks.clone(), positions })
+        Ok(Sealed { info, chunks: self.chunks.clone(), positions, index_failure })
     }
 
     /// Marks every chunk final: nothing more will be written through this writer.
@@ -891,13 +897,8 @@ fn reserve_chunk<S: Storage>(
 ) -> Result<Map<S>, Error> {
     let bytes = options.chunk_bytes as u64;
     let offset = u64::from(index) * bytes;
-    file.allocate(offset, bytes).map_err(|error| {
-        if is_out_of_space(&error) {
-            Error::OutOfSpace { path: path.to_owned(), bytes }
-        } else {
-            Error::io("allocate", path, error)
-        }
-    })?;
+    file.allocate(offset, bytes)
+        .map_err(|error| Error::io_sized("allocate", path, bytes, error))?;
     let map =
         file.map(offset, options.chunk_bytes).map_err(|error| Error::io("map", path, error))?;
     let map = ChunkMap::new(map);

@@ -2,7 +2,6 @@
 //! what it had and works again once space is freed.
 
 use std::path::Path;
-use std::process::Command;
 
 use wal_format::{Lsn, Record, Tag};
 use wal_segment::{
@@ -52,78 +51,13 @@ fn simulated_full_disk() {
     check_full_disk(&storage, &crate::sim_dir(), move || again.set_capacity(None));
 }
 
-/// A small filesystem mounted for one test, unmounted when dropped.
-struct Mounted {
-    point: tempfile::TempDir,
-    /// The loop image's directory, for loop-mounted filesystems.
-    _image: Option<tempfile::TempDir>,
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        // Busy (a file still open after a failed check): detach it lazily, so that the temporary
-        // directory's removal never reaches into the mounted filesystem.
-        let unmounted = Command::new("umount").arg(self.point.path()).status();
-        if !unmounted.is_ok_and(|status| status.success()) {
-            let _ = Command::new("umount").arg("-l").arg(self.point.path()).status();
-        }
-    }
-}
-
-fn run(command: &mut Command) -> Result<(), String> {
-    match command.output() {
-        Ok(output) if output.status.success() => Ok(()),
-        Ok(output) => {
-            Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr).trim()))
-        }
-        Err(error) => Err(format!("{command:?}: {error}")),
-    }
-}
-
-/// Mounts a small `kind` filesystem (tmpfs, or ext4 or xfs on a loop device); `Err` says why
-/// it could not (not root, no mkfs, no loop device), for the test to print as its skip reason.
-fn mount(kind: &str) -> Result<Mounted, String> {
-    if !rustix::process::geteuid().is_root() {
-        return Err(format!("mounting {kind} needs root"));
-    }
-    let point = tempfile::tempdir().unwrap();
-    if kind == "tmpfs" {
-        run(Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
-            .arg(point.path()))?;
-        return Ok(Mounted { point, _image: None });
-    }
-    // xfs refuses filesystems under 300 MiB; the image is sparse either way.
-    let (mkfs, args, size): (&str, &[&str], u64) = match kind {
-        "ext4" => ("mkfs.ext4", &["-q", "-F", "-m", "0"], 32 << 20),
-        "xfs" => ("mkfs.xfs", &["-q", "-f"], 320 << 20),
-        _ => unreachable!("unknown filesystem {kind}"),
-    };
-    let image_dir = tempfile::tempdir().unwrap();
-    let image = image_dir.path().join(format!("{kind}.img"));
-    std::fs::File::create(&image).unwrap().set_len(size).unwrap();
-    run(Command::new(mkfs).args(args).arg(&image))
-        .map_err(|error| format!("{error} (is {mkfs} installed?)"))?;
-    run(Command::new("mount").args(["-o", "loop"]).arg(&image).arg(point.path()))?;
-    Ok(Mounted { point, _image: Some(image_dir) })
-}
-
-/// Takes all but about `leave` bytes of the filesystem's free space (and at least two chunks)
-/// with a file, so that the log fills the rest, and removing the file frees space again.
-fn leave_free(mounted: &Mounted, leave: u64) -> std::path::PathBuf {
-    let filler = mounted.point.path().join("filler");
-    let stat = rustix::fs::statvfs(mounted.point.path()).unwrap();
-    let free = stat.f_bavail * stat.f_frsize;
-    let file = std::fs::File::create(&filler).unwrap();
-    // At least two chunks' worth, so that removing it frees room for more.
-    let take = free.saturating_sub(leave).max(2 * CHUNK as u64);
-    rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, take).unwrap();
-    file.sync_all().unwrap();
-    filler
-}
+#[path = "../../src/testing.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod testing;
+use testing::{leave_free, mount};
 
 fn full_filesystem(kind: &str) {
-    let mounted = match mount(kind) {
+    let mounted = match mount(kind, 512 << 10) {
         Ok(mounted) => mounted,
         // The torture run promises these cases: there a skip is a failure.
         Err(reason) if std::env::var_os("WAL_TORTURE").is_some() => panic!("{kind}: {reason}"),
@@ -133,8 +67,8 @@ fn full_filesystem(kind: &str) {
         }
     };
     // Room for a few chunks: the disk fills before the segment (64 chunks) does.
-    let filler = leave_free(&mounted, 8 * CHUNK as u64);
-    let dir = mounted.point.path().join("log");
+    let filler = leave_free(&mounted, 8 * CHUNK as u64, 2 * CHUNK as u64);
+    let dir = mounted.path().join("log");
     print!("{kind}: ");
     check_full_disk(&RealStorage, &dir, || std::fs::remove_file(&filler).unwrap());
 }
