@@ -25,8 +25,10 @@ pub const ANCHOR_FILE_NAME: &str = "wal.anchor";
 const MAGIC: &[u8; 8] = b"WALANCHR";
 const SLOT_BYTES: usize = 48;
 const SLOT_STRIDE: usize = 4096;
+/// Bytes of an anchor file: two slots.
+const FILE_BYTES: usize = SLOT_STRIDE + SLOT_BYTES;
 /// The longest valid anchor file: two slots. A longer file is damaged, and is never read.
-pub(crate) const MAX_BYTES: u64 = (SLOT_STRIDE + SLOT_BYTES) as u64;
+pub(crate) const MAX_BYTES: u64 = FILE_BYTES as u64;
 
 /// The open anchor file and what it says.
 pub(crate) struct Anchor<S: Storage> {
@@ -61,16 +63,37 @@ impl<S: Storage> Anchor<S> {
                 let Some((sequence, start, cut)) = decode(&bytes) else {
                     return Err(Error::AnchorDamaged { path });
                 };
-                Ok(Anchor { file, path, sequence, start, cut })
+                let mut anchor = Anchor { file, path, sequence, start, cut };
+                anchor.make_durable()?;
+                Ok(anchor)
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 let file = storage.create(&path).map_err(|e| io_error("create", &path, e))?;
+                // Both slots' blocks are written now, so later updates never need space: an
+                // anchor can be rewritten on a full disk.
+                file.write_at(0, &[0; FILE_BYTES]).map_err(|e| io_error("write", &path, e))?;
                 let mut anchor = Anchor { file, path, sequence: 0, start, cut: Cut::default() };
                 anchor.set_start(start)?;
                 storage.sync_dir(dir).map_err(|e| io_error("sync directory", dir, e))?;
                 Ok(anchor)
             }
             Err(error) => Err(io_error("open", &path, error)),
+        }
+    }
+
+    /// Makes what the anchor says durable by a write of this process, before recovery acts on
+    /// it (deletes segments before the start or after the cut). The slot read may be only in
+    /// the page cache: written by a process that died, or whose sync failed (Linux then marks
+    /// the page clean though the disk never got it, and a later sync writes nothing). So the
+    /// same start and cut are written into the other slot with the next sequence number, and
+    /// synced. On a full disk (the other slot's block never allocated), a plain sync is the
+    /// best there is; the log still opens.
+    fn make_durable(&mut self) -> Result<(), Error> {
+        match self.write(self.start, self.cut) {
+            Err(error) if error.is_out_of_space() => {
+                self.file.sync_data().map_err(|e| io_error("sync", &self.path, e))
+            }
+            other => other,
         }
     }
 
@@ -102,7 +125,10 @@ impl<S: Storage> Anchor<S> {
     }
 
     fn write(&mut self, start: Lsn, cut: Cut) -> Result<(), Error> {
-        let sequence = self.sequence + 1;
+        // The sequence is read from disk: at its end, the file is damaged, never wrapped (a
+        // wrapped sequence would lose to the older slot).
+        let sequence =
+            self.sequence.checked_add(1).ok_or(Error::AnchorDamaged { path: self.path.clone() })?;
         let at = (sequence % 2) * SLOT_STRIDE as u64;
         let slot = encode_slot(sequence, start, cut);
         self.file.write_at(at, &slot).map_err(|e| io_error("write", &self.path, e))?;
@@ -144,7 +170,7 @@ fn decode_slot(slot: &[u8]) -> Option<(u64, Lsn, Cut)> {
 }
 
 fn io_error(op: &'static str, path: &Path, source: io::Error) -> Error {
-    Error::Segment(wal_segment::Error::Io { op, path: path.to_owned(), chunk: None, source })
+    Error::Segment(wal_segment::Error::io(op, path, source))
 }
 
 #[cfg(test)]

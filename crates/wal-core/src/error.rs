@@ -68,6 +68,23 @@ pub enum Error {
         /// The first LSN that was cut.
         at: Lsn,
     },
+    /// A forced prune moved the log's start past this transaction's begin record: it can never
+    /// be replayed, so its deltas and its commit fail rather than be acknowledged.
+    #[error("the transaction that began at LSN {begin} was pruned (the log now starts at {start})")]
+    TransactionPruned {
+        /// Its begin record.
+        begin: Lsn,
+        /// The log's start after the prune.
+        start: Lsn,
+    },
+    /// `truncate_before` would remove the begin record of a transaction still open.
+    #[error("LSN {lsn} is past the begin record (LSN {begin}) of an open transaction")]
+    HeldByTransaction {
+        /// The start asked for.
+        lsn: Lsn,
+        /// The oldest begin record an open transaction holds.
+        begin: Lsn,
+    },
     /// Invalid options.
     #[error("invalid options: {reason}")]
     InvalidOptions {

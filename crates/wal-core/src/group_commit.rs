@@ -41,6 +41,12 @@ pub(crate) enum WaitError<E> {
     Failed,
     /// This thread's sync failed with `E`.
     Sync(E),
+    /// This thread's sync succeeded but did not reach its LSN (the log was closed, or its
+    /// records were cut): it must not be acknowledged. Nothing failed: the group goes on.
+    Short {
+        /// Where the sync's durability ended.
+        target: u64,
+    },
 }
 
 /// What one completed wait did: whether it ran a sync, and for how many waiters.
@@ -129,7 +135,12 @@ impl GroupCommit {
                 let result = match synced {
                     Ok(target) => {
                         self.durable.fetch_max(target, Ordering::AcqRel);
-                        Ok(Waited::Synced { waiters })
+                        // A leader is acknowledged by its own sync only if it covers it.
+                        if self.durable() >= lsn {
+                            Ok(Waited::Synced { waiters })
+                        } else {
+                            Err(WaitError::Short { target })
+                        }
                     }
                     Err(error) => {
                         self.failed.store(true, Ordering::Release);
@@ -212,6 +223,23 @@ mod loom_models {
             }
             assert!(syncs.load(Ordering::Relaxed) <= 2);
             assert_eq!(group.durable(), 2);
+        });
+    }
+
+    /// A sync that cannot reach a waiter's LSN (the log closed under it) acknowledges
+    /// nobody it does not cover, leaves the group usable, and never hangs a waiter.
+    #[test]
+    fn a_sync_short_of_a_waiter_acknowledges_nobody_beyond_it() {
+        loom::model(|| {
+            let group = Arc::new(GroupCommit::new(0));
+            let other = {
+                let group = Arc::clone(&group);
+                loom::thread::spawn(move || group.wait::<()>(2, || Ok(1)))
+            };
+            let mine = group.wait::<()>(1, || Ok(1));
+            assert!(mine.is_ok(), "its own record is covered");
+            assert!(matches!(other.join().unwrap(), Err(WaitError::Short { target: 1 })));
+            assert!(!group.has_failed());
         });
     }
 

@@ -24,6 +24,7 @@ mod entry;
 mod error;
 mod group_commit;
 pub mod inspect;
+mod live_txns;
 mod options;
 pub mod plan;
 mod read;
@@ -46,7 +47,7 @@ pub use stats::StatsSnapshot;
 pub use telemetry::Tracked;
 pub use truncate::PruneReport;
 pub use txn::Txn;
-pub use wal::Wal;
+pub use wal::{Opening, Wal};
 pub use wal_format::{Lsn, Record, Tag};
 pub use wal_segment::{
     ChunkPreparation, Error as SegmentError, RealStorage, SimStorage, Storage, storage,

@@ -226,8 +226,24 @@ pub(crate) fn recover<S: Storage>(
     }
     // Ids only grow, even after every segment file was deleted: a new segment must never have
     // an id the anchor's cut applies to.
-    let next_segment_id =
-        ids.iter().chain(&orphans).max().map_or(0, |id| id + 1).max(cut.below_segment);
+    // Ids and the cut's segment are read from disk: at the end of the id space the log is
+    // refused, never wrapped (a wrapped id would sort first and be superseded: data lost).
+    let highest = ids.iter().chain(&orphans).max().copied();
+    let next_segment_id = highest
+        .map_or(Some(0), |id| id.checked_add(1))
+        .map(|next| next.max(cut.below_segment))
+        .filter(|&next| next < u64::MAX)
+        .ok_or_else(|| Error::Damaged {
+            path: highest.map_or_else(
+                || dir.join(crate::ANCHOR_FILE_NAME),
+                |id| dir.join(segment_file_name(id)),
+            ),
+            reason: format!(
+                "segment ids are exhausted (highest file id {highest:?}, anchor cut below \
+                 segment {})",
+                cut.below_segment
+            ),
+        })?;
     let state = State {
         active: None,
         closed,
@@ -235,6 +251,7 @@ pub(crate) fn recover<S: Storage>(
         next_first_lsn: end,
         anchor,
         retention_floor: None,
+        live_txns: crate::live_txns::LiveTxns::default(),
         cuts: Vec::new(),
         seal_before_start: None,
         preparing: None,

@@ -44,7 +44,9 @@ impl<S: Storage> Wal<S> {
     /// returns); segment files wholly before it are deleted.
     ///
     /// # Errors
-    /// `OutOfRange` if `lsn` is below the start or after the last record; I/O errors.
+    /// `OutOfRange` if `lsn` is below the start or after the last record;
+    /// `HeldByTransaction` if an open transaction began before `lsn` (its commit could never
+    /// be replayed); I/O errors.
     pub fn truncate_before(&self, lsn: Lsn) -> Result<(), Error> {
         let shared = &*self.shared;
         shared.check_usable()?;
@@ -53,6 +55,9 @@ impl<S: Storage> Wal<S> {
             let (start, end) = (state.anchor.start(), state.published_lsn());
             if lsn < start || lsn > end {
                 return Err(Error::OutOfRange { lsn, start, end });
+            }
+            if let Some(begin) = state.live_txns.floor().filter(|&begin| begin < lsn) {
+                return Err(Error::HeldByTransaction { lsn, begin });
             }
             state.anchor.set_start(lsn)?;
             let doomed = state.closed.iter().take_while(|segment| segment.end <= lsn).count();
@@ -92,7 +97,9 @@ impl<S: Storage> Wal<S> {
     }
 
     /// Deletes whole segments, oldest first, until the log holds at most `budget` bytes; stops
-    /// at the retention floor unless `force`. The active segment is never deleted.
+    /// at the retention floor and at the begin record of the oldest open transaction unless
+    /// `force`. The active segment is never deleted. A forced prune past an open transaction's
+    /// begin makes its deltas and its commit fail (`TransactionPruned`).
     ///
     /// # Errors
     /// I/O errors.
@@ -119,11 +126,16 @@ pub(crate) fn prune_locked<S: Storage>(
     let mut held = active_bytes + state.closed.iter().map(|segment| segment.bytes).sum::<u64>();
     let mut report = PruneReport::default();
     let mut doomed = 0;
+    // The retention floor, and the begin record of the oldest open transaction.
+    let floor = match (state.retention_floor, state.live_txns.floor()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     for segment in &state.closed {
         if held <= budget {
             break;
         }
-        if let Some(floor) = state.retention_floor.filter(|&floor| !force && segment.end > floor) {
+        if let Some(floor) = floor.filter(|&floor| !force && segment.end > floor) {
             report.held_by_floor = Some(floor);
             break;
         }
@@ -135,6 +147,8 @@ pub(crate) fn prune_locked<S: Storage>(
         // Never backwards: a segment kept by recovery may end below the start already.
         let start = state.closed[doomed - 1].end.max(state.anchor.start());
         state.anchor.set_start(start)?;
+        // A forced prune may pass open transactions' begin records: they can never commit.
+        state.live_txns.start_moved(start);
         report.held_back = remove_front(shared, state, doomed);
         report.bytes_freed -= report.held_back.iter().map(|held| held.bytes).sum::<u64>();
     }
@@ -181,9 +195,14 @@ fn cut_tail<S: Storage>(
     while state.closed.last().is_some_and(|segment| segment.first >= keep_below) {
         superseded.push(state.closed.pop().expect("checked"));
     }
-    if let Some(segment) = state.closed.last_mut() {
-        segment.end = segment.end.min(keep_below);
+    if let Some(segment) = state.closed.last_mut().filter(|segment| segment.end > keep_below) {
+        // Its seal (at `end - 1`) is among the records cut: it no longer ends sealed, so a
+        // reader waiting at its end is never moved past a record by a later prune.
+        segment.end = keep_below;
+        segment.sealed = false;
     }
+    // Open transactions with records from `keep_below` on can never commit whole.
+    state.live_txns.cut(keep_below);
     let epoch = shared.epoch.fetch_add(1, Ordering::AcqRel) + 1;
     state.cuts.push((epoch, keep_below));
     state.next_first_lsn = keep_below;

@@ -14,7 +14,7 @@ use wal_telemetry::{Kind, Registration};
 
 use crate::entry::{DELTA_PREFIX_BYTES, TxnId, is_record_tag};
 use crate::error::Error;
-use crate::wal::{Shared, Wal};
+use crate::wal::{Shared, Step, Wal, lock_state};
 
 /// An open transaction. Dropping it without [`Txn::commit`] or [`Txn::abort`] appends an
 /// abort (errors then are ignored: the transaction is unfinished either way, and recovery
@@ -26,6 +26,8 @@ pub struct Txn<S: Storage = RealStorage> {
     /// Reused for every delta: the id, the tag, then the payload.
     buffer: Vec<u8>,
     finished: bool,
+    /// Whether it is still among the log's live transactions (holding its begin as a floor).
+    live: bool,
     /// The transaction's entry in the log's registry: its site and its age.
     registration: Option<Registration>,
 }
@@ -38,14 +40,15 @@ impl<S: Storage> Wal<S> {
     #[track_caller]
     pub fn begin(&self) -> Result<Txn<S>, Error> {
         let id = self.shared.next_txn_id();
-        let begin_lsn =
-            self.shared.write(&[Record { tag: Tag::TXN_BEGIN, payload: &id.to_le_bytes() }])?;
+        let begin = [Record { tag: Tag::TXN_BEGIN, payload: &id.to_le_bytes() }];
+        let begin_lsn = self.shared.write_step(&begin, Step::Begin(id))?;
         Ok(Txn {
             shared: Arc::clone(&self.shared),
             id,
             begin_lsn,
             buffer: Vec::new(),
             finished: false,
+            live: true,
             registration: self.shared.register(Kind::Transaction),
         })
     }
@@ -71,7 +74,8 @@ impl<S: Storage> Txn<S> {
         self.buffer.extend_from_slice(&self.id.to_le_bytes());
         self.buffer.push(tag.byte());
         self.buffer.extend_from_slice(payload);
-        self.shared.write(&[Record { tag: Tag::DELTA, payload: &self.buffer }])
+        let delta = [Record { tag: Tag::DELTA, payload: &self.buffer }];
+        self.shared.write_step(&delta, Step::Continue(self.id))
     }
 
     /// Commits: appends the commit record and, under `Durability::Commit`, returns once it
@@ -80,10 +84,15 @@ impl<S: Storage> Txn<S> {
     /// # Errors
     /// As [`Wal::append`]. If the commit record was written but the sync failed, the log is
     /// poisoned and the transaction's fate is decided by what reached the disk.
+    /// `TransactionPruned` or `Truncated` if a forced prune or a `truncate_after` removed any
+    /// of its records (before or while it commits): it is not acknowledged, since no replay
+    /// would yield it.
     pub fn commit(mut self) -> Result<Lsn, Error> {
         self.finished = true;
         let lsn = self.marker(Tag::TXN_COMMIT)?;
         self.shared.committed(Lsn(lsn.0 + 1))?;
+        // Still live until here: its begin held the floor through the wait.
+        self.end()?;
         Ok(lsn)
     }
 
@@ -94,7 +103,7 @@ impl<S: Storage> Txn<S> {
     /// syncs. The transaction is committed once the record is durable.
     ///
     /// # Errors
-    /// As [`Wal::append`].
+    /// As [`Wal::append`]; `TransactionPruned` or `Truncated` as [`Txn::commit`].
     pub fn commit_unsynced(mut self) -> Result<Lsn, Error> {
         self.finished = true;
         self.marker(Tag::TXN_COMMIT)
@@ -116,7 +125,16 @@ impl<S: Storage> Txn<S> {
     }
 
     fn marker(&self, tag: Tag) -> Result<Lsn, Error> {
-        self.shared.write(&[Record { tag, payload: &self.id.to_le_bytes() }])
+        let step = if tag == Tag::TXN_COMMIT { Step::Continue(self.id) } else { Step::Plain };
+        self.shared.write_step(&[Record { tag, payload: &self.id.to_le_bytes() }], step)
+    }
+
+    /// Leaves the live transactions (once); the error says whether its records were removed.
+    fn end(&mut self) -> Result<(), Error> {
+        if !std::mem::replace(&mut self.live, false) {
+            return Ok(());
+        }
+        lock_state(&self.shared).live_txns.end(self.id)
     }
 }
 
@@ -125,6 +143,7 @@ impl<S: Storage> Drop for Txn<S> {
         if !self.finished {
             let _ = self.marker(Tag::TXN_ABORT);
         }
+        let _ = self.end();
         if let Some(registration) = self.registration.take() {
             self.shared.registry.deregister(registration);
         }

@@ -28,6 +28,7 @@ use crate::background::{Background, Signal};
 use crate::entry::{TxnId, is_record_tag};
 use crate::error::Error;
 use crate::group_commit::{GroupCommit, WaitError, Waited};
+use crate::live_txns::LiveTxns;
 use crate::options::{Durability, Options};
 use crate::recovery::{self, RecoveryReport};
 use crate::stats::Stats;
@@ -101,6 +102,8 @@ pub(crate) struct State<S: Storage> {
     pub(crate) anchor: Anchor<S>,
     /// Pruning by size never removes records at or after this LSN (unless forced).
     pub(crate) retention_floor: Option<Lsn>,
+    /// The transactions begun and not yet ended: their begin records are a floor too.
+    pub(crate) live_txns: LiveTxns,
     /// Every `truncate_after` of this process: the epoch it set and the first LSN it cut, so a
     /// reader that read past a cut learns of it.
     pub(crate) cuts: Vec<(u64, Lsn)>,
@@ -130,6 +133,17 @@ pub(crate) struct ClosedSegment<S: Storage> {
     pub(crate) life: Arc<SegmentLife>,
 }
 
+/// What a write is, for the live transactions.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Step {
+    /// A self-contained record (or the engine's own).
+    Plain,
+    /// The begin record of transaction `TxnId`.
+    Begin(TxnId),
+    /// A delta or the commit of transaction `TxnId`, which must still be whole.
+    Continue(TxnId),
+}
+
 /// Wakes tailing readers when records are published.
 pub(crate) struct TailSignal {
     lock: Mutex<()>,
@@ -152,29 +166,49 @@ impl Wal<RealStorage> {
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<(Self, RecoveryReport), Error> {
         Wal::open_in(RealStorage, dir, options)
     }
-}
 
-impl<S: Storage> Wal<S> {
-    /// Opens the log in `dir` on `storage` (a `SimStorage` in tests).
+    /// Recovers the log in `dir` without writing to it yet, for a caller that decides from
+    /// the [`RecoveryReport`] whether to go on ([`Opening::finish`]) or to give up (drop the
+    /// `Opening`: the log holds nothing it did not hold before, beyond recovery's repairs).
     ///
     /// # Errors
     /// As [`Wal::open`].
-    pub fn open_in(
-        storage: S,
-        dir: impl AsRef<Path>,
-        options: Options,
-    ) -> Result<(Self, RecoveryReport), Error> {
-        options.validate()?;
-        let dir = dir.as_ref().to_owned();
-        storage.create_dir_all(&dir).map_err(|e| wal_segment::Error::Io {
-            op: "create directory",
-            path: dir.clone(),
-            chunk: None,
-            source: e,
-        })?;
-        let lock = DirLock::acquire(&storage, &dir)?;
-        let ledger = Ledger::new();
-        let recovered = recovery::recover(&storage, &dir, &options, &ledger)?;
+    pub fn recover(dir: impl AsRef<Path>, options: Options) -> Result<Opening, Error> {
+        Wal::recover_in(RealStorage, dir, options)
+    }
+}
+
+/// A log recovered and locked, not yet written to: what [`Wal::recover_in`] returns.
+///
+/// Recovery itself only repairs (it deletes files the log no longer includes, rewrites an
+/// index, makes durable what it found); the writes that change the log (the new segment that
+/// makes a cut permanent, the aborts that close transactions a crash left open) wait for
+/// [`Opening::finish`]. So a caller that refuses the log after looking at it (a snapshot
+/// ahead of it, say) leaves it as it was.
+pub struct Opening<S: Storage = RealStorage> {
+    storage: S,
+    dir: PathBuf,
+    options: Options,
+    lock: DirLock<S>,
+    ledger: Arc<Ledger>,
+    recovered: recovery::Recovered<S>,
+}
+
+impl<S: Storage> Opening<S> {
+    /// What recovery found and did.
+    #[must_use]
+    pub fn report(&self) -> &RecoveryReport {
+        &self.recovered.report
+    }
+
+    /// Starts the log: makes a cut durable, closes transactions a crash left open, and hands
+    /// the log out.
+    ///
+    /// # Errors
+    /// I/O errors of those writes (a full disk is not one: the log opens for reading and
+    /// pruning, and the next open does them again).
+    pub fn finish(self) -> Result<(Wal<S>, RecoveryReport), Error> {
+        let Opening { storage, dir, options, lock, ledger, recovered } = self;
         let report = &recovered.report;
         let mut recovery = RecoveryFigures::default();
         recovery.segments = report.segments as u64;
@@ -226,16 +260,56 @@ impl<S: Storage> Wal<S> {
             lock: Some(lock),
         };
         // Transactions a crash left open can never finish: close them, so replay and the next
-        // recovery need not carry them.
+        // recovery need not carry them. On a full disk they stay open on disk (never visible:
+        // replay yields only committed ones) and the next open closes them.
         if !recovered.unfinished.is_empty() {
             let ids: Vec<[u8; 8]> =
                 recovered.unfinished.iter().map(|id| id.to_le_bytes()).collect();
             let aborts: Vec<Record<'_>> =
                 ids.iter().map(|id| Record { tag: Tag::TXN_ABORT, payload: id }).collect();
-            wal.shared.write(&aborts)?;
-            wal.sync()?;
+            match wal.shared.write(&aborts).and_then(|_| wal.sync()) {
+                Err(error) if error.is_out_of_space() => {
+                    tracing::warn!(target: "wal::recovery", %error, unfinished = ids.len(),
+                        "could not close the transactions a crash left open; the next open will");
+                }
+                other => other?,
+            }
         }
         Ok((wal, report))
+    }
+}
+
+impl<S: Storage> Wal<S> {
+    /// Opens the log in `dir` on `storage` (a `SimStorage` in tests).
+    ///
+    /// # Errors
+    /// As [`Wal::open`].
+    pub fn open_in(
+        storage: S,
+        dir: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<(Self, RecoveryReport), Error> {
+        Wal::recover_in(storage, dir, options)?.finish()
+    }
+
+    /// Recovers the log in `dir` on `storage` without writing to it yet: [`Wal::recover`].
+    ///
+    /// # Errors
+    /// As [`Wal::open`].
+    pub fn recover_in(
+        storage: S,
+        dir: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<Opening<S>, Error> {
+        options.validate()?;
+        let dir = dir.as_ref().to_owned();
+        storage
+            .create_dir_all(&dir)
+            .map_err(|e| wal_segment::Error::io("create directory", &dir, e))?;
+        let lock = DirLock::acquire(&storage, &dir)?;
+        let ledger = Ledger::new();
+        let recovered = recovery::recover(&storage, &dir, &options, &ledger)?;
+        Ok(Opening { storage, dir, options, lock, ledger, recovered })
     }
 
     /// Appends one self-contained record with `tag` (a user tag or `Tag::ENTRY`) and returns
@@ -352,7 +426,9 @@ impl<S: Storage> Wal<S> {
 
 impl<S: Storage> Drop for Wal<S> {
     /// Stops the background syncer and wakes tailing readers. Nothing is synced: under
-    /// `Buffered` or `Periodic`, call [`Wal::sync`] first to keep the last writes.
+    /// `Buffered` or `Periodic`, call [`Wal::sync`] first to keep the last writes. A commit
+    /// still waiting for its sync on another thread gets `Closed` (it is never acknowledged
+    /// without a sync covering it).
     fn drop(&mut self) {
         for mut thread in [self.syncer.take(), self.housekeeper.take()].into_iter().flatten() {
             thread.stop();
@@ -382,6 +458,13 @@ impl<S: Storage> Shared<S> {
     /// Reserves, writes and publishes `records`, rolling to a new segment when the current
     /// one is full. Returns the first LSN.
     pub(crate) fn write(&self, records: &[Record<'_>]) -> Result<Lsn, Error> {
+        self.write_step(records, Step::Plain)
+    }
+
+    /// As [`Shared::write`], for a record of a transaction: under the same lock that reserves
+    /// its LSNs, a begin enters the live transactions, and a delta or commit first checks that
+    /// no removal took the transaction's records (see `live_txns`).
+    pub(crate) fn write_step(&self, records: &[Record<'_>], step: Step) -> Result<Lsn, Error> {
         if records.is_empty() {
             return Ok(lock_state(self).next_lsn());
         }
@@ -392,9 +475,21 @@ impl<S: Storage> Shared<S> {
                 if self.closed.load(Ordering::Acquire) {
                     return Err(Error::Closed);
                 }
+                if let Step::Continue(id) = step {
+                    state.live_txns.check(id)?;
+                }
                 let writer = state.writer(self)?;
+                let first = writer.next_lsn();
                 match writer.reserve(records) {
-                    Ok(reservation) => reservation,
+                    Ok(reservation) => {
+                        let last = Lsn(first.0 + records.len() as u64 - 1);
+                        match step {
+                            Step::Plain => {}
+                            Step::Begin(id) => state.live_txns.begun(id, first),
+                            Step::Continue(id) => state.live_txns.wrote(id, last),
+                        }
+                        reservation
+                    }
                     // A batch that does not fit in a fresh segment never will; otherwise the
                     // segment is full: roll, and try again (other threads may fill the next
                     // one first, so this can repeat).
@@ -436,6 +531,12 @@ impl<S: Storage> Shared<S> {
             }
             Err(WaitError::Failed) => Err(self.poisoned_error()),
             Err(WaitError::Sync(error)) => Err(self.poison_with(error)),
+            // No sync can cover it: the log closed before its record was made durable, or a
+            // cut removed it.
+            Err(WaitError::Short { .. }) if self.closed.load(Ordering::Acquire) => {
+                Err(Error::Closed)
+            }
+            Err(WaitError::Short { target }) => Err(Error::Truncated { at: Lsn(target) }),
         }
     }
 
@@ -446,6 +547,9 @@ impl<S: Storage> Shared<S> {
             let mut state = lock_state(self);
             match state.active.as_mut() {
                 Some(writer) => writer.begin_sync()?,
+                // Closing retired the active segment unsynced: nothing more becomes durable,
+                // and waiters beyond the watermark are told so (never acknowledged).
+                None if self.closed.load(Ordering::Acquire) => return Ok(self.commit.durable()),
                 // Every closed segment was sealed durable.
                 None => return Ok(state.next_first_lsn.0),
             }
@@ -500,6 +604,10 @@ impl<S: Storage> Shared<S> {
                     return Err(self.poison_with(error.into()));
                 }
             };
+            if let Some(error) = &sealed.index_failure {
+                tracing::warn!(target: "wal::segment", %error, segment = id,
+                    "sealed; its index is left for the next open to rebuild");
+            }
             let end = Lsn(sealed.info.seal_lsn.0 + 1);
             let (chunks, index) = (sealed.chunks, sealed.positions);
             let sealed = true;
@@ -508,8 +616,13 @@ impl<S: Storage> Shared<S> {
             self.commit.raise(end.0);
             self.stats.rolled();
             // The next segment is created by the next append (which reports a full disk).
-            if let Some(limit) = self.options.size_limit {
-                crate::truncate::prune_locked(self, &mut state, limit, false)?;
+            // A prune that fails (the anchor cannot be written on a full disk) removed nothing
+            // and is tried again at the next roll; the append that rolled goes on.
+            if let Some(limit) = self.options.size_limit
+                && let Err(error) = crate::truncate::prune_locked(self, &mut state, limit, false)
+            {
+                tracing::warn!(target: "wal::prune", %error, "size-limit prune failed; retried at \
+                    the next roll");
             }
             Ok(())
         })
@@ -563,7 +676,9 @@ impl<S: Storage> State<S> {
             let mut writer = SegmentWriter::start(prepared, self.next_first_lsn);
             writer.track(SegmentLife::new(&shared.ledger, writer.segment_id()));
             self.active = Some(writer);
-            self.next_segment_id += 1;
+            // Recovery refuses a log whose next id is `u64::MAX`; one id per segment after that
+            // cannot run out.
+            self.next_segment_id = self.next_segment_id.saturating_add(1);
             self.prepare_next(shared);
         }
         Ok(self.active.as_mut().expect("started above"))
