@@ -3,8 +3,8 @@
 //! a list of the records written (the model of `crates/wal-core/tests/it/model/machine.rs`,
 //! included as it is: the proptest test and this target check the same rules).
 //!
-//! Input: one durability byte (odd: `Commit`, even: `Buffered`), then operations of an opcode
-//! byte and its operands (little-endian), at most 64 of them.
+//! Input: one mode byte (bit 0: `Commit` or `Buffered`; bit 1: a size limit), then operations
+//! of an opcode byte and its operands (little-endian), at most 64 of them.
 #![no_main]
 
 #[path = "../../crates/wal-core/tests/it/model/machine.rs"]
@@ -55,7 +55,7 @@ impl Input<'_> {
     }
 
     fn op(&mut self) -> Option<Op> {
-        Some(match self.byte()? % 8 {
+        Some(match self.byte()? % 14 {
             0 => Op::Append(self.u16()? % 3000),
             1 => {
                 let count = usize::from(self.byte()? % 6);
@@ -70,7 +70,13 @@ impl Input<'_> {
             4 => Op::TruncateAfter(self.u16()?),
             5 => Op::TruncateBefore(self.u16()?),
             6 => Op::Reopen,
-            _ => Op::Crash(self.u64()?),
+            7 => Op::Crash(self.u64()?),
+            8 => Op::Fill(usize::from(self.byte()?) % 200 + 1),
+            9 => Op::Begin,
+            10 => Op::Delta(self.u16()? % 2000),
+            11 => Op::Commit,
+            12 => Op::Abort,
+            _ => Op::Prune { force: self.byte()? % 2 == 1 },
         })
     }
 }
@@ -79,7 +85,9 @@ fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     let Some(mode) = input.byte() else { return };
     let durability = if mode % 2 == 1 { Durability::Commit } else { Durability::Buffered };
-    let mut model = Model::new(durability);
+    // Bit 1: every roll prunes to a size limit, with transactions open across it.
+    let limit = (mode & 2 != 0).then_some(256 << 10);
+    let mut model = Model::with_size_limit(durability, limit);
     for _ in 0..64 {
         let Some(op) = input.op() else { break };
         model.run(op);

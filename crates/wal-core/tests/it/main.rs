@@ -3,10 +3,13 @@
 mod bad_input;
 mod basics;
 mod corruption;
+mod disk_full;
+mod extremes;
 mod faults;
 mod kill;
 mod lifecycle;
 mod model;
+mod open_txns;
 mod recovery_crashes;
 mod recovery_modes;
 mod stress;

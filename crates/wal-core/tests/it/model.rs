@@ -23,6 +23,12 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::TruncateBefore),
         1 => Just(Op::Reopen),
         2 => any::<u64>().prop_map(Op::Crash),
+        2 => (1usize..200).prop_map(Op::Fill),
+        2 => Just(Op::Begin),
+        2 => (0usize..2000).prop_map(Op::Delta),
+        1 => Just(Op::Commit),
+        1 => Just(Op::Abort),
+        1 => any::<bool>().prop_map(|force| Op::Prune { force }),
     ]
 }
 
@@ -35,10 +41,12 @@ fn the_log_is_always_a_prefix_holding_everything_acknowledged() {
         ProptestConfig { max_shrink_iters: 200, cases: defaults.cases.max(2048), ..defaults };
     let cases = config.cases;
     let mut runner = proptest::test_runner::TestRunner::new(config);
-    let strategy = (prop::collection::vec(op(), 1..40), any::<bool>());
-    let result = runner.run(&strategy, |(ops, commit)| {
+    let strategy = (prop::collection::vec(op(), 1..40), any::<bool>(), any::<bool>());
+    let result = runner.run(&strategy, |(ops, commit, limited)| {
         let durability = if commit { Durability::Commit } else { Durability::Buffered };
-        let mut model = Model::new(durability);
+        // With a size limit, every roll prunes: transactions stay open across it.
+        let limit = limited.then_some(256 << 10);
+        let mut model = Model::with_size_limit(durability, limit);
         for op in ops {
             model.run(op);
         }

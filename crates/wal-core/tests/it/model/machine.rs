@@ -5,12 +5,18 @@
 //! (nothing invented, nothing reordered, no hole), and that prefix must contain every record
 //! acknowledged as durable. Under `Durability::Commit` that is every committed record.
 //!
+//! A transaction can stay open across any other operation (appends that roll segments and,
+//! with a size limit, prune them; forced and unforced prunes; cuts on either side; reopens and
+//! crashes that drop the log under it). Its begin record must never be pruned unless forced;
+//! a commit that returns `Ok` must be yielded by replay; a commit after a removal of any of its
+//! records must fail.
+//!
 //! Self-contained but for `TAG`, `open_sim` and `small` from the parent module, so that the
 //! fuzz target (`fuzz/fuzz_targets/op_model.rs`) includes this very file.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use wal_core::{Durability, EntryKind, Lsn, SimStorage, Wal};
+use wal_core::{Durability, EntryKind, Error, Lsn, SimStorage, Txn, Wal};
 
 use super::{TAG, open_sim, small};
 
@@ -33,6 +39,30 @@ pub(crate) enum Op {
     TruncateBefore(usize),
     Reopen,
     Crash(u64),
+    /// Appends this many 900-byte records: enough to roll segments (and prune, with a limit).
+    Fill(usize),
+    /// Begins the open transaction (if none is open).
+    Begin,
+    /// A delta of this length in the open transaction.
+    Delta(usize),
+    /// Commits the open transaction.
+    Commit,
+    /// Aborts the open transaction.
+    Abort,
+    /// Prunes to an empty budget, forced or not.
+    Prune {
+        force: bool,
+    },
+}
+
+/// The transaction the model keeps open across other operations.
+struct OpenTxn {
+    txn: Txn<SimStorage>,
+    id: u64,
+    begin: Lsn,
+    last: Lsn,
+    /// A forced prune or a cut removed some of its records: it can never commit.
+    removed: bool,
 }
 
 /// A record as the model knows it: what it is and its bytes (LSNs are the log's business).
@@ -65,14 +95,47 @@ pub(crate) struct Model {
     /// How many of `records` are acknowledged durable.
     durable: usize,
     salt: u64,
+    size_limit: Option<u64>,
+    open: Option<OpenTxn>,
 }
 
 impl Model {
-    /// A fresh log on simulated storage under `durability`.
-    pub(crate) fn new(durability: Durability) -> Model {
+    /// A fresh log that prunes itself to `size_limit` bytes at every roll.
+    pub(crate) fn with_size_limit(durability: Durability, size_limit: Option<u64>) -> Model {
         let storage = SimStorage::new();
-        let (wal, _) = open_sim(&storage, small(durability));
-        Model { storage, wal: Some(wal), durability, records: Vec::new(), durable: 0, salt: 0 }
+        let options = small(durability).with_size_limit(size_limit);
+        let (wal, _) = open_sim(&storage, options);
+        Model {
+            storage,
+            wal: Some(wal),
+            durability,
+            records: Vec::new(),
+            durable: 0,
+            salt: 0,
+            size_limit,
+            open: None,
+        }
+    }
+
+    fn options(&self) -> wal_core::Options {
+        small(self.durability).with_size_limit(self.size_limit)
+    }
+
+    /// The log may have pruned its front: the model drops the same records, and checks that
+    /// the log holds exactly the rest, and that an open transaction's begin was kept unless
+    /// a forced prune removed it.
+    fn follow_start(&mut self) {
+        let held = read_all(self.wal());
+        assert!(held.len() <= self.records.len(), "the log holds records never written");
+        let gone = self.records.len() - held.len();
+        let rest: Vec<&Seen> = held.iter().map(|(_, seen)| seen).collect();
+        assert!(self.records[gone..].iter().eq(rest), "the log is not the model's suffix");
+        self.records.drain(..gone);
+        self.durable = self.durable.saturating_sub(gone);
+        let start = self.wal().start_lsn();
+        if let Some(open) = self.open.as_ref().filter(|open| !open.removed) {
+            assert!(open.begin >= start, "the begin of an open transaction was pruned");
+        }
     }
 
     fn wal(&self) -> &Wal<SimStorage> {
@@ -90,9 +153,12 @@ impl Model {
     }
 
     fn reopen(&mut self, storage: SimStorage, crashed: bool) {
+        // The log goes first, under its open transaction (whose drop then finds it closed).
+        let open = self.open.take();
         drop(self.wal.take());
+        drop(open);
         self.storage = storage;
-        let (wal, _) = open_sim(&self.storage, small(self.durability));
+        let (wal, _) = open_sim(&self.storage, self.options());
         let held = read_all(&wal);
         // The common prefix with what was written; after it, only the aborts recovery appends
         // for transactions a crash left open may follow.
@@ -117,6 +183,12 @@ impl Model {
 
     /// Runs one operation and checks the log against the model after every reopen.
     pub(crate) fn run(&mut self, op: Op) {
+        self.apply(op);
+        // Any write may have rolled a segment and pruned the log to its size limit.
+        self.follow_start();
+    }
+
+    fn apply(&mut self, op: Op) {
         self.salt += 1;
         let salt = self.salt;
         match op {
@@ -125,6 +197,74 @@ impl Model {
                 self.wal().append(TAG, &bytes).unwrap();
                 self.push(EntryKind::Record { tag: TAG }, bytes);
                 self.acknowledge_commit();
+            }
+            Op::Fill(count) => {
+                for n in 0..count {
+                    let bytes = payload(900, salt ^ n as u64);
+                    self.wal().append(TAG, &bytes).unwrap();
+                    self.push(EntryKind::Record { tag: TAG }, bytes);
+                    self.acknowledge_commit();
+                }
+            }
+            Op::Begin => {
+                if self.open.is_some() {
+                    return;
+                }
+                let txn = self.wal().begin().unwrap();
+                let (id, begin) = (txn.id(), txn.begin_lsn());
+                self.push(EntryKind::Begin { txn: id }, Vec::new());
+                self.open = Some(OpenTxn { txn, id, begin, last: begin, removed: false });
+            }
+            Op::Delta(len) => {
+                let Some(open) = self.open.as_mut() else { return };
+                let bytes = payload(len, salt);
+                match open.txn.delta(TAG, &bytes) {
+                    Ok(lsn) => {
+                        assert!(!open.removed, "a delta of a removed transaction was written");
+                        open.last = lsn;
+                        let id = open.id;
+                        self.push(EntryKind::Delta { txn: id, tag: TAG }, bytes);
+                    }
+                    Err(Error::Truncated { .. } | Error::TransactionPruned { .. }) => {
+                        assert!(open.removed, "a delta of a whole transaction refused");
+                    }
+                    Err(other) => panic!("delta: {other}"),
+                }
+            }
+            Op::Commit => {
+                let Some(open) = self.open.take() else { return };
+                let removed = open.removed;
+                let id = open.id;
+                match open.txn.commit() {
+                    Ok(lsn) => {
+                        assert!(!removed, "a removed transaction committed");
+                        self.push(EntryKind::Commit { txn: id }, Vec::new());
+                        self.acknowledge_commit();
+                        let replayed = self.wal().replay().unwrap().any(|unit| {
+                            let unit = unit.unwrap();
+                            unit.txn == Some(id) && unit.commit_lsn == lsn
+                        });
+                        assert!(replayed, "an acknowledged commit is not replayed");
+                    }
+                    Err(Error::Truncated { .. } | Error::TransactionPruned { .. }) => {
+                        assert!(removed, "the commit of a whole transaction refused");
+                    }
+                    Err(other) => panic!("commit: {other}"),
+                }
+            }
+            Op::Abort => {
+                let Some(open) = self.open.take() else { return };
+                let id = open.id;
+                open.txn.abort().unwrap();
+                self.push(EntryKind::Abort { txn: id }, Vec::new());
+            }
+            Op::Prune { force } => {
+                let report = self.wal().prune(0, force).unwrap();
+                let intact = self.open.as_mut().filter(|open| !open.removed);
+                if let Some(open) = intact.filter(|open| open.begin < report.start) {
+                    assert!(force, "an unforced prune passed an open transaction's begin");
+                    open.removed = true;
+                }
             }
             Op::Txn { deltas, commit } => {
                 let mut txn = self.wal().begin().unwrap();
@@ -170,7 +310,11 @@ impl Model {
                     return;
                 }
                 let keep = index % held.len() + 1;
-                self.wal().truncate_after(held[keep - 1].0).unwrap();
+                let cut = held[keep - 1].0;
+                self.wal().truncate_after(cut).unwrap();
+                if let Some(open) = self.open.as_mut().filter(|open| open.last > cut) {
+                    open.removed = true;
+                }
                 self.records.truncate(keep);
                 self.durable = keep;
                 assert_eq!(read_all(self.wal()).len(), keep);
@@ -181,6 +325,16 @@ impl Model {
                     return;
                 }
                 let drop = index % held.len();
+                let floor = self.open.as_ref().filter(|open| !open.removed).map(|open| open.begin);
+                if let Some(begin) = floor.filter(|&begin| begin < held[drop].0) {
+                    match self.wal().truncate_before(held[drop].0) {
+                        Err(Error::HeldByTransaction { begin: held_at, .. }) => {
+                            assert_eq!(held_at, begin);
+                        }
+                        other => panic!("truncate_before past an open transaction: {other:?}"),
+                    }
+                    return;
+                }
                 self.wal().truncate_before(held[drop].0).unwrap();
                 self.records.drain(..drop);
                 self.durable = self.durable.saturating_sub(drop);
