@@ -21,7 +21,7 @@ use crate::error::{Error, io_error};
 use crate::file::{self, SnapshotHeader};
 use crate::log::Log;
 use crate::machine::{Change, StateMachine, Unit};
-use crate::rebuild::{From, rebuild};
+use crate::rebuild;
 
 /// Options of a [`Durable`] state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,7 +199,13 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         }
         let started = Instant::now();
         let dir = dir.as_ref().to_owned();
-        let (wal, wal_report) = Wal::open_in(storage.clone(), &dir, options.wal)?;
+        // Decide from the recovered log's bounds whether a snapshot and the log make a state,
+        // before the log is written to (a cut made durable, aborts of unfinished
+        // transactions): an open that fails leaves the log as it found it.
+        let opening = Wal::recover_in(storage.clone(), &dir, options.wal)?;
+        let (start, end) = (opening.report().start, opening.report().end);
+        let choice = rebuild::choose(&storage, &dir, start, end, None)?;
+        let (wal, wal_report) = opening.finish()?;
         let (_, temporary) = file::list(&storage, &dir)?;
         for path in &temporary {
             storage.remove(path).map_err(|e| io_error("remove", path, e))?;
@@ -207,7 +213,7 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         if !temporary.is_empty() {
             storage.sync_dir(&dir).map_err(|e| io_error("sync directory", &dir, e))?;
         }
-        let rebuilt = rebuild::<M, S>(Log::new(&wal), &storage, &dir, From::NewestSnapshot, None)?;
+        let rebuilt = rebuild::rebuild_from::<M, S>(Log::new(&wal), &storage, choice, None)?;
         let report = OpenReport {
             wal: wal_report,
             snapshot: rebuilt.snapshot,
