@@ -276,3 +276,23 @@ fn a_superseded_segment_left_by_an_earlier_cut_is_not_judged_as_part_of_the_log(
     assert_eq!(report.segments_deleted, 1);
     assert_eq!(wal.next_lsn(), records);
 }
+
+/// A segment file shortened below records its index lists (`truncate -s`): the tools call it
+/// corruption, never a torn tail that "loses nothing synced", and recovery refuses it in every
+/// mode but point-in-time.
+#[test]
+fn a_segment_cut_short_below_indexed_records_is_corruption_in_every_tool() {
+    let dir = fixture();
+    let last = segment(dir.path(), 1);
+    std::fs::OpenOptions::new().write(true).open(&last).unwrap().set_len(20_000).unwrap();
+    let (code, text) = wal(dir.path(), &["verify", "[dir]"]);
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("cut") && !text.contains("loses nothing"), "{text}");
+    for mode in ["tolerate-torn-tail", "absolute-consistency"] {
+        let (code, text) = wal(dir.path(), &["recover", "[dir]", "--mode", mode]);
+        assert_eq!(code, 3, "{mode}: {text}");
+    }
+    let (code, text) = wal(dir.path(), &["recover", "[dir]", "--mode", "point-in-time"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("dropped:"), "{text}");
+}
