@@ -55,6 +55,13 @@ pub enum Error {
     /// A sync plan older than the newest one was finished; nothing was recorded.
     #[error("a stale sync plan was finished")]
     StaleSync,
+    /// A segment with a live writer in this process cannot be scanned, recovered or rewritten:
+    /// a scan's views would alias the bytes the writer's reservations write.
+    #[error("segment {path} has a live writer in this process; it cannot be scanned or recovered")]
+    LiveWriter {
+        /// The segment file.
+        path: PathBuf,
+    },
     /// A segment cannot be cut in place while handles on its chunks, or views of them, exist.
     #[error("segment {path} is being read; it cannot be cut in place")]
     InUse {

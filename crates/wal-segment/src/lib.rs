@@ -17,6 +17,7 @@
 //! back to a record boundary ([`SegmentWriter::truncate`]) or deleted ([`delete_segment`]).
 
 mod chunk_header;
+mod claim;
 mod error;
 mod index;
 mod live;
@@ -37,6 +38,7 @@ pub use chunk_header::{
     CHUNK_HEADER_BYTES, CHUNK_MAGIC, ChunkHeader, ChunkIdentity, HeaderProblem,
     SEGMENT_FORMAT_VERSION,
 };
+pub use claim::FileId;
 pub use error::Error;
 pub use index::{
     INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, INDEX_MAGIC, IndexEntry, IndexEntryBytes, IndexHeader,

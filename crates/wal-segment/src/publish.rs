@@ -28,6 +28,9 @@ const SPINS: u32 = 0;
 pub(crate) struct Publication {
     lsn: AtomicU64,
     poisoned: AtomicBool,
+    /// The segment file's writer claim: it lives as long as the writer or any of its
+    /// reservations, which all hold this publication (see `claim`).
+    _claim: Option<crate::claim::WriterClaim>,
 }
 
 /// A reservation can never be published: its writer went away without writing it.
@@ -36,7 +39,16 @@ pub(crate) struct Abandoned;
 
 impl Publication {
     pub(crate) fn new(first_lsn: u64) -> Publication {
-        Publication { lsn: AtomicU64::new(first_lsn), poisoned: AtomicBool::new(false) }
+        Publication {
+            lsn: AtomicU64::new(first_lsn),
+            poisoned: AtomicBool::new(false),
+            _claim: None,
+        }
+    }
+
+    /// A publication that holds `claim` for as long as anyone may still write.
+    pub(crate) fn claiming(first_lsn: u64, claim: crate::claim::WriterClaim) -> Publication {
+        Publication { _claim: Some(claim), ..Publication::new(first_lsn) }
     }
 
     /// Every record below this LSN is fully written and visible.

@@ -67,8 +67,8 @@ fn index_bytes_max(options: SegmentOptions) -> u64 {
 
 /// Recovers segment `segment_id` in `dir`, whose first record must have LSN `first_lsn`.
 ///
-/// No writer of this segment may be live in this process while it runs: the scan reads the
-/// mapped chunks a writer would be writing.
+/// Refused (`LiveWriter`) while a writer of this segment is live in this process: the scan
+/// would view the mapped bytes the writer is writing.
 ///
 /// # Errors
 /// `Corrupt` when durable data is damaged (an intact, indexed record lies beyond the point where

@@ -67,11 +67,13 @@ pub struct SegmentScan {
 
 /// Scans segment `segment_id` in `dir`, whose first record must have LSN `first_lsn`.
 ///
-/// No writer of this segment may be live in this process while it runs, or while the returned
-/// payloads are held: they are views of the mapped chunks a writer would be writing.
+/// Refused (`LiveWriter`) while a writer of this segment is live in this process: the payloads
+/// are views of the mapped chunks the writer is writing. (A writer is only ever made for a
+/// file it creates, so none can start on a file whose views a scan handed out.)
 ///
 /// # Errors
-/// `Io` if the file cannot be opened or mapped; `Corrupt` or `LsnGap` as described above.
+/// `Io` if the file cannot be opened or mapped; `LiveWriter`; `Corrupt` or `LsnGap` as
+/// described above.
 pub fn scan_segment<S: Storage>(
     storage: &S,
     dir: &Path,
@@ -116,6 +118,10 @@ fn map_chunks<S: Storage>(
 ) -> Result<(S::File, Vec<ChunkMap<<S::File as SegmentFile>::Map>>), Error> {
     options.validate()?;
     let file = storage.open(path).map_err(|e| Error::io("open", path, e))?;
+    // A writer of this file in this process may be writing the bytes a scan would view.
+    if crate::claim::has_writer(file.id()) {
+        return Err(Error::LiveWriter { path: path.to_owned() });
+    }
     let len = file.len_bytes().map_err(|e| Error::io("stat", path, e))?;
     let chunk_bytes = options.chunk_bytes as u64;
     let mut maps = Vec::new();

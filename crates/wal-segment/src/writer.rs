@@ -122,6 +122,8 @@ struct Piece<S: Storage> {
 pub struct PreparedSegment<S: Storage> {
     path: PathBuf,
     file: Arc<S::File>,
+    /// From creation on: nothing scans or rewrites the file while it may be written.
+    claim: crate::claim::WriterClaim,
     index_file: Arc<S::File>,
     index_len: u64,
     options: SegmentOptions,
@@ -210,6 +212,7 @@ impl<S: Storage> SegmentWriter<S> {
         created.paths.push(index_path.clone());
         let header = SegmentIndex::default().encode(segment_id);
         index_file.write_at(0, &header).map_err(|e| Error::io("write", &index_path, e))?;
+        let claim = crate::claim::WriterClaim::take(file.id());
         let file = Arc::new(file);
         let first_map = reserve_chunk::<S>(&file, &path, options, 0)?;
         storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))?;
@@ -217,6 +220,7 @@ impl<S: Storage> SegmentWriter<S> {
         Ok(PreparedSegment {
             path,
             file,
+            claim,
             index_file: Arc::new(index_file),
             index_len: header.len() as u64,
             options,
@@ -229,8 +233,16 @@ impl<S: Storage> SegmentWriter<S> {
     /// chunk's header (durable with the first sync) and begins preparing the next chunk.
     #[must_use]
     pub fn start(prepared: PreparedSegment<S>, first_lsn: Lsn) -> SegmentWriter<S> {
-        let PreparedSegment { path, file, index_file, index_len, options, segment_id, first_map } =
-            prepared;
+        let PreparedSegment {
+            path,
+            file,
+            claim,
+            index_file,
+            index_len,
+            options,
+            segment_id,
+            first_map,
+        } = prepared;
         let mut writer = SegmentWriter {
             path,
             file,
@@ -242,7 +254,7 @@ impl<S: Storage> SegmentWriter<S> {
             prepared: None,
             next_lsn: first_lsn,
             durable_lsn: first_lsn,
-            publication: Arc::new(Publication::new(first_lsn.0)),
+            publication: Arc::new(Publication::claiming(first_lsn.0, claim)),
             poisoned: false,
             sync_generation: 0,
             index_file,

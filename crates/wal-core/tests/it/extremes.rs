@@ -128,3 +128,34 @@ fn a_segment_file_cut_short_below_indexed_records_is_damage_not_a_torn_tail() {
     let dropped = report.dropped.expect("point-in-time recovery reports the loss");
     println!("segment cut to {cut} bytes: Damaged; point-in-time keeps below {}", dropped.from);
 }
+
+/// Safe code holding the re-exported storage cannot resize or write a segment file the log has
+/// mapped (a SIGBUS, or bytes changing under zero-copy views), nor scan one it is writing.
+#[test]
+fn safe_code_cannot_resize_write_or_scan_a_live_segment() {
+    use wal_core::storage::SegmentFile;
+    use wal_core::{RealStorage, Storage};
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _) = Wal::open(dir.path(), options()).unwrap();
+    let lsn = wal.append(TAG, b"viewed").unwrap();
+    let view = wal.get(lsn).unwrap().unwrap();
+    let live = segments(dir.path()).pop().unwrap();
+    let file = RealStorage.open(&live).unwrap();
+    for refused in [file.set_len(0), file.write_at(64, b"changed")] {
+        let error = refused.expect_err("a mapped segment file was changed");
+        assert_eq!(error.kind(), std::io::ErrorKind::ResourceBusy, "{error}");
+    }
+    let id: u64 = live.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    let segment = wal_segment::SegmentOptions {
+        chunk_bytes: 64 << 10,
+        chunks_per_segment: 2,
+        preparation: wal_core::ChunkPreparation::Inline,
+    };
+    let scanned = wal_segment::scan_segment(&RealStorage, dir.path(), id, lsn, segment);
+    assert!(matches!(scanned, Err(wal_segment::Error::LiveWriter { .. })), "{scanned:?}");
+    assert_eq!(view.payload.as_ref(), b"viewed");
+    drop(wal);
+    drop(view);
+    // Once nothing maps it, the file is an ordinary file again.
+    file.set_len(std::fs::metadata(&live).unwrap().len()).unwrap();
+}

@@ -53,6 +53,9 @@ pub trait SegmentFile: Send + Sync + 'static {
     /// A writable mapping of a region of this file.
     type Map: MappedRegion;
 
+    /// The file's identity in this process (device and inode for a real file): how the
+    /// crate tells that a file has a live writer or mappings, whatever path opened it.
+    fn id(&self) -> crate::FileId;
     /// The file's length in bytes.
     fn len_bytes(&self) -> io::Result<u64>;
     /// Reserves real storage for `[offset, offset + len)` (extending the file), so that mapping
@@ -68,8 +71,10 @@ pub trait SegmentFile: Send + Sync + 'static {
     /// at the end of the file (0 at or past it).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
     /// Writes `bytes` at `offset` of a file that is never mapped, extending it if needed.
+    /// Fails with `ResourceBusy` on a file this process has mapped.
     fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()>;
-    /// Cuts or extends a file that is never mapped to `len` bytes.
+    /// Cuts or extends a file that is never mapped to `len` bytes. Fails with `ResourceBusy`
+    /// on a file this process has mapped.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Makes the file's data, and the metadata needed to read it, durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
@@ -78,7 +83,8 @@ pub trait SegmentFile: Send + Sync + 'static {
     /// write-back Linux marks the pages clean though the disk never got them, and a later sync
     /// writes nothing and succeeds; bytes a reopen finds in the page cache are only trusted
     /// once written again and synced. The range must lie in reserved space, and no store into
-    /// it may run meanwhile (recovery, before any writer of the file exists).
+    /// it may run meanwhile (recovery, before any writer of the file exists): fails with
+    /// `ResourceBusy` while a writer of the file is live in this process.
     fn rewrite(&self, offset: u64, len: u64) -> io::Result<()>;
 }
 

@@ -15,6 +15,8 @@ use rustix::fs::{FallocateFlags, FlockOperation, fallocate, fcntl_lock};
 use rustix::io::Errno;
 
 use super::{MappedRegion, SegmentFile, Storage};
+use crate::FileId;
+use crate::claim::MapHold;
 
 /// Name of the lock file inside a log directory.
 const LOCK_FILE_NAME: &str = "LOCK";
@@ -98,12 +100,12 @@ impl Storage for RealStorage {
 
     fn create(&self, path: &Path) -> io::Result<RealFile> {
         let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
-        Ok(RealFile { file })
+        RealFile::new(file)
     }
 
     fn open(&self, path: &Path) -> io::Result<RealFile> {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
-        Ok(RealFile { file })
+        RealFile::new(file)
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
@@ -135,10 +137,34 @@ impl Storage for RealStorage {
 #[derive(Debug)]
 pub struct RealFile {
     file: File,
+    id: FileId,
+}
+
+impl RealFile {
+    fn new(file: File) -> io::Result<RealFile> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = file.metadata()?;
+        Ok(RealFile { file, id: FileId(metadata.dev(), metadata.ino()) })
+    }
+
+    /// Refuses to change a file this process has mapped (see `claim`).
+    fn check_unmapped(&self) -> io::Result<()> {
+        if crate::claim::is_mapped(self.id) {
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "the file is mapped by this process: changing it could fault or change mapped bytes",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl SegmentFile for RealFile {
     type Map = RealMap;
+
+    fn id(&self) -> FileId {
+        self.id
+    }
 
     fn len_bytes(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
@@ -154,7 +180,7 @@ impl SegmentFile for RealFile {
         // live mapping. A raw mapping: its pointer comes from mmap itself, not from a reference
         // to the whole mapping, so writing through it never conflicts with a borrow.
         let map = MmapOptions::new().offset(offset).len(len).map_raw(&self.file)?;
-        Ok(RealMap { map })
+        Ok(RealMap { map, _hold: MapHold::take(self.id) })
     }
 
     fn read_to_end(&self) -> io::Result<Vec<u8>> {
@@ -182,10 +208,12 @@ impl SegmentFile for RealFile {
     }
 
     fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.check_unmapped()?;
         self.file.write_all_at(bytes, offset)
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
+        self.check_unmapped()?;
         self.file.set_len(len)
     }
 
@@ -194,6 +222,12 @@ impl SegmentFile for RealFile {
     }
 
     fn rewrite(&self, offset: u64, len: u64) -> io::Result<()> {
+        if crate::claim::has_writer(self.id) {
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "a writer of the file is live",
+            ));
+        }
         // Through the file, not the mapping: `pwrite` of the bytes the shared page cache holds
         // dirties those pages without a store through memory others may be viewing (the bytes
         // do not change).
@@ -218,6 +252,8 @@ impl SegmentFile for RealFile {
 #[derive(Debug)]
 pub struct RealMap {
     map: MmapRaw,
+    /// Counts this mapping against resizing or writing the file (see `claim`).
+    _hold: MapHold,
 }
 
 // SAFETY: the pointer and length are those of the `mmap` call, fixed for the mapping's life,

@@ -304,7 +304,8 @@ impl SimStorage {
                 }
                 let crashed_region = Region::new(region.offset, region.len);
                 let mut bytes = lock(&region.durable).clone();
-                let pending = unwritten(region.volatile(), &bytes, &lock(&region.stale), SIM_PAGE_BYTES);
+                let pending =
+                    unwritten(region.volatile(), &bytes, &lock(&region.stale), SIM_PAGE_BYTES);
                 crash_pages(&mut bytes, &pending, &mut rng);
                 // SAFETY: a fresh region of the same length, not yet shared.
                 unsafe {
@@ -570,6 +571,13 @@ pub struct SimFile {
 impl SegmentFile for SimFile {
     type Map = SimMap;
 
+    fn id(&self) -> crate::FileId {
+        // The simulated file's address: stable while any handle on it lives. (A simulated
+        // file's `write_at` and `set_len` never touch its mapped regions, so only writer
+        // claims matter here.)
+        crate::FileId(u64::MAX, Arc::as_ptr(&self.file) as usize as u64)
+    }
+
     fn len_bytes(&self) -> io::Result<u64> {
         self.storage.operation()?;
         // A file is either mapped (regions) or written (plain); its length is whichever it has.
@@ -680,6 +688,12 @@ impl SegmentFile for SimFile {
 
     fn rewrite(&self, offset: u64, len: u64) -> io::Result<()> {
         self.storage.operation()?;
+        if crate::claim::has_writer(self.id()) {
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "a writer of the file is live",
+            ));
+        }
         let end = offset.checked_add(len).ok_or(io::ErrorKind::InvalidInput)?;
         for region in lock(&self.file.regions).iter() {
             let region_end = region.offset + region.len as u64;

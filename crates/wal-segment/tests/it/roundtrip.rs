@@ -32,6 +32,12 @@ fn write_and_read_back<S: Storage>(storage: &S, dir: &std::path::Path) {
     }
     writer.sync().unwrap();
     assert_eq!(writer.durable_lsn(), Lsn(900));
+    // While the writer lives, a scan's views would alias the bytes it writes: refused.
+    assert!(matches!(
+        scan_segment(storage, dir, 3, Lsn(500), options(8)),
+        Err(Error::LiveWriter { .. })
+    ));
+    drop(writer);
     let scan = scan_segment(storage, dir, 3, Lsn(500), options(8)).unwrap();
     assert_prefix(&scan, &written, Lsn(500), written.len());
     assert!(scan.records.iter().map(|r| r.chunk).max().unwrap() >= 2, "crossed chunks");
