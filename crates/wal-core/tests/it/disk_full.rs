@@ -198,11 +198,12 @@ fn full_filesystem(kind: &str, tmpfs_bytes: u64) {
         }
     };
     let mut filled_by: BTreeMap<&str, u32> = BTreeMap::new();
-    let mut runs = 0;
+    let (mut runs, mut rebuilt) = (0, 0);
     for durability in [Durability::Commit, Durability::Buffered] {
-        // Leave a little more room each time, a block at a time: the disk fills at a chunk,
-        // at an index append or rewrite, or at a new segment's files.
-        for extra_blocks in 0..6u64 {
+        // Leave a little more room each time, a block at a time through a whole chunk: the disk
+        // fills at a chunk, at an index append or rewrite (the index growing into the last
+        // blocks), or at a new segment's files.
+        for extra_blocks in 0..16u64 {
             let filler = leave_free(&mounted, (640 << 10) + extra_blocks * 4096, 0);
             let log = mounted.path().join(format!("log-{runs}"));
             let (wal, _) = Wal::open(&log, options(durability)).unwrap();
@@ -211,8 +212,9 @@ fn full_filesystem(kind: &str, tmpfs_bytes: u64) {
             });
             *filled_by.entry(filled).or_default() += 1;
             drop(wal);
-            let (wal, _) = Wal::open(&log, options(durability)).unwrap();
+            let (wal, report) = Wal::open(&log, options(durability)).unwrap();
             assert_eq!(payloads(&wal), acked, "{kind}: after a reopen");
+            rebuilt += report.indexes_rebuilt;
             drop(wal);
             std::fs::remove_dir_all(&log).unwrap();
             runs += 1;
@@ -220,7 +222,8 @@ fn full_filesystem(kind: &str, tmpfs_bytes: u64) {
     }
     println!(
         "{kind}: {runs} fills, each a typed OutOfSpace (filled by {filled_by:?}), 0 poisoned, \
-         0 acknowledged lost, appends resumed"
+         0 acknowledged lost, appends resumed; {rebuilt} indexes the full disk left short, \
+         rebuilt at the next open"
     );
 }
 
