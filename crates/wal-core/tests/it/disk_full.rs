@@ -57,7 +57,7 @@ fn fill_free_resume<S: Storage>(
         wal.sync().expect("what was appended before the disk filled syncs");
     }
     free_space();
-    for n in 0..3000u32 {
+    for n in 0..1000u32 {
         let payload = [b"resumed".as_slice(), &n.to_le_bytes()].concat();
         wal.append(TAG, &payload).unwrap_or_else(|e| panic!("appends resume once freed: {e}"));
         acked.push(payload);
@@ -77,7 +77,8 @@ fn a_full_simulated_disk_at_every_capacity_refuses_cleanly_and_resumes() {
     for durability in [Durability::Commit, Durability::Buffered] {
         // From below one segment to several: the disk fills at chunk reservations, at index
         // appends and rewrites, at the creation of a segment's files.
-        for capacity in (300u64 << 10..900 << 10).step_by(12 << 10) {
+        let step = crate::support::reliability_count(36 << 10, 4 << 10);
+        for capacity in (300u64 << 10..900 << 10).step_by(step) {
             let storage = SimStorage::new();
             storage.set_capacity(Some(capacity));
             let (wal, _) = Wal::open_in(storage.clone(), dir(), options(durability)).unwrap();
@@ -130,7 +131,7 @@ fn enospc_at_every_operation_is_a_clean_refusal_unless_a_sync_was_refused() {
         workload(&wal, &mut Vec::new()).unwrap();
         storage.operations() - before
     };
-    let step = crate::support::reliability_count(5, 1);
+    let step = crate::support::reliability_count(23, 1);
     let (mut clean, mut in_doubt) = (0, 0);
     for at in (0..total).step_by(step) {
         let storage = SimStorage::new();
@@ -199,26 +200,29 @@ fn full_filesystem(kind: &str, tmpfs_bytes: u64) {
     };
     let mut filled_by: BTreeMap<&str, u32> = BTreeMap::new();
     let (mut runs, mut rebuilt) = (0, 0);
-    for durability in [Durability::Commit, Durability::Buffered] {
-        // Leave a little more room each time, a block at a time through a whole chunk: the disk
-        // fills at a chunk, at an index append or rewrite (the index growing into the last
-        // blocks), or at a new segment's files.
-        for extra_blocks in 0..16u64 {
-            let filler = leave_free(&mounted, (640 << 10) + extra_blocks * 4096, 0);
-            let log = mounted.path().join(format!("log-{runs}"));
-            let (wal, _) = Wal::open(&log, options(durability)).unwrap();
-            let (filled, acked) = fill_free_resume(&wal, durability, || {
-                std::fs::remove_file(&filler).unwrap();
-            });
-            *filled_by.entry(filled).or_default() += 1;
-            drop(wal);
-            let (wal, report) = Wal::open(&log, options(durability)).unwrap();
-            assert_eq!(payloads(&wal), acked, "{kind}: after a reopen");
-            rebuilt += report.indexes_rebuilt;
-            drop(wal);
-            std::fs::remove_dir_all(&log).unwrap();
-            runs += 1;
-        }
+    // Leave a little more room each time, a block at a time through a whole chunk: the disk
+    // fills at a chunk, at an index append or rewrite (the index growing into the last blocks),
+    // or at a new segment's files. Every commit syncs under `Commit`, slow on a loop device
+    // (xfs above all): CI runs it at two offsets, torture at all sixteen.
+    let commit_offsets: Vec<u64> = crate::support::reliability_count(vec![0, 7], (0..16).collect());
+    let cases = (0..16u64)
+        .map(|extra| (Durability::Buffered, extra))
+        .chain(commit_offsets.into_iter().map(|extra| (Durability::Commit, extra)));
+    for (durability, extra_blocks) in cases {
+        let filler = leave_free(&mounted, (640 << 10) + extra_blocks * 4096, 0);
+        let log = mounted.path().join(format!("log-{runs}"));
+        let (wal, _) = Wal::open(&log, options(durability)).unwrap();
+        let (filled, acked) = fill_free_resume(&wal, durability, || {
+            std::fs::remove_file(&filler).unwrap();
+        });
+        *filled_by.entry(filled).or_default() += 1;
+        drop(wal);
+        let (wal, report) = Wal::open(&log, options(durability)).unwrap();
+        assert_eq!(payloads(&wal), acked, "{kind}: after a reopen");
+        rebuilt += report.indexes_rebuilt;
+        drop(wal);
+        std::fs::remove_dir_all(&log).unwrap();
+        runs += 1;
     }
     println!(
         "{kind}: {runs} fills, each a typed OutOfSpace (filled by {filled_by:?}), 0 poisoned, \
