@@ -252,9 +252,9 @@ impl SimStorage {
         }
     }
 
-    /// Refuses `grow` more bytes beyond the capacity; else counts them.
-    fn take_space(&self, grow: u64) -> io::Result<()> {
-        let mut state = lock(&self.state);
+    /// Refuses `grow` more bytes beyond the capacity; else counts them. Takes the state the
+    /// caller locked (lock order everywhere: the storage state, then a file's contents).
+    fn take_space(state: &mut State, grow: u64) -> io::Result<()> {
         if state.capacity_bytes.is_some_and(|cap| state.allocated_bytes + grow > cap) {
             return Err(fault_error(Fault::NoSpace));
         }
@@ -640,12 +640,14 @@ impl SegmentFile for SimFile {
         self.storage.operation()?;
         let start = usize::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
         let end = start.checked_add(bytes.len()).ok_or(io::ErrorKind::InvalidInput)?;
+        let mut state = lock(&self.storage.state);
         let volatile = &mut lock(&self.file.plain).0;
         if volatile.len() < end {
             // Growing the file takes space: on a full disk nothing is written.
-            self.storage.take_space((end - volatile.len()) as u64)?;
+            SimStorage::take_space(&mut state, (end - volatile.len()) as u64)?;
             volatile.resize(end, 0);
         }
+        drop(state);
         volatile[start..end].copy_from_slice(bytes);
         redirty(&mut lock(&self.file.plain_stale), SIM_SECTOR_BYTES, offset..end as u64);
         Ok(())
@@ -654,11 +656,12 @@ impl SegmentFile for SimFile {
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.storage.operation()?;
         let len = usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let mut state = lock(&self.storage.state);
         let volatile = &mut lock(&self.file.plain).0;
         if len > volatile.len() {
-            self.storage.take_space((len - volatile.len()) as u64)?;
+            SimStorage::take_space(&mut state, (len - volatile.len()) as u64)?;
         } else {
-            lock(&self.storage.state).allocated_bytes -= (volatile.len() - len) as u64;
+            state.allocated_bytes -= (volatile.len() - len) as u64;
         }
         volatile.resize(len, 0);
         Ok(())
