@@ -283,12 +283,15 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         }
     }
 
-    /// Writes `entries` to the log; returns the LSN below which they lie.
+    /// Writes `entries` to the log; returns the LSN below which they lie. On an error part-way
+    /// through a batch written in pieces, the pieces already in the log stay the store's (its
+    /// last log id is the last entry written), so openraft's view and a resend continue from
+    /// what the log holds.
     fn write_entries(&self, entries: impl IntoIterator<Item = C::Entry>) -> Result<Lsn, Error> {
         let core = self.core();
         let mut state = lock(&core.state);
         let mut next = state.last_index().map(|index| index + 1);
-        let (mut payloads, mut first, mut last) = (Vec::new(), None, None);
+        let (mut payloads, mut ids, mut first) = (Vec::new(), Vec::new(), None);
         for entry in entries {
             let index = entry.index();
             if next.is_some_and(|next| next != index) {
@@ -306,26 +309,27 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
                 source,
             })?;
             payloads.push(payload);
-            last = Some(entry.log_id());
+            ids.push(entry.log_id());
         }
         let Some(first) = first else {
             return Ok(core.wal.next_lsn());
         };
-        // The last entry written and its LSN: a piece continues its run if it follows it.
-        let mut previous = state.last.as_ref().map(|last| (last.index, state.lsn_of(last.index)));
-        let mut pieces = Vec::new();
-        append_pieces(&core.wal, &payloads, &mut pieces)?;
-        let mut index = first;
-        for (lsn, count) in pieces {
-            if previous.is_none_or(|(_, at)| at.0 + 1 != lsn.0) {
-                state.runs.insert(index, lsn);
+        // The LSN of the last entry written: a piece continues its run if it follows it.
+        let mut previous = state.last.as_ref().map(|last| state.lsn_of(last.index));
+        let mut written = 0;
+        // Each piece is recorded as soon as it is in the log: a later piece failing leaves the
+        // store's runs and last log id matching the log (else a resend would append the landed
+        // entries again, and every later open would find them twice).
+        let appended = append_pieces(&core.wal, &payloads, &mut |lsn, count| {
+            if previous.is_none_or(|at| at.0 + 1 != lsn.0) {
+                state.runs.insert(first + written as u64, lsn);
             }
-            index += count as u64;
-            previous = Some((index - 1, Lsn(lsn.0 + count as u64 - 1)));
-        }
-        let end = previous.map_or_else(|| core.wal.next_lsn(), |(_, lsn)| Lsn(lsn.0 + 1));
-        state.last = last;
-        Ok(end)
+            written += count;
+            previous = Some(Lsn(lsn.0 + count as u64 - 1));
+            state.last = Some(ids[written - 1].clone());
+        });
+        appended?;
+        Ok(previous.map_or_else(|| core.wal.next_lsn(), |lsn| Lsn(lsn.0 + 1)))
     }
 
     fn save_vote(&self, vote: &VoteOf<C>) -> Result<(), Error> {
@@ -379,23 +383,24 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
 }
 
 /// Appends `payloads` as entry records, in one batch if they fit in a segment, else in pieces
-/// (halved until they fit); records each piece's first LSN and length.
+/// (halved until they fit); calls `landed` with each piece's first LSN and length as soon as it
+/// is in the log, so a piece failing after others landed leaves them reported.
 fn append_pieces<S: Storage>(
     wal: &Wal<S>,
     payloads: &[Vec<u8>],
-    pieces: &mut Vec<(Lsn, usize)>,
+    landed: &mut impl FnMut(Lsn, usize),
 ) -> Result<(), Error> {
     let records: Vec<Record<'_>> =
         payloads.iter().map(|payload| Record { tag: Tag::ENTRY, payload }).collect();
     match wal.append_batch(&records) {
         Ok(lsn) => {
-            pieces.push((lsn, records.len()));
+            landed(lsn, records.len());
             Ok(())
         }
         Err(wal_core::Error::Segment(SegmentError::SegmentFull { .. })) if payloads.len() > 1 => {
             let (front, back) = payloads.split_at(payloads.len() / 2);
-            append_pieces(wal, front, pieces)?;
-            append_pieces(wal, back, pieces)
+            append_pieces(wal, front, landed)?;
+            append_pieces(wal, back, landed)
         }
         Err(error) => Err(error.into()),
     }

@@ -1,6 +1,8 @@
-//! The store's tests: openraft's suite, crash reopening, and a 3-node cluster.
+//! The store's tests: openraft's suite, crash reopening, failures part-way through a split
+//! append, and a 3-node cluster.
 
 mod cluster;
 mod crash;
 mod kv;
+mod split_append;
 mod suite;
