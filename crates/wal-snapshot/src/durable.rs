@@ -366,8 +366,19 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         // Everything below the point, including records reserved by writers still copying
         // them: a snapshot must never claim more of the log than a crash leaves.
         self.wal.sync_below(header.next_lsn)?;
-        let (path, header) =
-            file::write(&self.storage, &self.dir, header, |out| M::write_image(&image, out))?;
+        let (path, header) = file::write(
+            &self.storage,
+            &self.dir,
+            header,
+            |out| M::write_image(&image, out),
+            // A snapshot recovery passed over may have had this name (a checkpoint at the same
+            // point): the file there now is the sound one just written, to be kept, not deleted
+            // as damaged. Only after the rename: if the checkpoint fails before it, the damaged
+            // file is still there and must stay out of those kept.
+            |path| {
+                lock(&self.damaged).remove(path);
+            },
+        )?;
         drop(image);
         let (kept, doomed) = self.kept_snapshots(Some(header.next_lsn))?;
         let snapshots_deleted = self.delete(&doomed)?;

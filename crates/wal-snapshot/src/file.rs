@@ -145,12 +145,16 @@ pub(crate) fn list<S: Storage>(
 }
 
 /// Writes a snapshot with `header`'s points and the body `write_body` produces: temporary
-/// file, sync, rename, directory sync. Returns the path and the header as written.
+/// file, sync, rename, directory sync. `renamed` is called with the path once the rename has
+/// put the new file there (whatever the directory sync then does): from then on that name is
+/// the new snapshot's, whatever file held it before. Returns the path and the header as
+/// written.
 pub(crate) fn write<S: Storage>(
     storage: &S,
     dir: &Path,
     mut header: SnapshotHeader,
     write_body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    renamed: impl FnOnce(&Path),
 ) -> Result<(PathBuf, SnapshotHeader), Error> {
     let path = dir.join(snapshot_file_name(header.next_lsn));
     let temporary = dir.join(format!("{}{TEMP_SUFFIX}", snapshot_file_name(header.next_lsn)));
@@ -171,6 +175,7 @@ pub(crate) fn write<S: Storage>(
     file.sync_data().map_err(|e| io_error("sync", &temporary, e))?;
     drop(file);
     storage.rename(&temporary, &path).map_err(|e| io_error("rename", &temporary, e))?;
+    renamed(&path);
     storage.sync_dir(dir).map_err(|e| io_error("sync directory", dir, e))?;
     Ok((path, header))
 }

@@ -212,6 +212,35 @@ fn a_snapshot_passed_over_at_open_does_not_count_among_those_kept() {
     assert!(durable.read(|kv| model.matches(kv)));
 }
 
+/// A checkpoint at the point of a snapshot recovery passed over writes a snapshot of the same
+/// name: that new, sound file is kept (and used by the next open), not deleted as the damaged
+/// one it replaced.
+#[test]
+fn a_checkpoint_replacing_a_snapshot_passed_over_at_open_keeps_it() {
+    let (storage, durable, model, [first, second]) = two_checkpoints();
+    drop(durable);
+    storage.edit_file(&second.path, |bytes| bytes[100] ^= 0x10);
+    let (durable, report) = open(&storage, options().with_keep(2));
+    assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
+    assert_eq!(report.snapshot.as_ref().map(|(path, _)| path), Some(&first.path));
+    // No transaction since: the same point, so the same name.
+    let again = durable.checkpoint().expect("checkpoint");
+    assert_eq!(again.header.next_lsn, second.header.next_lsn);
+    assert_eq!(again.path, second.path);
+    assert_eq!(
+        snapshot_names(&storage),
+        [&first, &again].map(|c| snapshot_file_name(c.header.next_lsn)),
+        "the checkpoint's snapshot is still there"
+    );
+    drop(durable);
+    let (durable, report) = open(&storage, options().with_keep(2));
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    // Restored from it: its header and body passed their checks.
+    assert_eq!(report.snapshot, Some((again.path, again.header)));
+    assert_eq!(report.replayed, 0);
+    assert!(durable.read(|kv| model.matches(kv)));
+}
+
 /// Without pruning, checkpoints keep the whole log.
 #[test]
 fn without_pruning_checkpoints_keep_the_whole_log() {
