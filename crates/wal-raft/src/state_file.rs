@@ -4,9 +4,11 @@
 //! They live outside the log because a `truncate_after` cuts the log's tail, and a vote written
 //! there after the entries it cuts would be cut with them. Each write goes to the slot that does
 //! not hold the latest durable state, so a torn write only ever damages a slot whose loss is
-//! harmless; opening takes the valid slot with the higher sequence. A durable write (the vote,
-//! the purge point) is `fdatasync`ed and becomes the durable slot; a committed-only write is not
-//! synced (losing it to a power loss is allowed: openraft re-applies less on restart).
+//! harmless; opening takes the valid slot with the higher sequence, and saves that state again
+//! into the other slot, synced, so what it read is durable whatever the page cache said. A
+//! durable write (the vote, the purge point) is `fdatasync`ed and becomes the durable slot; a
+//! committed-only write is not synced (losing it to a power loss is allowed: openraft
+//! re-applies less on restart).
 //!
 //! Slot layout (little-endian), at offsets 0 and 4096: magic `WALRAFTS` (8), sequence (u64),
 //! payload length (u32), CRC-32 of everything before it and of the payload (u32), payload.
@@ -62,10 +64,25 @@ impl<S: Storage> StateFile<S> {
                     [None, None] => return Err(Error::StateDamaged { path }),
                 };
                 let payload = payload.to_vec();
-                // What was read may be an unsynced write still in the page cache (after a
-                // process crash): sync it, so the slot it is in really is durable.
-                file.sync_data().map_err(|e| io("sync", &path, e))?;
-                Ok((StateFile { file, path, sequence, durable_slot: slot }, payload, false))
+                // What was read comes from the page cache, and may not be on the disk: an
+                // unsynced write a process crash left, or a write whose sync failed, which
+                // ext4 and xfs leave in the cache marked clean (a later fsync writes nothing
+                // and succeeds). Syncing would only take the cache's word for it, and a power
+                // loss could then revert a vote openraft acted on after this open. So the
+                // state read is saved again, durably, as a new write: into the other slot,
+                // never over the one it was read from (which may be the only durable copy),
+                // and with the next sequence, so that the valid slot with the higher sequence
+                // is still the one written last and no tie between two slots ever has to be
+                // broken. Once synced it is durable by a write made after this open, and the
+                // next write goes to the slot it was read from. If this write fails, open
+                // fails, and the slot it was read from is untouched; the other one holds its
+                // old bytes or the same state, each sector being old or new. (A slot spanning
+                // sectors could be torn; if the state read had also never reached the disk, a
+                // power loss would leave only an older state. A vote and two log ids, with
+                // the 24-byte header, fit in one 512-byte sector.)
+                let mut state = StateFile { file, path, sequence, durable_slot: slot };
+                state.write(&payload, true)?;
+                Ok((state, payload, false))
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 let file = storage.create(&path).map_err(|e| io("create", &path, e))?;
