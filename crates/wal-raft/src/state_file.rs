@@ -56,6 +56,12 @@ impl<S: Storage> StateFile<S> {
                     vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(2 * SLOT_STRIDE)];
                 let read = file.read_at(0, &mut bytes).map_err(|e| io("read", &path, e))?;
                 bytes.truncate(read);
+                if bytes.iter().all(|&byte| byte == 0) {
+                    // Created (both slots zeroed) but never written: a crash while creating it.
+                    let mut state = StateFile { file, path, sequence: 0, durable_slot: 1 };
+                    state.write(&[], true)?;
+                    return Ok((state, Vec::new(), true));
+                }
                 let slots = [decode(&bytes), decode(bytes.get(SLOT_STRIDE..).unwrap_or(&[]))];
                 let (slot, (sequence, payload)) = match slots {
                     [Some(a), Some(b)] if b.0 > a.0 => (1, b),
@@ -80,12 +86,24 @@ impl<S: Storage> StateFile<S> {
                 // sectors could be torn; if the state read had also never reached the disk, a
                 // power loss would leave only an older state. A vote and two log ids, with
                 // the 24-byte header, fit in one 512-byte sector.)
-                let mut state = StateFile { file, path, sequence, durable_slot: slot };
-                state.write(&payload, true)?;
+                let mut state: StateFile<S> =
+                    StateFile { file, path, sequence, durable_slot: slot };
+                match state.write(&payload, true) {
+                    // A file made before both slots were written at creation, on a full disk:
+                    // the other slot's block cannot be allocated. A sync is the best there is,
+                    // and the store still opens (for reading and purging).
+                    Err(Error::Io { source, .. }) if is_out_of_space(&source) => {
+                        let path = state.path.clone();
+                        SegmentFile::sync_data(&state.file).map_err(|e| io("sync", &path, e))?;
+                    }
+                    other => other?,
+                }
                 Ok((state, payload, false))
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 let file = storage.create(&path).map_err(|e| io("create", &path, e))?;
+                // Both slots' blocks are written now, so that no later write needs space.
+                file.write_at(0, &[0; 2 * SLOT_STRIDE]).map_err(|e| io("write", &path, e))?;
                 // Slot 1 is "durable" so that the first write goes to slot 0.
                 let mut state = StateFile { file, path, sequence: 0, durable_slot: 1 };
                 state.write(&[], true)?;
@@ -101,7 +119,12 @@ impl<S: Storage> StateFile<S> {
         if payload.len() > MAX_PAYLOAD {
             return Err(Error::StateTooLarge { bytes: payload.len() });
         }
-        let sequence = self.sequence + 1;
+        // Read from disk: at its end the file is damaged, never wrapped (a wrapped sequence
+        // would lose to the older slot).
+        let sequence = self
+            .sequence
+            .checked_add(1)
+            .ok_or_else(|| Error::StateDamaged { path: self.path.clone() })?;
         let slot = 1 - self.durable_slot;
         let bytes = encode(sequence, payload);
         let offset = slot * SLOT_STRIDE as u64;
@@ -152,6 +175,10 @@ fn checksum(header: &[u8], payload: &[u8]) -> u32 {
 
 fn io(op: &'static str, path: &Path, source: io::Error) -> Error {
     Error::Io { op, path: path.to_owned(), source }
+}
+
+fn is_out_of_space(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::StorageFull || error.kind() == io::ErrorKind::QuotaExceeded
 }
 
 #[cfg(test)]
