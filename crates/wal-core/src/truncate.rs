@@ -146,9 +146,11 @@ pub(crate) fn prune_locked<S: Storage>(
     if doomed > 0 {
         // Never backwards: a segment kept by recovery may end below the start already.
         let start = state.closed[doomed - 1].end.max(state.anchor.start());
-        state.anchor.set_start(start)?;
         // A forced prune may pass open transactions' begin records: they can never commit.
+        // Marked before the anchor is written: a failed sync may leave the new start in the
+        // page cache, to reach the disk later, so those transactions are lost either way.
         state.live_txns.start_moved(start);
+        state.anchor.set_start(start)?;
         report.held_back = remove_front(shared, state, doomed);
         report.bytes_freed -= report.held_back.iter().map(|held| held.bytes).sum::<u64>();
     }

@@ -47,9 +47,11 @@ impl<S: Storage> StateFile<S> {
             Ok(file) => {
                 let len = file.len_bytes().map_err(|e| io("stat", &path, e))?;
                 if len == 0 {
-                    let mut state = StateFile { file, path, sequence: 0, durable_slot: 1 };
-                    state.write(&[], true)?;
-                    return Ok((state, Vec::new(), true));
+                    return Ok((
+                        StateFile { file, path, sequence: 0, durable_slot: 1 },
+                        Vec::new(),
+                        true,
+                    ));
                 }
                 // Two slots at most; never read more of an untrusted file.
                 let mut bytes =
@@ -57,10 +59,14 @@ impl<S: Storage> StateFile<S> {
                 let read = file.read_at(0, &mut bytes).map_err(|e| io("read", &path, e))?;
                 bytes.truncate(read);
                 if bytes.iter().all(|&byte| byte == 0) {
-                    // Created (both slots zeroed) but never written: a crash while creating it.
-                    let mut state = StateFile { file, path, sequence: 0, durable_slot: 1 };
-                    state.write(&[], true)?;
-                    return Ok((state, Vec::new(), true));
+                    // Created (both slots zeroed) but never written: a crash while creating it,
+                    // or damage. Nothing is written here: the store decides from the log which
+                    // (a log that was written to had a state file, whose vote must not be lost).
+                    return Ok((
+                        StateFile { file, path, sequence: 0, durable_slot: 1 },
+                        Vec::new(),
+                        true,
+                    ));
                 }
                 let slots = [decode(&bytes), decode(bytes.get(SLOT_STRIDE..).unwrap_or(&[]))];
                 let (slot, (sequence, payload)) = match slots {
@@ -92,7 +98,7 @@ impl<S: Storage> StateFile<S> {
                     // A file made before both slots were written at creation, on a full disk:
                     // the other slot's block cannot be allocated. A sync is the best there is,
                     // and the store still opens (for reading and purging).
-                    Err(Error::Io { source, .. }) if is_out_of_space(&source) => {
+                    Err(Error::Io { op: "write", source, .. }) if is_out_of_space(&source) => {
                         let path = state.path.clone();
                         SegmentFile::sync_data(&state.file).map_err(|e| io("sync", &path, e))?;
                     }
@@ -104,11 +110,11 @@ impl<S: Storage> StateFile<S> {
                 let file = storage.create(&path).map_err(|e| io("create", &path, e))?;
                 // Both slots' blocks are written now, so that no later write needs space.
                 file.write_at(0, &[0; 2 * SLOT_STRIDE]).map_err(|e| io("write", &path, e))?;
-                // Slot 1 is "durable" so that the first write goes to slot 0.
-                let mut state = StateFile { file, path, sequence: 0, durable_slot: 1 };
-                state.write(&[], true)?;
+                file.sync_data().map_err(|e| io("sync", &path, e))?;
                 storage.sync_dir(dir).map_err(|e| io("sync directory", dir, e))?;
-                Ok((state, Vec::new(), true))
+                // Slot 1 is "durable" so that the first write goes to slot 0. The empty state
+                // is written by the store once it has checked the log is empty too.
+                Ok((StateFile { file, path, sequence: 0, durable_slot: 1 }, Vec::new(), true))
             }
             Err(error) => Err(io("open", &path, error)),
         }

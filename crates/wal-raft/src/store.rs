@@ -154,11 +154,15 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         }
         let (wal, _) = Wal::open_in(storage.clone(), dir, options)?;
         wal.sync()?;
-        let (file, bytes, fresh) = StateFile::open(&storage, dir)?;
+        let (mut file, bytes, fresh) = StateFile::open(&storage, dir)?;
         if fresh && wal.next_lsn() != FIRST_LSN {
             // The log was written to, so a state file existed: starting without its vote
-            // could let this node vote twice in a term.
+            // could let this node vote twice in a term. Nothing was written over it, so
+            // every later open refuses too.
             return Err(Error::StateDamaged { path: dir.join(crate::STATE_FILE_NAME) });
+        }
+        if fresh {
+            file.write(&[], true)?;
         }
         let (vote, committed, purged) = if bytes.is_empty() {
             (None, None, None)
