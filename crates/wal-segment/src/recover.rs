@@ -306,7 +306,8 @@ fn cut_short(
             path: path.to_owned(),
             chunk: entry.chunk,
             reason: format!(
-                "the file ends at byte {file_len}, cutting off {listed} records its index lists                  as durable (from LSN {} at chunk {} offset {})",
+                "the file ends at byte {file_len}, cutting off {listed} records its index lists \
+                 as durable (from LSN {} at chunk {} offset {})",
                 entry.lsn, entry.chunk, entry.offset
             ),
         });
@@ -317,7 +318,8 @@ fn cut_short(
         path: path.to_owned(),
         chunk: last,
         reason: format!(
-            "the file ends at byte {file_len}, inside chunk {last}, which was started: the file              was cut short"
+            "the file ends at byte {file_len}, inside chunk {last}, which was started: the file \
+             was cut short"
         ),
     })
 }
