@@ -44,43 +44,44 @@ fn leave(which: &'static Mutex<BTreeMap<FileId, usize>>, id: FileId) {
     }
 }
 
-/// Held while a writer of the file may still write into its mappings.
+/// An entry in one of the tables, removed when dropped.
 #[derive(Debug)]
-pub(crate) struct WriterClaim(FileId);
+pub(crate) struct Hold {
+    table: &'static Mutex<BTreeMap<FileId, usize>>,
+    id: FileId,
+}
 
-impl WriterClaim {
-    pub(crate) fn take(id: FileId) -> WriterClaim {
-        enter(&CLAIMED, id);
-        WriterClaim(id)
+impl Hold {
+    fn take(table: &'static Mutex<BTreeMap<FileId, usize>>, id: FileId) -> Hold {
+        enter(table, id);
+        Hold { table, id }
     }
 }
 
-impl Drop for WriterClaim {
+impl Drop for Hold {
     fn drop(&mut self) {
-        leave(&CLAIMED, self.0);
+        leave(self.table, self.id);
     }
+}
+
+/// Held while a writer of the file may still write into its mappings.
+pub(crate) type WriterClaim = Hold;
+/// Held by every live mapping of a real file.
+pub(crate) type MapHold = Hold;
+
+/// Claims the file for its writer.
+pub(crate) fn claim_writer(id: FileId) -> WriterClaim {
+    Hold::take(&CLAIMED, id)
+}
+
+/// Counts a mapping of the file.
+pub(crate) fn hold_mapping(id: FileId) -> MapHold {
+    Hold::take(&MAPPED, id)
 }
 
 /// Whether a writer of this file is live in this process.
 pub(crate) fn has_writer(id: FileId) -> bool {
     table(&CLAIMED).contains_key(&id)
-}
-
-/// Held by every live mapping of a real file.
-#[derive(Debug)]
-pub(crate) struct MapHold(FileId);
-
-impl MapHold {
-    pub(crate) fn take(id: FileId) -> MapHold {
-        enter(&MAPPED, id);
-        MapHold(id)
-    }
-}
-
-impl Drop for MapHold {
-    fn drop(&mut self) {
-        leave(&MAPPED, self.0);
-    }
 }
 
 /// Whether the file has live mappings in this process.

@@ -212,7 +212,7 @@ impl<S: Storage> SegmentWriter<S> {
         created.paths.push(index_path.clone());
         let header = SegmentIndex::default().encode(segment_id);
         index_file.write_at(0, &header).map_err(|e| Error::io("write", &index_path, e))?;
-        let claim = crate::claim::WriterClaim::take(file.id());
+        let claim = crate::claim::claim_writer(file.id());
         let file = Arc::new(file);
         let first_map = reserve_chunk::<S>(&file, &path, options, 0)?;
         storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))?;

@@ -180,7 +180,7 @@ impl SegmentFile for RealFile {
         // live mapping. A raw mapping: its pointer comes from mmap itself, not from a reference
         // to the whole mapping, so writing through it never conflicts with a borrow.
         let map = MmapOptions::new().offset(offset).len(len).map_raw(&self.file)?;
-        Ok(RealMap { map, _hold: MapHold::take(self.id) })
+        Ok(RealMap { map, _hold: crate::claim::hold_mapping(self.id) })
     }
 
     fn read_to_end(&self) -> io::Result<Vec<u8>> {
