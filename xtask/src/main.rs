@@ -1,7 +1,8 @@
 //! Developer workflows, run as `cargo xtask <command>`.
 //!
-//! - `ci`: the one gate: formatting, clippy, tests, docs, the layering check, and a short fuzz smoke
-//!   run when a nightly toolchain with cargo-fuzz is installed.
+//! - `ci`: the one gate: formatting, the tidy rules, clippy, tests, docs, the layering and
+//!   module-loop checks, and a short fuzz smoke run when a nightly toolchain with cargo-fuzz is
+//!   installed.
 //! - `fuzz [--seconds N] [TARGET...]`: runs the cargo-fuzz targets (nightly).
 //! - `torture [--minutes N]`: the long reliability run: every test in release with the full
 //!   counts of `docs/RELIABILITY.md` (`WAL_TORTURE=1`), the real-filesystem cases that need
@@ -9,12 +10,16 @@
 //! - `bench`: runs the benchmarks (codec, segment sync, engine W1-W5, telemetry cost, W6
 //!   recovery, and the comparison with peers, which also writes `docs/peers.svg`) and prints
 //!   the tables for `docs/PERFORMANCE.md`.
-//! - `layering`: checks the crate dependency graph against `docs/ARCHITECTURE.md`.
+//! - `layering`: checks the crate dependency graph against `docs/ARCHITECTURE.md`, and that no
+//!   crate's modules import each other in a loop.
+//! - `tidy`: the house rules no compiler checks (`tidy.rs`).
 //!
-//! This program only orchestrates cargo; it holds no project logic beyond the layering rule.
+//! This program only orchestrates cargo; it holds no project logic beyond those rules.
 
 mod bench_report;
 mod layering;
+mod modules;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -39,12 +44,14 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("fuzz") => fuzz_command(&args[1..]),
         Some("bench") => bench(),
-        Some("layering") => layering::check_workspace(&workspace_root()),
+        Some("layering") => layering::check_workspace(&workspace_root())
+            .and_then(|()| modules::check_workspace(&workspace_root())),
+        Some("tidy") => tidy::check_workspace(&workspace_root()),
         Some("loom") => loom(),
         Some("torture") => torture_command(&args[1..]),
         _ => {
             Err("usage: cargo xtask <ci | fuzz [--seconds N] [TARGET...] | torture [--minutes N] \
-                  | bench | layering | loom>"
+                  | bench | layering | tidy | loom>"
                 .into())
         }
     };
@@ -61,6 +68,7 @@ fn ci() -> Result {
     // Snapshots are never accepted by CI itself: a changed one fails the run.
     let test_env = [("INSTA_UPDATE", "no"), ("CI", "true"), ("PROPTEST_CASES", "512")];
     step("fmt", || cargo(&["fmt", "--all", "--", "--check"], &[]))?;
+    step("tidy", || tidy::check_workspace(&workspace_root()))?;
     step("clippy", || {
         cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[])
     })?;
@@ -70,6 +78,7 @@ fn ci() -> Result {
         cargo(&["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")])
     })?;
     step("layering", || layering::check_workspace(&workspace_root()))?;
+    step("module loops", || modules::check_workspace(&workspace_root()))?;
     // The comparison harness at 1/100 of the records: that every system and cell still runs.
     step("peer bench (quick)", || {
         cargo(

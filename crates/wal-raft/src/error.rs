@@ -1,3 +1,5 @@
+//! What opening or using the store can fail with: the typed errors of `wal-raft`.
+
 use std::path::PathBuf;
 
 /// What opening or using the store can fail with.

@@ -1,3 +1,6 @@
+//! Unit tests of the registry, the leak checks and the metrics export, against a debugging
+//! recorder.
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +42,7 @@ fn registrations_count_and_describe_their_handles() {
 fn the_oldest_handle_is_reported() {
     let registry = Registry::new();
     let old = registry.register(Kind::Transaction);
+    // sleep: the two handles must differ in age; only time does that
     std::thread::sleep(Duration::from_millis(30));
     let young = registry.register(Kind::Transaction);
     let oldest = registry.counts(Kind::Transaction).oldest.expect("two live");
@@ -105,6 +109,7 @@ fn leak_checks_warn_once_per_crossing() {
         .with_max_held_back_bytes(Some(100));
     let _reader = registry.register(Kind::Reader);
     let _tail = registry.register(Kind::Tail); // exempt from the age check
+    // sleep: the reader must be older than the zero age threshold
     std::thread::sleep(Duration::from_millis(5));
     let mut telemetry = Telemetry::default();
     let warned = watch.check(&registry, &telemetry, &thresholds);

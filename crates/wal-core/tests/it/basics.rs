@@ -126,6 +126,8 @@ fn periodic_durability_syncs_in_the_background() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while wal.durable_lsn() <= lsn {
         assert!(std::time::Instant::now() < deadline, "never synced");
+        // sleep: polls for the periodic syncer, which signals nothing (a sync of our own
+        // would do its work for it)
         std::thread::sleep(Duration::from_millis(1));
     }
     assert!(wal.stats().syncs >= 1);

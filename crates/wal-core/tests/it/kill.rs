@@ -109,6 +109,7 @@ fn a_writer_killed_at_random_instants_loses_nothing_it_acknowledged() {
             ready.clear();
             assert!(out.read_line(&mut ready).unwrap() > 0, "round {round}: the writer died first");
         }
+        // sleep: the kill lands at a random instant of the writer's work, which is the test
         std::thread::sleep(Duration::from_micros(next() % 40_000));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();

@@ -83,6 +83,7 @@ fn a_leaked_reader_is_warned_about_and_holds_its_segment_back_until_dropped() {
     assert!(site.file().ends_with("telemetry.rs") && site.line() == site_line, "{site}");
 
     // Past the age threshold: one warning naming it, and the counter.
+    // sleep: the reader must grow older than the age threshold; only time does that
     std::thread::sleep(Duration::from_millis(60));
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
@@ -159,6 +160,7 @@ fn a_payload_view_holds_its_segment_back_and_the_housekeeper_deletes_it_when_dro
     // The release wakes the housekeeper at once, long before its 60 s interval.
     let started = Instant::now();
     while segment_files(&storage).len() == files && started.elapsed() < Duration::from_secs(5) {
+        // sleep: polls for the housekeeper's deletion, which signals nothing outside the log
         std::thread::sleep(Duration::from_millis(1));
     }
     assert_eq!(segment_files(&storage).len(), files - 1);

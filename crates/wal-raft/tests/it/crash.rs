@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, RaftLogStorage};
@@ -298,7 +297,6 @@ async fn sigkill_keeps_what_was_acknowledged() {
         assert!(child.try_wait().expect("status").is_none(), "the writer was still running");
         child.kill().expect("SIGKILL");
         child.wait().expect("reaped");
-        tokio::time::sleep(Duration::from_millis(10)).await;
         let mut store =
             WalLogStore::<TypeConfig>::open_in(wal_core::RealStorage, dir.path(), options())
                 .expect("reopen after SIGKILL");

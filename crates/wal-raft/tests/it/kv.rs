@@ -276,6 +276,7 @@ pub(crate) async fn start(
             Err(error) if attempts < 100 => {
                 attempts += 1;
                 let _ = error;
+                // sleep: backs off while the stopped node's tasks still hold its directory
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(error) => panic!("open node {id}'s store: {error}"),
@@ -302,6 +303,8 @@ pub(crate) async fn write(router: &Router, key: &str, value: &str) {
                 return;
             }
         }
+        // sleep: backs off until some node is leader and accepts the write (leadership may
+        // move meanwhile, so no single node's metrics can be awaited)
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("no node accepted {key}={value}");

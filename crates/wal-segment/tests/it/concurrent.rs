@@ -36,6 +36,7 @@ fn a_hole_left_by_an_unwritten_reservation_ends_recovery_there() {
             finished.store(true, Ordering::SeqCst);
             result
         });
+        // sleep: gives the completing thread time to publish wrongly; absence has no event
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert!(!done.load(Ordering::SeqCst), "published before the hole was");
         assert_eq!(writer.published_lsn(), Lsn(2));

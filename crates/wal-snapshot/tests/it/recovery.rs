@@ -299,6 +299,7 @@ fn open_transactions_at_a_checkpoint_are_replayed_whole() {
     let mut replay_behind = 0;
     let started = std::time::Instant::now();
     while (checkpoints < 20 || replay_behind < 5) && started.elapsed().as_secs() < 20 {
+        // sleep: paces the checkpoints between the writers' transactions (above)
         std::thread::sleep(std::time::Duration::from_micros(300));
         let report = durable.checkpoint().expect("checkpoint");
         checkpoints += 1;
