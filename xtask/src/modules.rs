@@ -11,10 +11,6 @@ use std::path::{Path, PathBuf};
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
-/// Loops present when the rule came in, as `crate: module, module, ...` (the modules of the
-/// loop, sorted). Break one, then remove it here; never add one.
-const KNOWN_LOOPS: &[&str] = &["wal-core: background, recovery, truncate, wal"];
-
 /// Checks every crate under `crates/`, and `xtask`, for import loops.
 pub(crate) fn check_workspace(root: &Path) -> Result<(), String> {
     let mut crates: Vec<PathBuf> = std::fs::read_dir(root.join("crates"))
@@ -24,7 +20,6 @@ pub(crate) fn check_workspace(root: &Path) -> Result<(), String> {
     crates.sort();
     crates.extend([root.join("xtask")]);
     let mut loops = Vec::new();
-    let mut left: Vec<&str> = KNOWN_LOOPS.to_vec();
     let mut modules = 0;
     for krate in &crates {
         let src = krate.join("src");
@@ -36,11 +31,6 @@ pub(crate) fn check_workspace(root: &Path) -> Result<(), String> {
         let name = krate.file_name().map_or_else(String::new, |n| n.to_string_lossy().into());
         for (cycle, component) in cycles(&graph) {
             let all: Vec<&str> = component.iter().map(String::as_str).collect();
-            let known = format!("{name}: {}", all.join(", "));
-            if let Some(at) = left.iter().position(|listed| *listed == known) {
-                left.remove(at);
-                continue;
-            }
             loops.push(format!(
                 "{name}: {} (modules in the loop: {})",
                 cycle.join(" -> "),
@@ -48,17 +38,8 @@ pub(crate) fn check_workspace(root: &Path) -> Result<(), String> {
             ));
         }
     }
-    for gone in left {
-        loops.push(format!(
-            "{gone}: no longer a loop; remove it from KNOWN_LOOPS in xtask/src/modules.rs"
-        ));
-    }
     if loops.is_empty() {
-        println!(
-            "modules: {} crates, {modules} modules, no import loop beyond {} known",
-            crates.len(),
-            KNOWN_LOOPS.len()
-        );
+        println!("modules: {} crates, {modules} modules, no import loop", crates.len());
         Ok(())
     } else {
         Err(format!("import loops between modules:\n  {}", loops.join("\n  ")))

@@ -232,10 +232,13 @@ mod tests {
 
     #[test]
     fn headers_sleeps_and_ignores() {
-        let text = "fn f() {}\n#[test]\n#[ignore]\nfn t() {\n    std::thread::sleep(d);\n}\n\
-                    #[test]\nfn u() {\n    // sleep: the clock must move for the age to grow\n    \
-                    std::thread::sleep(d);\n}\n";
-        let problems = check_file("crates/x/src/a.rs", text).problems;
+        // Built from pieces, so this file's own lines hold no sleeping call.
+        let sleep = ["    std::thread::sle", "ep(d);\n"].concat();
+        let text = format!(
+            "fn f() {{}}\n#[test]\n#[ignore]\nfn t() {{\n{sleep}}}\n#[test]\nfn u() {{\n    \
+             // sleep: the clock must move for the age to grow\n{sleep}}}\n"
+        );
+        let problems = check_file("crates/x/src/a.rs", &text).problems;
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].contains("`//!`"));
         assert!(problems[1].contains(":3: `#[ignore]`"));

@@ -5,9 +5,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wal_segment::Storage;
-
-use crate::wal::{Shared, lock};
+use crate::mutex::lock;
 
 /// A background thread and the signal that wakes or stops it.
 pub(crate) struct Background {
@@ -37,16 +35,16 @@ impl Signal {
 }
 
 impl Background {
-    /// Starts thread `name`, running `task` every `interval` and on every wake, while the log
+    /// Starts thread `name`, running `task` every `interval` and on every wake, while `shared`
     /// lives and `task` returns `true`.
-    pub(crate) fn start<S: Storage>(
+    pub(crate) fn start<T: Send + Sync + 'static>(
         name: &str,
         interval: Duration,
-        shared: &Arc<Shared<S>>,
+        shared: &Arc<T>,
         signal: Arc<Signal>,
-        task: impl Fn(&Shared<S>) -> bool + Send + 'static,
+        task: impl Fn(&T) -> bool + Send + 'static,
     ) -> Option<Background> {
-        let weak: Weak<Shared<S>> = Arc::downgrade(shared);
+        let weak: Weak<T> = Arc::downgrade(shared);
         let waiting = Arc::clone(&signal);
         let thread = std::thread::Builder::new()
             .name(name.into())

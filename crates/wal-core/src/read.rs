@@ -19,7 +19,8 @@ use wal_telemetry::{Kind, Registration};
 
 use crate::entry::{Entry, interpret};
 use crate::error::Error;
-use crate::wal::{Shared, Wal, lock_state};
+use crate::shared::{Shared, lock_state};
+use crate::wal::Wal;
 
 /// Where a record lies: its chunk and offset, and the end of its segment's records.
 struct Located<S: Storage> {
@@ -38,8 +39,7 @@ impl<S: Storage> Shared<S> {
     fn locate(&self, lsn: Lsn) -> Result<Option<Located<S>>, Error> {
         let state = lock_state(self);
         let start = state.anchor.start();
-        let published =
-            state.active.as_ref().map_or(state.next_first_lsn, |writer| writer.published_lsn());
+        let published = state.published_lsn();
         if lsn < start {
             if state.seal_before_start == Some(lsn) && lsn.0 + 1 == start.0 {
                 drop(state);
@@ -130,7 +130,7 @@ impl<S: Storage> Shared<S> {
 
     fn damaged(&self, chunk: &ChunkRef<S>, offset: usize, error: &wal_format::Error) -> Error {
         Error::Damaged {
-            path: self.dir.clone(),
+            path: self.files.dir.clone(),
             reason: format!("chunk {} at offset {offset}: {error}", chunk.index()),
         }
     }
@@ -214,7 +214,7 @@ impl<S: Storage> Reader<S> {
             match position.frames.next() {
                 Some(Ok(record)) if record.lsn >= position.end => self.leave(),
                 Some(Ok(record)) => {
-                    self.next_lsn = Lsn(record.lsn.0 + 1);
+                    self.next_lsn = record.lsn.next();
                     if let Some(entry) = interpret(record) {
                         return Some(entry);
                     }

@@ -29,7 +29,7 @@ use crate::entry::{EntryKind, TxnId, interpret, is_record_tag};
 use crate::error::Error;
 use crate::options::{Options, RecoveryMode};
 use crate::plan::{PlanProblem, PlannedSegment};
-use crate::wal::{ClosedSegment, State};
+use crate::segments::{ClosedSegment, State};
 
 /// The LSN of a new log's first record.
 pub const FIRST_LSN: Lsn = Lsn(1);
@@ -198,7 +198,7 @@ pub(crate) fn recover<S: Storage>(
         for chunk in &chunks {
             chunk.hold(&life);
         }
-        closed.push(closed_segment(&segment, segment_end, chunks, recovered, options, life));
+        closed.push(closed_segment(&segment, segment_end, chunks, &recovered, life));
     }
     wal_telemetry::recovery_progress(found, found);
 
@@ -244,20 +244,7 @@ pub(crate) fn recover<S: Storage>(
                 cut.below_segment
             ),
         })?;
-    let state = State {
-        active: None,
-        closed,
-        next_segment_id,
-        next_first_lsn: end,
-        anchor,
-        retention_floor: None,
-        live_txns: crate::live_txns::LiveTxns::default(),
-        cuts: Vec::new(),
-        seal_before_start: None,
-        preparing: None,
-        held_back: Vec::new(),
-        to_delete: Vec::new(),
-    };
+    let state = State::recovered(closed, anchor, next_segment_id, end);
     let next_txn = match counts.max_txn {
         None => 0,
         Some(id) => id.checked_add(1).ok_or(Error::Malformed {
@@ -302,21 +289,12 @@ fn closed_segment<S: Storage>(
     segment: &PlannedSegment,
     end: Lsn,
     chunks: Vec<ChunkRef<S>>,
-    recovered: RecoveredSegment,
-    options: &Options,
+    recovered: &RecoveredSegment,
     life: Arc<SegmentLife>,
 ) -> ClosedSegment<S> {
-    let bytes = chunks.len() as u64 * options.chunk_bytes as u64;
-    ClosedSegment {
-        id: segment.id,
-        first: segment.first,
-        end,
-        chunks,
-        sealed: recovered.sealed.is_some() && end == recovered.scan.next_lsn,
-        index: RecordPositions::from_index(segment.first, &recovered.index),
-        bytes,
-        life,
-    }
+    let sealed = recovered.sealed.is_some() && end == recovered.scan.next_lsn;
+    let index = RecordPositions::from_index(segment.first, &recovered.index);
+    ClosedSegment::new(segment.id, segment.first, end, chunks, index, sealed, life)
 }
 
 /// The ids of the segment files in `dir`, in order, and of index files without a segment file.

@@ -1,5 +1,6 @@
-//! What the log tells about itself: the telemetry snapshot, housekeeping (deleting released
-//! segments, exporting metrics, leak checks), and the retirement of segments it no longer needs.
+//! What the log tells about itself: the telemetry snapshot, and housekeeping (deleting released
+//! segments, exporting metrics, leak checks). Retiring segments is the segment list's
+//! (`segments.rs`); this module reports who holds retired segments back.
 //!
 //! Life of a chunk. A chunk is mapped when its segment's writer starts it (or when recovery
 //! opens the segment); its mapping holds the segment's `SegmentLife`. The log's segment list,
@@ -12,13 +13,12 @@
 
 use std::sync::Arc;
 
-use wal_segment::{RealStorage, Storage, delete_segment};
-use wal_telemetry::{
-    HeldBack, Kind, LeakWarning, Registration, Retirement, SegmentLife, Telemetry,
-};
+use wal_segment::{RealStorage, Storage};
+use wal_telemetry::{HeldBack, Kind, LeakWarning, Registration, SegmentLife, Telemetry};
 
 use crate::error::Error;
-use crate::wal::{ClosedSegment, Shared, State, Wal, lock_state};
+use crate::shared::{Shared, lock_state};
+use crate::wal::Wal;
 
 /// A handle of the application's own registered in the log's telemetry (a snapshot being
 /// written, a long scan) while this guard lives: counted, aged and named in leak warnings like
@@ -64,10 +64,11 @@ impl<S: Storage> Wal<S> {
 
 impl<S: Storage> Shared<S> {
     pub(crate) fn housekeep(&self) -> Result<Vec<LeakWarning>, Error> {
-        let deleted = lock_state(self).delete_released(self);
+        let deleted = lock_state(self).delete_released(&self.files);
         let telemetry = self.telemetry();
         wal_telemetry::export(&telemetry);
-        let warnings = self.leaks.check(&self.registry, &telemetry, &self.options.leak_thresholds);
+        let warnings =
+            self.leaks.check(&self.registry, &telemetry, &self.files.options.leak_thresholds);
         deleted.map(|()| warnings)
     }
 
@@ -81,7 +82,7 @@ impl<S: Storage> Shared<S> {
             telemetry.payload_views = active.chain(closed).map(|chunk| chunk.views() as u64).sum();
             telemetry.held_back = self.held_back_report(&state.held_back);
         }
-        telemetry.chunks = self.ledger.counts();
+        telemetry.chunks = self.files.ledger.counts();
         telemetry.leak_warnings = self.leaks.warnings();
         let stats = self.stats.snapshot();
         let engine = &mut telemetry.engine;
@@ -97,7 +98,7 @@ impl<S: Storage> Shared<S> {
     }
 
     /// Who holds each of `lives` (the registered handles positioned in it).
-    fn held_back_report(&self, lives: &[Arc<SegmentLife>]) -> Vec<HeldBack> {
+    pub(crate) fn held_back_report(&self, lives: &[Arc<SegmentLife>]) -> Vec<HeldBack> {
         let lives: Vec<&Arc<SegmentLife>> = lives.iter().filter(|l| !l.is_released()).collect();
         if lives.is_empty() {
             return Vec::new();
@@ -120,55 +121,5 @@ impl<S: Storage> Shared<S> {
                 held
             })
             .collect()
-    }
-}
-
-impl<S: Storage> State<S> {
-    /// Retires `segments`, which the log no longer needs (they are out of its segment list),
-    /// deletes the files of those nothing views, and reports the ones held back.
-    pub(crate) fn retire(
-        &mut self,
-        shared: &Shared<S>,
-        segments: Vec<ClosedSegment<S>>,
-    ) -> Vec<HeldBack> {
-        let mut held = Vec::new();
-        for segment in segments {
-            let life = Arc::clone(&segment.life);
-            // The log's own views go first: only other holders can hold the segment back.
-            drop(segment);
-            if let Retirement::HeldBack { .. } = life.retire() {
-                held.push(life);
-            }
-        }
-        let report = shared.held_back_report(&held);
-        self.held_back.extend(held);
-        // The retirement has taken effect (the anchor or the chain excludes these segments),
-        // so a failed deletion does not fail the operation that retired them: the files stay
-        // queued, the housekeeper retries them and reports the error, and the next open
-        // deletes them in any case.
-        if let Err(error) = self.delete_released(shared) {
-            tracing::warn!(
-                target: "wal::housekeeping",
-                %error,
-                "deleting a retired segment failed; it will be retried"
-            );
-        }
-        report
-    }
-
-    /// Deletes the files of every released segment. A failed deletion stays queued, and does
-    /// not stop the others; the first error is returned.
-    pub(crate) fn delete_released(&mut self, shared: &Shared<S>) -> Result<(), Error> {
-        self.to_delete.extend(shared.ledger.take_released());
-        self.held_back.retain(|life| !life.is_released());
-        let mut first_error = None;
-        self.to_delete.retain(|&id| match delete_segment(&shared.storage, &shared.dir, id) {
-            Ok(()) => false,
-            Err(error) => {
-                first_error.get_or_insert(error);
-                true
-            }
-        });
-        first_error.map_or(Ok(()), |error| Err(error.into()))
     }
 }

@@ -14,7 +14,8 @@ use wal_telemetry::{Kind, Registration};
 
 use crate::entry::{DELTA_PREFIX_BYTES, TxnId, is_record_tag};
 use crate::error::Error;
-use crate::wal::{Shared, Step, Wal, lock_state};
+use crate::shared::{Shared, Step, lock_state};
+use crate::wal::Wal;
 
 /// An open transaction. Dropping it without [`Txn::commit`] or [`Txn::abort`] appends an
 /// abort (errors then are ignored: the transaction is unfinished either way, and recovery
@@ -90,7 +91,7 @@ impl<S: Storage> Txn<S> {
     pub fn commit(mut self) -> Result<Lsn, Error> {
         self.finished = true;
         let lsn = self.marker(Tag::TXN_COMMIT)?;
-        self.shared.committed(Lsn(lsn.0 + 1))?;
+        self.shared.committed(lsn.next())?;
         // Still live until here: its begin held the floor through the wait.
         self.end()?;
         Ok(lsn)

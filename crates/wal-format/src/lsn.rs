@@ -22,6 +22,26 @@ impl Lsn {
             None => None,
         }
     }
+
+    /// The LSN after this one: where the record after it goes, or the end of a range that
+    /// ends with it. Saturates at [`Lsn::MAX`], which no record has.
+    #[must_use]
+    pub const fn next(self) -> Lsn {
+        Lsn(self.0.saturating_add(1))
+    }
+
+    /// The LSN before this one (the last record of a range that ends here); [`Lsn`] 0 stays 0.
+    #[must_use]
+    pub const fn before(self) -> Lsn {
+        Lsn(self.0.saturating_sub(1))
+    }
+
+    /// This LSN plus `count` records, saturating at [`Lsn::MAX`] (for counts already
+    /// reserved, which the encoder kept below it).
+    #[must_use]
+    pub const fn plus(self, count: u64) -> Lsn {
+        Lsn(self.0.saturating_add(count))
+    }
 }
 
 impl fmt::Display for Lsn {

@@ -133,7 +133,7 @@ impl<M: MappedRegion> LiveChunk<M> {
     }
 
     /// Bytes of the chunk.
-    pub(crate) fn len_bytes(&self) -> usize {
+    pub fn len_bytes(&self) -> usize {
         self.map.len_bytes()
     }
 }

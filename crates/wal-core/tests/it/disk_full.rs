@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use wal_core::{
-    ChunkPreparation, Durability, Error, Options, SegmentError, SimStorage, Storage, Wal,
+    ChunkPreparation, Durability, Error, Force, Options, SegmentError, SimStorage, Storage, Wal,
 };
 use wal_segment::testing::{leave_free, mount};
 
@@ -179,7 +179,7 @@ fn a_log_on_a_full_disk_opens_with_a_transaction_a_crash_left_open() {
         .expect("a log on a full disk opens");
     assert_eq!(report.unfinished, 1);
     assert_eq!(payloads(&wal).len(), 2000 + 2, "2000 records, a begin and a delta");
-    let pruned = wal.prune(0, true).unwrap();
+    let pruned = wal.prune(0, Force::Yes).unwrap();
     assert!(pruned.segments_deleted > 0, "{pruned:?}");
     wal.append(TAG, b"after the prune freed space").unwrap();
     drop(wal);

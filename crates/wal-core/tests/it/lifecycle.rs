@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use wal_core::{Durability, Error, Lsn, Options, SimStorage, Storage, Wal};
+use wal_core::{Durability, Error, Force, Lsn, Options, SimStorage, Storage, Wal};
 
 use crate::support::{TAG, dir, open_sim, segment_files, small};
 
@@ -139,7 +139,7 @@ fn a_truncate_before_past_what_a_crash_kept_leaves_a_log_that_prunes_and_reopens
     for n in 0..50u32 {
         wal.append(TAG, &n.to_le_bytes()).unwrap();
     }
-    wal.prune(0, true).unwrap();
+    wal.prune(0, Force::Yes).unwrap();
     assert!(wal.start_lsn() >= beyond);
     wal.sync().unwrap();
     drop(wal);

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::Barrier;
 
-use wal_core::{Durability, Error, Lsn, SimStorage, Wal};
+use wal_core::{Durability, Error, Force, Lsn, SimStorage, Wal};
 
 use crate::support::{TAG, committed_payloads, open_sim, small};
 
@@ -51,13 +51,13 @@ fn a_forced_prune_past_an_open_transaction_fails_its_commit() {
     for n in 0u32..3000 {
         wal.append(TAG, &n.to_le_bytes().repeat(40)).unwrap();
     }
-    let report = wal.prune(0, false).unwrap();
+    let report = wal.prune(0, Force::No).unwrap();
     assert_eq!(report.held_by_floor, Some(txn.begin_lsn()), "{report:?}");
     assert!(matches!(
         wal.truncate_before(wal.next_lsn()),
         Err(Error::HeldByTransaction { begin, .. }) if begin == txn.begin_lsn()
     ));
-    let report = wal.prune(0, true).unwrap();
+    let report = wal.prune(0, Force::Yes).unwrap();
     assert!(report.start > txn.begin_lsn(), "{report:?}");
     assert!(matches!(txn.delta(TAG, b"more"), Err(Error::TransactionPruned { .. })));
     assert!(matches!(txn.commit(), Err(Error::TransactionPruned { .. })));

@@ -12,7 +12,7 @@ type Metrics = Vec<(metrics_util::CompositeKey, DebugValue)>;
 fn metrics_of(snapshotter: &Snapshotter) -> Metrics {
     snapshotter.snapshot().into_vec().into_iter().map(|(key, _, _, value)| (key, value)).collect()
 }
-use wal_core::{Durability, Kind, LeakThresholds, LeakWarning, Options, SimStorage, Wal};
+use wal_core::{Durability, Force, Kind, LeakThresholds, LeakWarning, Options, SimStorage, Wal};
 
 use crate::support::{TAG, open_sim, segment_files, small};
 
@@ -104,7 +104,7 @@ fn a_leaked_reader_is_warned_about_and_holds_its_segment_back_until_dropped() {
 
     // A prune removes every closed segment from the log; the one the reader views stays on
     // disk, reported with its holder.
-    let report = wal.prune(0, true).expect("prune");
+    let report = wal.prune(0, Force::Yes).expect("prune");
     assert_eq!(report.segments_deleted, segments_before.len() - 2, "one is held back");
     assert_eq!(report.held_back.len(), 1, "{report:?}");
     let held = &report.held_back[0];
@@ -148,7 +148,7 @@ fn a_payload_view_holds_its_segment_back_and_the_housekeeper_deletes_it_when_dro
     let (wal, _) = open_sim(&storage, options);
     fill(&wal, 300);
     let entry = wal.get(wal.start_lsn()).expect("get").expect("a record");
-    let report = wal.prune(0, true).expect("prune");
+    let report = wal.prune(0, Force::Yes).expect("prune");
     assert_eq!(report.held_back.len(), 1);
     assert!(report.held_back[0].holders.is_empty(), "a payload view is not registered");
     assert!(wal.telemetry().payload_views == 0, "its chunk left the log's lists");
@@ -245,7 +245,7 @@ fn segments_held_back_when_the_log_closes_are_deleted_by_the_next_open() {
     fill(&wal, 300);
     let mut reader = wal.read_from(wal.start_lsn()).unwrap();
     reader.next().unwrap().unwrap();
-    let report = wal.prune(0, true).expect("prune");
+    let report = wal.prune(0, Force::Yes).expect("prune");
     assert_eq!(report.held_back.len(), 1);
     let files = segment_files(&storage);
     drop(wal);

@@ -1,6 +1,6 @@
 //! Truncation and pruning: on record boundaries, durable, and crash-safe at every step.
 
-use wal_core::{Durability, Error, Lsn, SimStorage, Wal};
+use wal_core::{Durability, Error, Force, Lsn, SimStorage, Wal};
 use wal_segment::storage::Fault;
 
 use crate::support::{TAG, open_sim, segment_files, small};
@@ -66,10 +66,10 @@ fn pruning_to_a_budget_stops_at_the_retention_floor_unless_forced() {
     let (wal, _) = open_sim(&storage, small(Durability::Buffered));
     let lsns = fill(&wal, 3000);
     wal.set_retention_floor(Some(lsns[1000]));
-    let report = wal.prune(0, false).unwrap();
+    let report = wal.prune(0, Force::No).unwrap();
     assert_eq!(report.held_by_floor, Some(lsns[1000]));
     assert!(report.start <= lsns[1000] && report.segments_deleted > 0, "{report:?}");
-    let forced = wal.prune(0, true).unwrap();
+    let forced = wal.prune(0, Force::Yes).unwrap();
     assert!(forced.start > lsns[1000] && forced.held_by_floor.is_none(), "{forced:?}");
     // Pruning stops at a segment boundary: the records from the new start are all there.
     let kept = payloads(&wal).len() as u64;
@@ -196,14 +196,14 @@ fn a_failed_deletion_does_not_fail_the_prune_and_is_retried_by_housekeeping() {
         wal
     };
     let undisturbed = log(&SimStorage::new());
-    undisturbed.prune(0, true).unwrap();
+    undisturbed.prune(0, Force::Yes).unwrap();
     let expected = payloads(&undisturbed);
     let (mut retried, mut prunes_ok) = (0, 0);
     for step in 0..40 {
         let storage = SimStorage::new();
         let wal = log(&storage);
         storage.fail_after(step, Fault::Io);
-        let pruned = wal.prune(0, true);
+        let pruned = wal.prune(0, Force::Yes);
         storage.cancel_fault();
         let Ok(report) = pruned else { continue };
         prunes_ok += 1;

@@ -16,7 +16,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use wal_core::{Durability, EntryKind, Error, Lsn, SimStorage, Txn, Wal};
+use wal_core::{Durability, EntryKind, Error, Force, Lsn, SimStorage, Txn, Wal};
 
 use super::{TAG, open_sim, small};
 
@@ -259,7 +259,8 @@ impl Model {
                 self.push(EntryKind::Abort { txn: id }, Vec::new());
             }
             Op::Prune { force } => {
-                let report = self.wal().prune(0, force).unwrap();
+                let report =
+                    self.wal().prune(0, if force { Force::Yes } else { Force::No }).unwrap();
                 let intact = self.open.as_mut().filter(|open| !open.removed);
                 if let Some(open) = intact.filter(|open| open.begin < report.start) {
                     assert!(force, "an unforced prune passed an open transaction's begin");
