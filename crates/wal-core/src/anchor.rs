@@ -25,6 +25,18 @@ pub const ANCHOR_FILE_NAME: &str = "wal.anchor";
 const MAGIC: &[u8; 8] = b"WALANCHR";
 const SLOT_BYTES: usize = 48;
 const SLOT_STRIDE: usize = 4096;
+
+// A slot's fields (`docs/format.md`, "The anchor file"; a test checks the two agree).
+const MAGIC_AT: usize = 0;
+const SEQUENCE_AT: usize = 8;
+const START_AT: usize = 16;
+const CUT_SEGMENT_AT: usize = 24;
+const CUT_LSN_AT: usize = 32;
+/// The CRC-32 of the bytes before it.
+const CRC_AT: usize = 40;
+const RESERVED_AT: usize = 44;
+const _: () = assert!(RESERVED_AT + 4 == SLOT_BYTES && CRC_AT + 4 == RESERVED_AT);
+const _: () = assert!(SLOT_STRIDE >= SLOT_BYTES && SLOT_STRIDE.is_multiple_of(4096));
 /// Bytes of an anchor file: two slots.
 const FILE_BYTES: usize = SLOT_STRIDE + SLOT_BYTES;
 /// The longest valid anchor file: two slots. A longer file is damaged, and is never read.
@@ -139,12 +151,18 @@ impl<S: Storage> Anchor<S> {
 }
 
 /// Bytes of a slot the CRC covers.
-const CHECKED: usize = 40;
+const CHECKED: usize = CRC_AT;
 
 fn encode_slot(sequence: u64, start: Lsn, cut: Cut) -> [u8; SLOT_BYTES] {
     let mut slot = [0u8; SLOT_BYTES];
-    slot[..8].copy_from_slice(MAGIC);
-    for (at, word) in [(8, sequence), (16, start.0), (24, cut.below_segment), (32, cut.at.0)] {
+    slot[MAGIC_AT..MAGIC_AT + 8].copy_from_slice(MAGIC);
+    let words = [
+        (SEQUENCE_AT, sequence),
+        (START_AT, start.0),
+        (CUT_SEGMENT_AT, cut.below_segment),
+        (CUT_LSN_AT, cut.at.0),
+    ];
+    for (at, word) in words {
         slot[at..at + 8].copy_from_slice(&word.to_le_bytes());
     }
     let crc = crc32fast::hash(&slot[..CHECKED]);
@@ -164,9 +182,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<(u64, Lsn, Cut)> {
 fn decode_slot(slot: &[u8]) -> Option<(u64, Lsn, Cut)> {
     let word = |at: usize| u64::from_le_bytes(slot[at..at + 8].try_into().expect("8 bytes"));
     let crc = u32::from_le_bytes(slot[CHECKED..CHECKED + 4].try_into().expect("4 bytes"));
-    let valid = &slot[..8] == MAGIC && crc32fast::hash(&slot[..CHECKED]) == crc;
-    let cut = Cut { below_segment: word(24), at: Lsn(word(32)) };
-    valid.then(|| (word(8), Lsn(word(16)), cut))
+    let valid = &slot[MAGIC_AT..MAGIC_AT + 8] == MAGIC && crc32fast::hash(&slot[..CHECKED]) == crc;
+    let cut = Cut { below_segment: word(CUT_SEGMENT_AT), at: Lsn(word(CUT_LSN_AT)) };
+    valid.then(|| (word(SEQUENCE_AT), Lsn(word(START_AT)), cut))
 }
 
 fn io_error(op: &'static str, path: &Path, source: io::Error) -> Error {
@@ -176,6 +194,38 @@ fn io_error(op: &'static str, path: &Path, source: io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SPEC: &str = include_str!("../../../docs/format.md");
+
+    #[test]
+    fn the_slot_layout_is_the_one_format_md_gives() {
+        let section = SPEC.split("### The anchor file").nth(1).expect("the section");
+        let section = section.split("\n#").next().expect("its text");
+        let rows: Vec<&str> = section
+            .lines()
+            .filter(|line| {
+                line.starts_with("| ") && (line.contains('`') || line.contains("reserved"))
+            })
+            .filter(|line| !line.starts_with("| offset"))
+            .collect();
+        let fields = [
+            (MAGIC_AT, 8, "`magic`"),
+            (SEQUENCE_AT, 8, "`sequence`"),
+            (START_AT, 8, "`start`"),
+            (CUT_SEGMENT_AT, 8, "`cut_segment`"),
+            (CUT_LSN_AT, 8, "`cut_lsn`"),
+            (CRC_AT, 4, "`crc`"),
+            (RESERVED_AT, 4, "reserved"),
+        ];
+        assert_eq!(rows.len(), fields.len(), "{rows:?}");
+        for ((at, size, name), row) in fields.iter().zip(&rows) {
+            assert!(row.starts_with(&format!("| {at} | {size} |")) && row.contains(name), "{row}");
+        }
+        let magic = format!("`{}`", std::str::from_utf8(MAGIC).expect("ASCII"));
+        assert!(section.contains(&magic));
+        let slots = format!("two {SLOT_BYTES}-byte slots, at offsets 0 and {SLOT_STRIDE}");
+        assert!(section.contains(&slots), "{slots}");
+    }
 
     #[test]
     fn a_slot_round_trips_and_any_flipped_bit_is_refused() {

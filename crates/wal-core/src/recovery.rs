@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use wal_format::Lsn;
 use wal_segment::{
     ChunkRef, RecordPositions, RecoveredSegment, SegmentEnd, Storage, delete_segment,
-    index_file_name, open_segment, salvage_segment, segment_file_name, segment_first_lsn,
+    index_file_name, index_id_of, open_segment, salvage_segment, segment_file_name,
+    segment_first_lsn, segment_id_of,
 };
 
 use wal_telemetry::{Ledger, SegmentLife};
@@ -308,14 +309,10 @@ fn segment_ids<S: Storage>(storage: &S, dir: &Path) -> Result<(Vec<u64>, Vec<u64
     })?;
     let names: BTreeSet<String> =
         files.iter().filter_map(|path| Some(path.file_name()?.to_str()?.to_owned())).collect();
-    let id_of = |name: &String, name_for: fn(u64) -> String| {
-        let id: u64 = name.split('.').next()?.parse().ok()?;
-        (name_for(id) == *name).then_some(id)
-    };
-    let ids: Vec<u64> = names.iter().filter_map(|name| id_of(name, segment_file_name)).collect();
+    let ids: Vec<u64> = names.iter().filter_map(|name| segment_id_of(name)).collect();
     let orphans = names
         .iter()
-        .filter_map(|name| id_of(name, index_file_name))
+        .filter_map(|name| index_id_of(name))
         .filter(|id| !names.contains(&segment_file_name(*id)))
         .collect();
     Ok((ids, orphans))

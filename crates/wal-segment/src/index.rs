@@ -170,12 +170,6 @@ pub(crate) fn write_index_file<F: SegmentFile>(
     Ok(bytes.len() as u64)
 }
 
-/// The file name of segment `id`'s index.
-#[must_use]
-pub fn index_file_name(id: u64) -> String {
-    format!("{id:020}.idx")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
-//! Segment files of the write-ahead log: the only layer that opens, maps, syncs or deletes files.
+//! Segment files of the write-ahead log, and the [`Storage`] every layer does its file I/O
+//! through (the only layer that maps files).
 //!
 //! A segment is a file of fixed-size chunks (16 MiB by default). Each chunk starts with a
 //! 64-byte header (magic, version, segment id, chunk index, a fresh salt, first LSN) followed by
@@ -15,21 +16,27 @@
 //!
 //! A finished segment ends with a `SEAL` record ([`SegmentWriter::seal`]); a segment can be cut
 //! back to a record boundary ([`SegmentWriter::truncate`]) or deleted ([`delete_segment`]).
+//! [`segment_file_name`] and [`index_file_name`] are the one source of the files' names.
 
 mod chunk_header;
 mod claim;
 mod error;
+mod files;
 mod index;
 mod live;
 mod lock;
 mod mapping;
 mod options;
 mod positions;
+mod prepare;
 mod publish;
 mod recover;
+mod reservation;
 mod scan;
 mod seal;
 pub mod storage;
+mod supply;
+mod sync_plan;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod writer;
@@ -40,9 +47,10 @@ pub use chunk_header::{
 };
 pub use claim::FileId;
 pub use error::Error;
+pub use files::{delete_segment, index_file_name, index_id_of, segment_file_name, segment_id_of};
 pub use index::{
     INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, INDEX_MAGIC, IndexEntry, IndexEntryBytes, IndexHeader,
-    SegmentIndex, index_file_name,
+    SegmentIndex,
 };
 pub use live::{ChunkRef, LiveChunk, MapOf};
 pub use lock::DirLock;
@@ -51,14 +59,14 @@ pub use options::{
     MIN_CHUNK_BYTES, SegmentOptions,
 };
 pub use positions::RecordPositions;
+pub use prepare::PreparedSegment;
 pub use recover::{
-    IndexStatus, Opened, RecoveredSegment, SegmentCheck, check_segment_bytes, delete_segment,
-    index_entry_count, open_segment, recover_segment, salvage_segment, segment_first_lsn,
-    segment_layout,
+    IndexStatus, Opened, RecoveredSegment, SegmentCheck, check_segment_bytes, index_entry_count,
+    open_segment, recover_segment, salvage_segment, segment_first_lsn, segment_layout,
 };
+pub use reservation::Reservation;
 pub use scan::{SegmentEnd, SegmentRecord, SegmentScan, scan_chunks, scan_segment};
 pub use seal::{SEAL_PAYLOAD_BYTES, SealInfo, SealPayload};
 pub use storage::{RealStorage, SimStorage, Storage};
-pub use writer::{
-    PreparedSegment, Reservation, Sealed, SegmentWriter, SyncPlan, segment_file_name,
-};
+pub use sync_plan::SyncPlan;
+pub use writer::{Sealed, SegmentWriter};

@@ -20,14 +20,14 @@ use std::sync::Arc;
 
 use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity, HeaderProblem};
 use crate::error::Error;
-use crate::index::{IndexEntry, SegmentIndex, index_file_name, write_index_file};
+use crate::files::{index_file_name, segment_file_name};
+use crate::index::{IndexEntry, SegmentIndex, write_index_file};
 use crate::live::{ChunkRef, LiveChunk, MapOf};
 use crate::mapping::ChunkMap;
 use crate::options::SegmentOptions;
 use crate::scan::{MappedScan, SegmentScan, map_and_scan, scan_chunks};
 use crate::seal::SealInfo;
 use crate::storage::{SegmentFile, Storage};
-use crate::writer::segment_file_name;
 
 /// What the index said, measured against the data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -581,21 +581,4 @@ fn indexed_entries<S: Storage>(storage: &S, dir: &Path, segment_id: u64) -> Resu
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(0),
         Err(error) => Err(Error::io("open", &path, error)),
     }
-}
-
-/// Deletes segment `segment_id` and its index from `dir`, and makes the deletion durable. The
-/// index goes first, so a crash in between never leaves an index without its data.
-///
-/// # Errors
-/// `Io` if a removal or the directory sync fails. A missing file is not an error: a deletion
-/// retried after a failed directory sync finds its files already gone, and must still succeed.
-pub fn delete_segment<S: Storage>(storage: &S, dir: &Path, segment_id: u64) -> Result<(), Error> {
-    for path in [dir.join(index_file_name(segment_id)), dir.join(segment_file_name(segment_id))] {
-        match storage.remove(&path) {
-            Ok(()) => {}
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(error) => return Err(Error::io("remove", &path, error)),
-        }
-    }
-    storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))
 }

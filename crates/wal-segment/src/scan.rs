@@ -14,10 +14,10 @@ use wal_format::{Frames, Lsn, RecordBytes, Stop};
 
 use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity, HeaderProblem};
 use crate::error::Error;
+use crate::files::segment_file_name;
 use crate::mapping::ChunkMap;
 use crate::options::SegmentOptions;
 use crate::storage::{SegmentFile, Storage};
-use crate::writer::segment_file_name;
 
 /// A record read back, with the chunk that holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]

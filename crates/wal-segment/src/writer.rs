@@ -19,26 +19,23 @@
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use wal_format::{HEADER_SIZE_BYTES, Lsn, Record, Tag, batch_len, frame_len};
 
 use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity};
 use crate::error::Error;
-use crate::index::{IndexEntry, SegmentIndex, encode_entry, index_file_name, write_index_file};
-use crate::live::{ChunkRef, Live, LiveChunk, MapOf};
-use crate::mapping::ChunkMap;
-use crate::options::{ChunkPreparation, SegmentOptions};
+use crate::index::{IndexEntry, encode_entry, write_index_file};
+use crate::live::{ChunkRef, Live, LiveChunk};
+use crate::options::SegmentOptions;
 use crate::positions::RecordPositions;
+use crate::prepare::PreparedSegment;
 use crate::publish::Publication;
+use crate::reservation::Piece;
+use crate::reservation::Reservation;
 use crate::seal::{SEAL_FRAME_BYTES, SealInfo};
 use crate::storage::{SegmentFile, Storage};
-
-/// The file name of segment `id`: 20 decimal digits, so names sort in segment order.
-#[must_use]
-pub fn segment_file_name(id: u64) -> String {
-    format!("{id:020}.wal")
-}
+use crate::supply::{ChunkSupply, Map};
+use crate::sync_plan::SyncPlan;
 
 /// Whether an append may use the room kept for the seal record.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,18 +44,9 @@ enum Room {
     All,
 }
 
-type Map<S> = ChunkMap<MapOf<S>>;
-
-/// The next chunk, being prepared or ready.
-enum Prepared<S: Storage> {
-    Ready(Map<S>),
-    Pending(JoinHandle<Result<Map<S>, Error>>),
-}
-
 /// Appends records to one segment file.
 pub struct SegmentWriter<S: Storage> {
     path: PathBuf,
-    file: Arc<S::File>,
     options: SegmentOptions,
     segment_id: u64,
     /// Every chunk started so far, by index; the last is the current one.
@@ -68,7 +56,7 @@ pub struct SegmentWriter<S: Storage> {
     /// Bytes of the current chunk reserved so far.
     reserved: usize,
     /// The next chunk, reserved and mapped ahead of need.
-    prepared: Option<Prepared<S>>,
+    supply: ChunkSupply<S>,
     /// The LSN the next reservation gets.
     next_lsn: Lsn,
     durable_lsn: Lsn,
@@ -92,53 +80,6 @@ pub struct SegmentWriter<S: Storage> {
     life: Option<Arc<wal_telemetry::SegmentLife>>,
 }
 
-/// Space and LSNs reserved for a batch of records, to be written and published without the
-/// writer. Dropping it unwritten poisons the segment (the records after it could never be
-/// published).
-#[must_use = "a reservation must be completed, or the segment is poisoned"]
-pub struct Reservation<'r, S: Storage> {
-    records: &'r [Record<'r>],
-    first_lsn: Lsn,
-    end_lsn: Lsn,
-    first: Piece<S>,
-    more: Vec<Piece<S>>,
-    publication: Arc<Publication>,
-    completed: bool,
-}
-
-/// The part of a reservation in one chunk.
-struct Piece<S: Storage> {
-    chunk: Live<S>,
-    offset: usize,
-    len: usize,
-    /// Which of the reservation's records go here, and the first one's LSN.
-    records: std::ops::Range<usize>,
-    first_lsn: Lsn,
-    /// The chunk this piece's reservation closed (padded), published and closed with it.
-    closes: Option<Live<S>>,
-}
-
-/// A segment created and its first chunk prepared, waiting for [`SegmentWriter::start`].
-pub struct PreparedSegment<S: Storage> {
-    path: PathBuf,
-    file: Arc<S::File>,
-    /// From creation on: nothing scans or rewrites the file while it may be written.
-    claim: crate::claim::WriterClaim,
-    index_file: Arc<S::File>,
-    index_len: u64,
-    options: SegmentOptions,
-    segment_id: u64,
-    first_map: Map<S>,
-}
-
-impl<S: Storage> PreparedSegment<S> {
-    /// The segment's id.
-    #[must_use]
-    pub fn segment_id(&self) -> u64 {
-        self.segment_id
-    }
-}
-
 /// A sealed segment, ready for reading.
 pub struct Sealed<S: Storage> {
     /// What the seal states.
@@ -150,21 +91,6 @@ pub struct Sealed<S: Storage> {
     /// Writing or syncing the index failed (a full disk): the seal stands, and the next open
     /// rebuilds the index from the data. For the caller to report.
     pub index_failure: Option<Error>,
-}
-
-/// What one sync covers, noted under the caller's lock and run without it.
-pub struct SyncPlan<S: Storage> {
-    path: PathBuf,
-    target: Lsn,
-    ranges: Vec<(Live<S>, usize, usize)>,
-    /// The records below this number are durable once the plan has run.
-    upto: usize,
-    index_bytes: Vec<u8>,
-    index_file: Option<(Arc<S::File>, u64)>,
-    index_written: bool,
-    generation: u64,
-    /// What `run` returned; `None` until it has run.
-    outcome: Option<Result<(), Error>>,
 }
 
 impl<S: Storage> SegmentWriter<S> {
@@ -188,9 +114,7 @@ impl<S: Storage> SegmentWriter<S> {
     }
 
     /// The slow part of [`SegmentWriter::create`], which can run ahead of need (on another
-    /// thread): creates the files, reserves, maps and pre-faults the first chunk, and makes the
-    /// directory entries durable. Until [`SegmentWriter::start`], the segment's first chunk
-    /// header is all zero: recovery sees a segment that holds nothing.
+    /// thread): see [`PreparedSegment::create`].
     ///
     /// # Errors
     /// As [`SegmentWriter::create`].
@@ -200,33 +124,7 @@ impl<S: Storage> SegmentWriter<S> {
         segment_id: u64,
         options: SegmentOptions,
     ) -> Result<PreparedSegment<S>, Error> {
-        options.validate()?;
-        // On failure, remove what this call created (never a file that already existed).
-        let mut created = Created { storage, paths: Vec::new() };
-        let path = dir.join(segment_file_name(segment_id));
-        let file = storage.create(&path).map_err(|e| Error::io("create", &path, e))?;
-        created.paths.push(path.clone());
-        let index_path = dir.join(index_file_name(segment_id));
-        let index_file =
-            storage.create(&index_path).map_err(|e| Error::io("create", &index_path, e))?;
-        created.paths.push(index_path.clone());
-        let header = SegmentIndex::default().encode(segment_id);
-        index_file.write_at(0, &header).map_err(|e| Error::io("write", &index_path, e))?;
-        let claim = crate::claim::claim_writer(file.id());
-        let file = Arc::new(file);
-        let first_map = reserve_chunk::<S>(&file, &path, options, 0)?;
-        storage.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))?;
-        created.paths.clear();
-        Ok(PreparedSegment {
-            path,
-            file,
-            claim,
-            index_file: Arc::new(index_file),
-            index_len: header.len() as u64,
-            options,
-            segment_id,
-            first_map,
-        })
+        PreparedSegment::create(storage, dir, segment_id, options)
     }
 
     /// Starts a prepared segment: its first record will have LSN `first_lsn`. Writes the first
@@ -243,15 +141,15 @@ impl<S: Storage> SegmentWriter<S> {
             segment_id,
             first_map,
         } = prepared;
+        let supply = ChunkSupply::new(file, path.clone(), options);
         let mut writer = SegmentWriter {
             path,
-            file,
             options,
             segment_id,
             chunks: Vec::new(),
             first_unsynced: 0,
             reserved: 0,
-            prepared: None,
+            supply,
             next_lsn: first_lsn,
             durable_lsn: first_lsn,
             publication: Arc::new(Publication::claiming(first_lsn.0, claim)),
@@ -396,7 +294,7 @@ impl<S: Storage> SegmentWriter<S> {
         let mut maps = Vec::new();
         for (step, _) in layout.iter().enumerate().skip(1) {
             let index = self.current_index() + u32::try_from(step).expect("chunks fit in u32");
-            maps.push(self.next_map(index)?);
+            maps.push(self.supply.take(index)?);
         }
         let mut pieces = Vec::new();
         let mut maps = maps.into_iter();
@@ -488,20 +386,6 @@ impl<S: Storage> SegmentWriter<S> {
 
     fn current_index(&self) -> u32 {
         u32::try_from(self.chunks.len() - 1).expect("chunks fit in u32")
-    }
-
-    /// The map for chunk `index`: the one prepared ahead if it is ready, else reserved now.
-    fn next_map(&mut self, index: u32) -> Result<Map<S>, Error> {
-        let ready = match self.prepared.take() {
-            Some(Prepared::Ready(map)) => Some(map),
-            Some(Prepared::Pending(preparing)) => preparing.join().ok().and_then(Result::ok),
-            None => None,
-        };
-        // If preparing ahead failed, try once more here, where the error can be reported.
-        match ready {
-            Some(map) => Ok(map),
-            None => reserve_chunk::<S>(&self.file, &self.path, self.options, index),
-        }
     }
 
     /// Closes the current chunk with padding and starts the next one in `map`. Returns the
@@ -764,166 +648,8 @@ impl<S: Storage> SegmentWriter<S> {
         }
         self.chunks.push(Arc::new(chunk));
         self.reserved = CHUNK_HEADER_BYTES;
-        // Preparing ahead is best effort: if it fails, `next_map` tries again and reports.
         if prepare_next && index + 1 < self.options.chunks_per_segment {
-            // Never detach a preparation still running: wait for it first.
-            if let Some(Prepared::Pending(preparing)) = self.prepared.take() {
-                let _ = preparing.join();
-            }
-            self.prepared = self.prepare_chunk(index + 1);
-        }
-    }
-
-    /// Starts preparing chunk `index`: on a thread of its own, or here.
-    fn prepare_chunk(&self, index: u32) -> Option<Prepared<S>> {
-        let (file, path, options) = (Arc::clone(&self.file), self.path.clone(), self.options);
-        match self.options.preparation {
-            ChunkPreparation::Background => {
-                let preparing = std::thread::Builder::new()
-                    .name("wal-chunk-prepare".into())
-                    .spawn(move || reserve_chunk::<S>(&file, &path, options, index));
-                // If no thread can be started, `next_map` prepares the chunk itself.
-                preparing.ok().map(Prepared::Pending)
-            }
-            ChunkPreparation::Inline => {
-                reserve_chunk::<S>(&file, &path, options, index).ok().map(Prepared::Ready)
-            }
-        }
-    }
-}
-
-impl<'r, S: Storage> Reservation<'r, S> {
-    /// The LSN of the first reserved record.
-    #[must_use]
-    pub fn first_lsn(&self) -> Lsn {
-        self.first_lsn
-    }
-
-    /// The LSN after the last reserved record.
-    #[must_use]
-    pub fn end_lsn(&self) -> Lsn {
-        self.end_lsn
-    }
-
-    /// Writes the records into their ranges, waits for every earlier reservation of the segment
-    /// to be published, and publishes these. Returns the first record's LSN.
-    ///
-    /// # Errors
-    /// `Poisoned` if an earlier reservation was abandoned, so these can never be published.
-    pub fn complete(mut self) -> Result<Lsn, Error> {
-        if self.records.is_empty() {
-            // Nothing reserved, nothing to publish (it would share its LSN with the next one).
-            self.completed = true;
-            return Ok(self.first_lsn);
-        }
-        for piece in std::iter::once(&self.first).chain(&self.more) {
-            // SAFETY: the writer handed this range to this reservation alone, nothing below the
-            // published offset overlaps it, and it is published only below.
-            let dst = unsafe { piece.chunk.map.region(piece.offset, piece.len) };
-            let records = &self.records[piece.records.clone()];
-            let written = piece.chunk.encoder.encode_batch(dst, piece.first_lsn, records)?;
-            debug_assert_eq!(written, piece.len);
-        }
-        self.completed = true;
-        if self.publication.wait_turn(self.first_lsn.0).is_err() {
-            return Err(Error::Abandoned);
-        }
-        for piece in std::iter::once(&self.first).chain(&self.more) {
-            if let Some(closed) = &piece.closes {
-                closed.publish_to(closed.len_bytes());
-                closed.close();
-            }
-            piece.chunk.publish_to(piece.offset + piece.len);
-        }
-        self.publication.advance(self.first_lsn.0, self.end_lsn.0).map_err(|_| Error::Abandoned)?;
-        Ok(self.first_lsn)
-    }
-}
-
-impl<S: Storage> Drop for Reservation<'_, S> {
-    fn drop(&mut self) {
-        if !self.completed {
-            self.publication.poison();
-        }
-    }
-}
-
-impl<S: Storage> SyncPlan<S> {
-    /// The LSN below which everything is durable once this plan has run.
-    #[must_use]
-    pub fn target(&self) -> Lsn {
-        self.target
-    }
-
-    /// Makes the planned ranges durable, then appends their index entries.
-    ///
-    /// # Errors
-    /// `Io` if an `msync` fails.
-    pub fn run(&mut self) -> Result<(), Error> {
-        let outcome = self.sync_ranges();
-        if outcome.is_ok()
-            && let Some((file, at)) = &self.index_file
-        {
-            self.index_written = file.write_at(*at, &self.index_bytes).is_ok();
-        }
-        let reported = match &outcome {
-            Ok(()) => Ok(()),
-            Err(_) => Err(Error::Poisoned { path: self.path.clone() }),
-        };
-        self.outcome = Some(outcome);
-        reported
-    }
-
-    fn sync_ranges(&self) -> Result<(), Error> {
-        for (chunk, start, end) in &self.ranges {
-            chunk
-                .map
-                .sync(*start, *end)
-                .map_err(|error| Error::io("msync", &self.path, error).in_chunk(chunk.index()))?;
-        }
-        Ok(())
-    }
-}
-
-/// Files a failed `create` made, removed when it returns (newest first). One that cannot be
-/// removed now is an orphan that recovery removes.
-struct Created<'s, S: Storage> {
-    storage: &'s S,
-    paths: Vec<PathBuf>,
-}
-
-impl<S: Storage> Drop for Created<'_, S> {
-    fn drop(&mut self) {
-        for path in self.paths.iter().rev() {
-            let _ = self.storage.remove(path);
-        }
-    }
-}
-
-/// Reserves chunk `index`'s space in the file and maps it (pre-faulted for write).
-fn reserve_chunk<S: Storage>(
-    file: &S::File,
-    path: &Path,
-    options: SegmentOptions,
-    index: u32,
-) -> Result<Map<S>, Error> {
-    let bytes = options.chunk_bytes as u64;
-    let offset = u64::from(index) * bytes;
-    file.allocate(offset, bytes)
-        .map_err(|error| Error::io_sized("allocate", path, bytes, error))?;
-    let map =
-        file.map(offset, options.chunk_bytes).map_err(|error| Error::io("map", path, error))?;
-    let map = ChunkMap::new(map);
-    map.prefault_for_write();
-    Ok(map)
-}
-
-impl<S: Storage> Drop for SegmentWriter<S> {
-    /// Waits for a chunk still being prepared, so no thread keeps working on the file after the
-    /// writer is gone (sealed, truncated or dropped).
-    fn drop(&mut self) {
-        if let Some(Prepared::Pending(preparing)) = self.prepared.take() {
-            let _ = preparing.join();
+            self.supply.prepare(index + 1);
         }
     }
 }

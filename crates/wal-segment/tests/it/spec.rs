@@ -1,11 +1,12 @@
 //! Ties the on-disk structs of the segment layer to their tables in `docs/format.md`, field by
-//! field: the chunk header, the index header and the index entry.
+//! field: the chunk header, the index header, the index entry and the seal record's payload.
 
 use std::mem::offset_of;
 
 use wal_segment::{
     CHUNK_HEADER_BYTES, CHUNK_MAGIC, ChunkHeader, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES,
-    INDEX_MAGIC, IndexEntryBytes, IndexHeader, SEGMENT_FORMAT_VERSION,
+    INDEX_MAGIC, IndexEntryBytes, IndexHeader, SEAL_PAYLOAD_BYTES, SEGMENT_FORMAT_VERSION,
+    SealPayload,
 };
 
 const SPEC: &str = include_str!("../../../../docs/format.md");
@@ -85,4 +86,20 @@ fn index_tables_match_the_structs() {
         INDEX_ENTRY_BYTES,
     );
     assert!(text.contains(&format!("`{}`", std::str::from_utf8(&INDEX_MAGIC).unwrap())));
+}
+
+#[test]
+fn seal_table_matches_the_struct() {
+    check_table(
+        section("### Seal record"),
+        0,
+        &[
+            ("seal_lsn", offset_of!(SealPayload, seal_lsn), 8),
+            ("record_count", offset_of!(SealPayload, record_count), 8),
+            ("index_crc", offset_of!(SealPayload, index_crc), 4),
+            ("reserved", offset_of!(SealPayload, reserved), 4),
+        ],
+        SEAL_PAYLOAD_BYTES,
+    );
+    assert!(section("### Seal record").contains(&format!("{SEAL_PAYLOAD_BYTES}-byte payload")));
 }
