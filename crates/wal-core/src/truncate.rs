@@ -125,7 +125,7 @@ fn cut_tail<S: Storage>(
     // The commit point: the next segment's first chunk header, durable.
     state.writer(&shared.files)?.sync()?;
     shared.commit.reset(keep_below.0);
-    let held = state.retire(&shared.files, superseded);
-    shared.held_back_report(&held);
+    // Nobody is told who holds them back: `truncate_after` reports nothing.
+    state.retire(&shared.files, superseded);
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::options::SegmentOptions;
 use crate::storage::{SegmentFile, Storage};
 use crate::supply::{Map, reserve_chunk};
 
-/// A segment created and its first chunk prepared, waiting for [`SegmentWriter::start`].
+/// A segment created and its first chunk prepared, waiting for [`crate::SegmentWriter::start`].
 pub struct PreparedSegment<S: Storage> {
     pub(crate) path: PathBuf,
     pub(crate) file: Arc<S::File>,
@@ -28,11 +28,11 @@ pub struct PreparedSegment<S: Storage> {
 impl<S: Storage> PreparedSegment<S> {
     /// Creates segment `segment_id` in `dir` (whose lock the caller holds), ahead of need (on
     /// another thread): creates the files, reserves, maps and pre-faults the first chunk, and makes the
-    /// directory entries durable. Until [`SegmentWriter::start`], the segment's first chunk
+    /// directory entries durable. Until [`crate::SegmentWriter::start`], the segment's first chunk
     /// header is all zero: recovery sees a segment that holds nothing.
     ///
     /// # Errors
-    /// As [`SegmentWriter::create`].
+    /// As [`crate::SegmentWriter::create`].
     pub fn create(
         storage: &S,
         dir: &Path,
