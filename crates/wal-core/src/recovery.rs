@@ -218,12 +218,7 @@ pub(crate) fn recover<S: Storage>(
     // An index whose segment file never became durable (a crash inside segment creation).
     for &id in &orphans {
         let path = dir.join(index_file_name(id));
-        storage.remove(&path).map_err(|source| wal_segment::Error::Io {
-            op: "remove",
-            path,
-            chunk: None,
-            source,
-        })?;
+        storage.remove(&path).map_err(|source| wal_segment::Error::io("remove", &path, source))?;
     }
     // Ids only grow, even after every segment file was deleted: a new segment must never have
     // an id the anchor's cut applies to.
@@ -301,12 +296,7 @@ fn closed_segment<S: Storage>(
 /// The ids of the segment files in `dir`, in order, and of index files without a segment file.
 /// Files whose names are not exactly a segment's or an index's are ignored.
 fn segment_ids<S: Storage>(storage: &S, dir: &Path) -> Result<(Vec<u64>, Vec<u64>), Error> {
-    let files = storage.list(dir).map_err(|source| wal_segment::Error::Io {
-        op: "list",
-        path: dir.to_owned(),
-        chunk: None,
-        source,
-    })?;
+    let files = storage.list(dir).map_err(|source| wal_segment::Error::io("list", dir, source))?;
     let names: BTreeSet<String> =
         files.iter().filter_map(|path| Some(path.file_name()?.to_str()?.to_owned())).collect();
     let ids: Vec<u64> = names.iter().filter_map(|name| segment_id_of(name)).collect();

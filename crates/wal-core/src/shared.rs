@@ -219,8 +219,16 @@ impl<S: Storage> Shared<S> {
         wal_telemetry::record_sync(took);
         let target = plan.target();
         let mut state = lock_state(self);
+        // What a sync covers was published, and nothing is published that was not reserved.
+        debug_assert!(
+            target <= state.published_lsn() && state.published_lsn() <= state.next_lsn(),
+            "sync target {target}, published {}, next {}",
+            state.published_lsn(),
+            state.next_lsn()
+        );
         let writer = state.active.as_mut().expect("the sync role keeps the writer in place");
         writer.finish_sync(plan)?;
+        debug_assert!(writer.durable_lsn() <= writer.published_lsn(), "durable past published");
         Ok(target.0)
     }
 
