@@ -12,7 +12,7 @@ use bytes::Bytes;
 use wal_format::{Lsn, Tag};
 use wal_segment::{
     RealStorage, SegmentOptions, Storage, check_segment_bytes, index_entry_count, index_file_name,
-    segment_file_name, segment_layout,
+    segment_file_name, segment_id_of, segment_layout,
 };
 
 pub use wal_segment::{IndexStatus, SegmentCheck, SegmentEnd, SegmentRecord, SegmentScan};
@@ -112,11 +112,7 @@ impl<S: Storage> Inspector<S> {
         let mut segments = Vec::new();
         for path in storage.list(&dir).map_err(|e| io("list", &dir, e))? {
             let Some(name) = path.file_name().map(|name| name.to_string_lossy()) else { continue };
-            if let Some(id) = name.strip_suffix(".wal").and_then(|id| id.parse::<u64>().ok())
-                && name == segment_file_name(id)
-            {
-                segments.push(id);
-            }
+            segments.extend(segment_id_of(&name));
         }
         segments.sort_unstable();
         let anchor_path = dir.join(ANCHOR_FILE_NAME);
