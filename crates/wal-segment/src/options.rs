@@ -15,6 +15,16 @@ pub const DEFAULT_CHUNKS_PER_SEGMENT: u32 = 4;
 const _: () = assert!(DEFAULT_CHUNK_BYTES >= wal_format::MAX_FRAME_BYTES + CHUNK_HEADER_BYTES);
 const _: () = assert!(MIN_CHUNK_BYTES.is_power_of_two() && MAX_CHUNK_BYTES.is_power_of_two());
 const _: () = assert!(MIN_CHUNK_BYTES > CHUNK_HEADER_BYTES + wal_format::HEADER_SIZE_BYTES);
+// The smallest chunk holds its header, the seal's frame it keeps room for, and a frame with a
+// payload: `max_payload_bytes` never underflows.
+const _: () = assert!(
+    MIN_CHUNK_BYTES
+        > CHUNK_HEADER_BYTES + crate::seal::SEAL_FRAME_BYTES + 2 * wal_format::HEADER_SIZE_BYTES
+);
+// Offsets in a chunk are stored as u32 (index entries, `RecordPositions`).
+const _: () = assert!(MAX_CHUNK_BYTES <= u32::MAX as usize);
+// The seal's frame is whole frames of the format's alignment.
+const _: () = assert!(crate::seal::SEAL_FRAME_BYTES.is_multiple_of(wal_format::ALIGNMENT_BYTES));
 
 /// Where the next chunk is reserved and mapped while the current one fills.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
