@@ -78,6 +78,16 @@ pub fn decode_frame(
     decode_at(buf, offset, &FrameHasher::new(salt), expected)
 }
 
+/// [`decode_frame`] at offset 0 with a hasher already made (the encoder's debug check).
+#[cfg(debug_assertions)]
+pub(crate) fn decode_with<'a>(
+    frame: &'a [u8],
+    hasher: &FrameHasher,
+    expected: Lsn,
+) -> Result<(Decoded<'a>, usize), Error> {
+    decode_at(frame, 0, hasher, expected)
+}
+
 #[inline]
 fn decode_at<'a>(
     buf: &'a [u8],

@@ -105,7 +105,26 @@ impl FrameEncoder {
         let checksum = self.hasher.checksum(frame);
         let (header, _) = FrameHeader::mut_from_prefix(frame).expect("checked above");
         header.checksum = checksum.into();
+        #[cfg(debug_assertions)]
+        self.check_written(frame, lsn, tag, payload);
         len
+    }
+
+    /// Debug builds decode every frame just written and compare it with what was asked for:
+    /// an encoder bug shows up at the write, not at the next recovery.
+    #[cfg(debug_assertions)]
+    fn check_written(&self, frame: &[u8], lsn: Lsn, tag: Tag, payload: &[u8]) {
+        let decoded = crate::decode::decode_with(frame, &self.hasher, lsn);
+        match decoded {
+            Ok((crate::Decoded::Record(record), len)) => {
+                debug_assert!(len == frame.len() && record.tag == tag && record.payload == payload);
+            }
+            Ok((crate::Decoded::Padding { next_lsn }, _)) => {
+                debug_assert!(tag == Tag::PADDING && next_lsn == lsn);
+            }
+            Ok((crate::Decoded::Skipped { .. }, _)) => {}
+            Err(error) => panic!("a frame just encoded does not decode: {error}"),
+        }
     }
 }
 
