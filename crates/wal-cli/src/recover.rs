@@ -48,7 +48,7 @@ pub(crate) fn recover(
                 report
                     .torn_tail
                     .as_ref()
-                    .map_or_else(String::new, |why| format!(" ({})", show(why)))
+                    .map_or_else(String::new, |why| format!(" ({})", show(&why.to_string())))
             )?;
             writeln!(out, "indexes rebuilt:   {}", report.indexes_rebuilt)?;
             writeln!(out, "segments deleted:  {}", report.segments_deleted)?;
@@ -58,7 +58,7 @@ pub(crate) fn recover(
                     "dropped:           records from LSN {} on ({}: {}), {} later files",
                     dropped.from,
                     show(&dropped.path.display().to_string()),
-                    show(&dropped.reason),
+                    show(&dropped.damage.to_string()),
                     dropped.later_segments
                 )?;
             }

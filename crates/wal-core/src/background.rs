@@ -37,38 +37,38 @@ impl Signal {
 impl Background {
     /// Starts thread `name`, running `task` every `interval` and on every wake, while `shared`
     /// lives and `task` returns `true`.
+    ///
+    /// # Errors
+    /// The thread could not be started.
     pub(crate) fn start<T: Send + Sync + 'static>(
         name: &str,
         interval: Duration,
         shared: &Arc<T>,
         signal: Arc<Signal>,
         task: impl Fn(&T) -> bool + Send + 'static,
-    ) -> Option<Background> {
+    ) -> std::io::Result<Background> {
         let weak: Weak<T> = Arc::downgrade(shared);
         let waiting = Arc::clone(&signal);
-        let thread = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || {
-                loop {
-                    {
-                        let guard = lock(&waiting.flags);
-                        let (mut guard, _) = waiting
-                            .condvar
-                            .wait_timeout_while(guard, interval, |f| !f.stopped && !f.woken)
-                            .unwrap_or_else(PoisonError::into_inner);
-                        if guard.stopped {
-                            return;
-                        }
-                        guard.woken = false;
-                    }
-                    let Some(shared) = weak.upgrade() else { return };
-                    if !task(&shared) {
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
+            loop {
+                {
+                    let guard = lock(&waiting.flags);
+                    let (mut guard, _) = waiting
+                        .condvar
+                        .wait_timeout_while(guard, interval, |f| !f.stopped && !f.woken)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if guard.stopped {
                         return;
                     }
+                    guard.woken = false;
                 }
-            })
-            .ok()?;
-        Some(Background { signal, thread: Some(thread) })
+                let Some(shared) = weak.upgrade() else { return };
+                if !task(&shared) {
+                    return;
+                }
+            }
+        })?;
+        Ok(Background { signal, thread: Some(thread) })
     }
 
     /// Stops the thread and waits for it.

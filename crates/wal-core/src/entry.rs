@@ -47,7 +47,8 @@ pub enum EntryKind {
         /// Its id.
         txn: TxnId,
     },
-    /// A record of a layer above the engine (`Tag::CHECKPOINT`).
+    /// A system record of a layer above the engine (a reserved tag such as `Tag::CHECKPOINT`,
+    /// which nothing writes today).
     System {
         /// Its tag.
         tag: Tag,

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use wal_format::Lsn;
 
+use crate::damage::Damage;
+
 /// Everything that can go wrong with the log.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -18,19 +20,24 @@ pub enum Error {
         /// The failure that poisoned it.
         cause: String,
     },
-    /// Records are missing between two segments, or before the first one.
-    #[error("history missing: {reason}")]
+    /// Records are missing before the log's first segment: the log starts at `start`, but
+    /// the first segment, `path`, begins later.
+    #[error("history missing: the log starts at LSN {start}, but its first segment {} starts at LSN {first}", path.display())]
     MissingHistory {
-        /// Which files and LSNs.
-        reason: String,
+        /// The log's start (from the anchor).
+        start: Lsn,
+        /// The first segment file.
+        path: PathBuf,
+        /// Its first LSN.
+        first: Lsn,
     },
-    /// Damage found by a recovery mode that does not tolerate it.
-    #[error("damage in {path}: {reason}")]
+    /// Damage found by a recovery mode that does not tolerate it, or by a read.
+    #[error("damage in {path}: {damage}")]
     Damaged {
         /// The file.
         path: PathBuf,
         /// What and where.
-        reason: String,
+        damage: Damage,
     },
     /// A record whose frame is intact but whose payload does not have the shape its tag
     /// requires (a transaction record without its id).

@@ -16,10 +16,13 @@
 //! - [`inspect::Inspector`] looks at a log without changing it (what recovery would find),
 //!   for tools such as the `wal` command.
 //!
-//! `docs/ARCHITECTURE.md` describes the data flow and what a crash at each step leaves.
+//! `docs/ARCHITECTURE.md` maps the modules; `docs/format.md` says what a crash at each step
+//! leaves.
 
 mod anchor;
 mod background;
+mod cuts;
+mod damage;
 mod entry;
 mod error;
 mod group_commit;
@@ -41,6 +44,7 @@ mod txn;
 mod wal;
 
 pub use anchor::ANCHOR_FILE_NAME;
+pub use damage::{Damage, DataEnd, TornTail};
 pub use entry::{Entry, EntryKind, TxnId};
 pub use error::Error;
 pub use options::{Durability, Options, RecoveryMode};
@@ -48,13 +52,12 @@ pub use read::{Reader, Tail};
 pub use recovery::{Dropped, FIRST_LSN, RecoveryReport};
 pub use replay::{Committed, Replay, ReplaySummary};
 pub use segments::{Force, PruneReport};
-pub use stats::StatsSnapshot;
 pub use telemetry::Tracked;
 pub use txn::Txn;
 pub use wal::{Opening, Wal};
 pub use wal_format::{Lsn, Record, Tag};
 pub use wal_segment::{
-    ChunkPreparation, Error as SegmentError, RealStorage, SimStorage, Storage, storage,
+    ChunkPreparation, Error as SegmentError, RealStorage, SegmentEnd, SimStorage, Storage, storage,
 };
 pub use wal_telemetry::{
     EngineFigures, HeldBack, Kind, KindCounts, LeakThresholds, LeakWarning, LedgerCounts,

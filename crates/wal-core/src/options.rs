@@ -58,7 +58,7 @@ pub struct Options {
     pub recovery: RecoveryMode,
     /// Prune whole segments, oldest first, once the log holds more than this many bytes, but
     /// never below the retention floor ([`crate::Wal::set_retention_floor`]). `None`: never.
-    pub size_limit: Option<u64>,
+    pub size_limit_bytes: Option<u64>,
     /// Prepare the next chunk on a background thread (default) or in the appending thread.
     pub preparation: ChunkPreparation,
     /// Register every reader, tailing reader and transaction with its creation site and age
@@ -80,7 +80,7 @@ impl Default for Options {
             chunks_per_segment: segment.chunks_per_segment,
             durability: Durability::default(),
             recovery: RecoveryMode::default(),
-            size_limit: None,
+            size_limit_bytes: None,
             preparation: segment.preparation,
             track_handles: true,
             leak_thresholds: LeakThresholds::default(),
@@ -118,10 +118,10 @@ impl Options {
         self
     }
 
-    /// Sets [`Options::size_limit`].
+    /// Sets [`Options::size_limit_bytes`].
     #[must_use]
-    pub fn with_size_limit(mut self, bytes: Option<u64>) -> Self {
-        self.size_limit = bytes;
+    pub fn with_size_limit_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.size_limit_bytes = bytes;
         self
     }
 

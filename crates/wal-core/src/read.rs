@@ -17,6 +17,8 @@ use wal_format::{Decoded, Frames, Lsn, RecordBytes, Stop, decode_frame};
 use wal_segment::{ChunkRef, RealStorage, Storage};
 use wal_telemetry::{Kind, Registration};
 
+use crate::cuts::CutLink;
+use crate::damage::Damage;
 use crate::entry::{Entry, interpret};
 use crate::error::Error;
 use crate::shared::{Shared, lock_state};
@@ -122,16 +124,10 @@ impl<S: Storage> Wal<S> {
 }
 
 impl<S: Storage> Shared<S> {
-    /// The lowest LSN cut by a `truncate_after` after `epoch`.
-    fn lowest_cut_since(&self, epoch: u64) -> Option<Lsn> {
-        let state = lock_state(self);
-        state.cuts.iter().filter(|(at, _)| *at > epoch).map(|(_, lsn)| *lsn).min()
-    }
-
     fn damaged(&self, chunk: &ChunkRef<S>, offset: usize, error: &wal_format::Error) -> Error {
         Error::Damaged {
             path: self.files.dir.clone(),
-            reason: format!("chunk {} at offset {offset}: {error}", chunk.index()),
+            damage: Damage::Frame { chunk: chunk.index(), offset, error: error.clone() },
         }
     }
 }
@@ -142,6 +138,8 @@ pub struct Reader<S: Storage = RealStorage> {
     next_lsn: Lsn,
     at: Option<Position<S>>,
     epoch: u64,
+    /// The newest cut when the reader last looked (see `cuts.rs`).
+    seen_cut: Arc<CutLink>,
     /// The reader's entry in the log's registry: its site, its age, the chunk it holds.
     registration: Option<Registration>,
 }
@@ -157,8 +155,12 @@ struct Position<S: Storage> {
 
 impl<S: Storage> Reader<S> {
     fn new(shared: Arc<Shared<S>>, next_lsn: Lsn, registration: Option<Registration>) -> Self {
-        let epoch = shared.epoch.load(Ordering::Acquire);
-        Reader { shared, next_lsn, at: None, epoch, registration }
+        // Both under the state lock, where cuts are made, so they agree.
+        let (epoch, seen_cut) = {
+            let state = lock_state(&shared);
+            (shared.epoch.load(Ordering::Acquire), Arc::clone(&state.latest_cut))
+        };
+        Reader { shared, next_lsn, at: None, epoch, seen_cut, registration }
     }
 
     /// Starts scanning the chunk `located` points into.
@@ -194,7 +196,8 @@ impl<S: Storage> Reader<S> {
         loop {
             let epoch = self.shared.epoch.load(Ordering::Acquire);
             if epoch != self.epoch {
-                let cut = self.shared.lowest_cut_since(self.epoch);
+                let (cut, newest) = CutLink::since(&self.seen_cut);
+                self.seen_cut = newest;
                 self.epoch = epoch;
                 self.leave();
                 // Records this reader returned were cut: say so, and go on from the cut.

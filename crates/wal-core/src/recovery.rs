@@ -26,6 +26,7 @@ use wal_segment::{
 use wal_telemetry::{Ledger, SegmentLife};
 
 use crate::anchor::Anchor;
+use crate::damage::{Damage, DataEnd, TornTail};
 use crate::entry::{EntryKind, TxnId, interpret, is_record_tag};
 use crate::error::Error;
 use crate::options::{Options, RecoveryMode};
@@ -54,7 +55,7 @@ pub struct RecoveryReport {
     /// Bytes of a torn tail cut off after the last complete record.
     pub bytes_cut: u64,
     /// Where and why the last segment's data ended early (a torn write), if it did.
-    pub torn_tail: Option<String>,
+    pub torn_tail: Option<TornTail>,
     /// Sidecar indexes that were missing, stale or damaged and were rebuilt.
     pub indexes_rebuilt: usize,
     /// Segment files deleted: emptied by a crash, cut away, or before the start.
@@ -75,7 +76,7 @@ pub struct Dropped {
     /// The file where the damage is.
     pub path: PathBuf,
     /// What the damage is and where in the file.
-    pub reason: String,
+    pub damage: Damage,
     /// Records from this LSN on were dropped.
     pub from: Lsn,
     /// How many segment files after the damaged one were deleted.
@@ -121,16 +122,14 @@ pub(crate) fn recover<S: Storage>(
         Some(PlanProblem::EmptyBeforeNewer { id }) => {
             return Err(Error::Damaged {
                 path: dir.join(segment_file_name(id)),
-                reason: "its first chunk header is unreadable, yet later segments hold records"
-                    .into(),
+                damage: Damage::EmptyBeforeNewer,
             });
         }
         Some(PlanProblem::MissingHistory { start, id, first }) => {
             return Err(Error::MissingHistory {
-                reason: format!(
-                    "the log starts at LSN {start}, but its first segment {} starts at LSN {first}",
-                    dir.join(segment_file_name(id)).display(),
-                ),
+                start,
+                path: dir.join(segment_file_name(id)),
+                first,
             });
         }
         None => {}
@@ -149,39 +148,35 @@ pub(crate) fn recover<S: Storage>(
         let (recovered, chunks, damage) = opened;
         let scan_end = recovered.scan.next_lsn;
         let mut segment_end = segment.cap.map_or(scan_end, |cap| cap.min(scan_end));
-        let mut problem = damage.map(|error| error.to_string());
+        let data_end = DataEnd {
+            chunk: recovered.scan.end_chunk,
+            offset: recovered.scan.end_offset,
+            end: recovered.scan.end.clone(),
+        };
+        let mut problem = damage.map(|error| Damage::Segment(Arc::new(error)));
         if problem.is_none()
             && let Some(cap) = segment.cap.filter(|&cap| scan_end < cap)
         {
-            problem = Some(format!(
-                "its records end at LSN {scan_end} (chunk {}, offset {}: {:?}), but the \
-                     next segment starts at LSN {cap}",
-                recovered.scan.end_chunk, recovered.scan.end_offset, recovered.scan.end
-            ));
+            problem =
+                Some(Damage::EndsBeforeNext { end: scan_end, at: data_end.clone(), next: cap });
         }
         if is_last && problem.is_none() && is_torn(&recovered.scan.end) {
-            let torn = format!(
-                "{}: chunk {}, offset {}: {:?}",
-                path.display(),
-                recovered.scan.end_chunk,
-                recovered.scan.end_offset,
-                recovered.scan.end
-            );
+            let torn = TornTail { path: path.clone(), at: data_end };
             if options.recovery == RecoveryMode::AbsoluteConsistency {
-                return Err(Error::Damaged { path, reason: format!("torn tail at {torn}") });
+                return Err(Error::Damaged { path, damage: Damage::TornTail(torn) });
             }
             report.torn_tail = Some(torn);
             report.bytes_cut += recovered.cut_bytes;
         }
-        if let Some(reason) = problem {
+        if let Some(damage) = problem {
             if options.recovery != RecoveryMode::PointInTime {
-                return Err(Error::Damaged { path, reason });
+                return Err(Error::Damaged { path, damage });
             }
             // Keep what precedes the damage; everything after it goes.
             segment_end = segment_end.min(scan_end);
             let later: Vec<u64> = planned.by_ref().map(|later| later.id).collect();
             report.dropped =
-                Some(Dropped { path, reason, from: segment_end, later_segments: later.len() });
+                Some(Dropped { path, damage, from: segment_end, later_segments: later.len() });
             obsolete.extend(later);
         }
         // Records all before the start (the newest segment, after a crash lost what followed
@@ -234,11 +229,7 @@ pub(crate) fn recover<S: Storage>(
                 || dir.join(crate::ANCHOR_FILE_NAME),
                 |id| dir.join(segment_file_name(id)),
             ),
-            reason: format!(
-                "segment ids are exhausted (highest file id {highest:?}, anchor cut below \
-                 segment {})",
-                cut.below_segment
-            ),
+            damage: Damage::IdsExhausted { highest, below_segment: cut.below_segment },
         })?;
     let state = State::recovered(closed, anchor, next_segment_id, end);
     let next_txn = match counts.max_txn {
@@ -266,8 +257,9 @@ fn open_one<S: Storage>(
     }
     match open_segment(storage, dir, segment.id, segment.first, segment_options) {
         Ok((recovered, chunks)) => Ok((recovered, chunks, None)),
-        Err(wal_segment::Error::Corrupt { path, chunk, reason }) => {
-            Err(Error::Damaged { path, reason: format!("chunk {chunk}: {reason}") })
+        Err(error @ wal_segment::Error::Corrupt { .. }) => {
+            let path = dir.join(segment_file_name(segment.id));
+            Err(Error::Damaged { path, damage: Damage::Segment(Arc::new(error)) })
         }
         Err(error) => Err(error.into()),
     }

@@ -16,6 +16,7 @@ use wal_segment::{Storage, delete_segment};
 use wal_telemetry::{HeldBack, Ledger, Retirement, SegmentLife};
 
 use crate::anchor::Anchor;
+use crate::cuts::CutLink;
 use crate::error::Error;
 use crate::live_txns::LiveTxns;
 use crate::options::Options;
@@ -43,9 +44,9 @@ pub(crate) struct State<S: Storage> {
     pub(crate) retention_floor: Option<Lsn>,
     /// The transactions begun and not yet ended: their begin records are a floor too.
     pub(crate) live_txns: LiveTxns,
-    /// Every `truncate_after` of this process: the epoch it set and the first LSN it cut, so a
-    /// reader that read past a cut learns of it.
-    pub(crate) cuts: Vec<(u64, Lsn)>,
+    /// The newest `truncate_after` of this process (see `cuts.rs`): a reader that read past
+    /// a cut learns of it.
+    pub(crate) latest_cut: Arc<CutLink>,
     /// The next segment (id `next_segment_id`), being prepared on a background thread.
     pub(crate) preparing: Option<JoinHandle<Result<PreparedSegment<S>, wal_segment::Error>>>,
     /// The seal LSN of the last segment removed from the front, if it ends where the log now
@@ -149,7 +150,7 @@ impl<S: Storage> State<S> {
             anchor,
             retention_floor: None,
             live_txns: LiveTxns::default(),
-            cuts: Vec::new(),
+            latest_cut: CutLink::origin(),
             preparing: None,
             seal_before_start: None,
             held_back: Vec::new(),

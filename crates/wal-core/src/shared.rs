@@ -271,7 +271,7 @@ impl<S: Storage> Shared<S> {
             // The next segment is created by the next append (which reports a full disk).
             // A prune that fails (the anchor cannot be written on a full disk) removed nothing
             // and is tried again at the next roll; the append that rolled goes on.
-            if let Some(limit) = self.files.options.size_limit
+            if let Some(limit) = self.files.options.size_limit_bytes
                 && let Err(error) = self.prune_locked(&mut state, limit, Force::No)
             {
                 tracing::warn!(target: "wal::prune", %error, "size-limit prune failed; retried at \

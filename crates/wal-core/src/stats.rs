@@ -3,6 +3,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use wal_telemetry::{EngineFigures, RecoveryFigures};
+
 /// Live counters.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
@@ -13,27 +15,6 @@ pub(crate) struct Stats {
     group_syncs: AtomicU64,
     group_waiters: AtomicU64,
     segments_rolled: AtomicU64,
-}
-
-/// What the log has done since it was opened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct StatsSnapshot {
-    /// Records appended (transaction markers included).
-    pub records: u64,
-    /// Payload bytes appended.
-    pub bytes: u64,
-    /// Syncs run.
-    pub syncs: u64,
-    /// Time spent in syncs.
-    pub sync_time: Duration,
-    /// Syncs run on behalf of waiting committers.
-    pub group_syncs: u64,
-    /// Committers waiting when those syncs started, summed: divided by `group_syncs`, the mean
-    /// number of commits one sync served.
-    pub group_waiters: u64,
-    /// Segments sealed and replaced.
-    pub segments_rolled: u64,
 }
 
 impl Stats {
@@ -57,16 +38,18 @@ impl Stats {
         self.segments_rolled.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+    /// The counters as the telemetry's figures, with what the opening recovery did.
+    pub(crate) fn figures(&self, recovery: RecoveryFigures) -> EngineFigures {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        StatsSnapshot {
-            records: get(&self.records),
-            bytes: get(&self.bytes),
-            syncs: get(&self.syncs),
-            sync_time: Duration::from_nanos(get(&self.sync_nanos)),
-            group_syncs: get(&self.group_syncs),
-            group_waiters: get(&self.group_waiters),
-            segments_rolled: get(&self.segments_rolled),
-        }
+        let mut figures = EngineFigures::default();
+        figures.records = get(&self.records);
+        figures.bytes = get(&self.bytes);
+        figures.syncs = get(&self.syncs);
+        figures.sync_time = Duration::from_nanos(get(&self.sync_nanos));
+        figures.group_syncs = get(&self.group_syncs);
+        figures.group_waiters = get(&self.group_waiters);
+        figures.segments_rolled = get(&self.segments_rolled);
+        figures.recovery = recovery;
+        figures
     }
 }

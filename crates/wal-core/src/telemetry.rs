@@ -84,16 +84,7 @@ impl<S: Storage> Shared<S> {
         }
         telemetry.chunks = self.files.ledger.counts();
         telemetry.leak_warnings = self.leaks.warnings();
-        let stats = self.stats.snapshot();
-        let engine = &mut telemetry.engine;
-        engine.records = stats.records;
-        engine.bytes = stats.bytes;
-        engine.syncs = stats.syncs;
-        engine.sync_time = stats.sync_time;
-        engine.group_syncs = stats.group_syncs;
-        engine.group_waiters = stats.group_waiters;
-        engine.segments_rolled = stats.segments_rolled;
-        engine.recovery = self.recovery;
+        telemetry.engine = self.stats.figures(self.recovery);
         telemetry
     }
 

@@ -15,6 +15,7 @@ use wal_format::Lsn;
 use wal_segment::Storage;
 
 use crate::anchor::Cut;
+use crate::cuts::CutLink;
 use crate::error::Error;
 use crate::segments::{Force, PruneReport, State};
 use crate::shared::{Shared, lock_state};
@@ -119,10 +120,12 @@ fn cut_tail<S: Storage>(
     }
     // Open transactions with records from `keep_below` on can never commit whole.
     state.live_txns.cut(keep_below);
-    let epoch = shared.epoch.fetch_add(1, Ordering::AcqRel) + 1;
-    state.cuts.push((epoch, keep_below));
+    // Linked before the epoch moves: a reader that sees the new epoch finds the cut.
+    state.latest_cut = CutLink::link(&state.latest_cut, keep_below);
+    shared.epoch.fetch_add(1, Ordering::AcqRel);
     state.next_first_lsn = keep_below;
-    // The commit point: the next segment's first chunk header, durable.
+    // The cut's second copy (the anchor holds the first): the next segment's first chunk
+    // header, durable (recovery's chain rule).
     state.writer(&shared.files)?.sync()?;
     shared.commit.reset(keep_below.0);
     // Nobody is told who holds them back: `truncate_after` reports nothing.

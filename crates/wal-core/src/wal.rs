@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use wal_format::{Lsn, Record, Tag};
 use wal_segment::{DirLock, RealStorage, Storage};
-use wal_telemetry::{Ledger, RecoveryFigures};
+use wal_telemetry::{EngineFigures, Ledger, RecoveryFigures};
 
 use crate::background::{Background, Signal};
 use crate::entry::is_record_tag;
@@ -17,7 +17,6 @@ use crate::options::{Durability, Options};
 use crate::recovery::{self, RecoveryReport};
 use crate::segments::Files;
 use crate::shared::{Shared, lock_state};
-use crate::stats::StatsSnapshot;
 
 /// A write-ahead log. `Send + Sync`: share it by reference or in an `Arc`; appends from many
 /// threads run in parallel.
@@ -127,12 +126,10 @@ impl<S: Storage> Opening<S> {
                 }
             }
         }
-        let wal = Wal {
-            syncer: start_syncer(&shared),
-            housekeeper: start_housekeeper(&shared),
-            shared,
-            lock: Some(lock),
-        };
+        // A log whose durability needs a thread that cannot start must not open without it.
+        let syncer = start_syncer(&shared)?;
+        let housekeeper = start_housekeeper(&shared)?;
+        let wal = Wal { syncer, housekeeper, shared, lock: Some(lock) };
         // Transactions a crash left open can never finish: close them, so replay and the next
         // recovery need not carry them. On a full disk they stay open on disk (never visible:
         // replay yields only committed ones) and the next open closes them.
@@ -290,10 +287,11 @@ impl<S: Storage> Wal<S> {
         &self.shared.files.dir
     }
 
-    /// Counters of what the log has done since it was opened.
+    /// Counters of what the log has done since it was opened, and what opening recovered (the
+    /// same figures [`Wal::telemetry`] reports as `engine`).
     #[must_use]
-    pub fn stats(&self) -> StatsSnapshot {
-        self.shared.stats.snapshot()
+    pub fn stats(&self) -> EngineFigures {
+        self.shared.stats.figures(self.shared.recovery)
     }
 }
 
@@ -324,23 +322,41 @@ impl<S: Storage> Drop for Wal<S> {
 }
 
 /// Starts the periodic syncer if the options ask for one.
-fn start_syncer<S: Storage>(shared: &Arc<Shared<S>>) -> Option<Background> {
-    let Durability::Periodic { interval } = shared.files.options.durability else { return None };
+///
+/// # Errors
+/// `Io` if the thread cannot be started.
+fn start_syncer<S: Storage>(shared: &Arc<Shared<S>>) -> Result<Option<Background>, Error> {
+    let Durability::Periodic { interval } = shared.files.options.durability else {
+        return Ok(None);
+    };
     let signal = Arc::new(Signal::default());
-    Background::start("wal-syncer", interval, shared, signal, |shared| {
+    let started = Background::start("wal-syncer", interval, shared, signal, |shared| {
         // A failure poisons the log; appenders see it. The syncer stops.
         shared.wait_durable(shared.published_lsn()).is_ok()
-    })
+    });
+    thread_started(started, "start the syncer thread for", shared)
 }
 
 /// Starts the housekeeper if the options ask for one: it deletes released segments' files,
 /// exports metrics and checks for leaks.
-fn start_housekeeper<S: Storage>(shared: &Arc<Shared<S>>) -> Option<Background> {
-    let interval = shared.files.options.housekeeping?;
+///
+/// # Errors
+/// `Io` if the thread cannot be started.
+fn start_housekeeper<S: Storage>(shared: &Arc<Shared<S>>) -> Result<Option<Background>, Error> {
+    let Some(interval) = shared.files.options.housekeeping else { return Ok(None) };
     let signal = Arc::clone(&shared.housekeeping);
-    Background::start("wal-housekeeper", interval, shared, signal, |shared| {
+    let started = Background::start("wal-housekeeper", interval, shared, signal, |shared| {
         // A failed deletion is retried on the next round.
         let _ = shared.housekeep();
         true
-    })
+    });
+    thread_started(started, "start the housekeeper thread for", shared)
+}
+
+fn thread_started<S: Storage>(
+    started: std::io::Result<Background>,
+    what: &'static str,
+    shared: &Shared<S>,
+) -> Result<Option<Background>, Error> {
+    started.map(Some).map_err(|error| wal_segment::Error::io(what, &shared.files.dir, error).into())
 }

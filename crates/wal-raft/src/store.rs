@@ -18,8 +18,8 @@ use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::type_config::alias::{LogIdOf, VoteOf};
 use openraft::{OptionalSend, RaftLogReader, RaftTypeConfig};
 use wal_core::{
-    Durability, FIRST_LSN, Lsn, Options, RealStorage, Record, RecoveryMode, SegmentError,
-    StatsSnapshot, Storage, Tag, Wal,
+    Durability, EngineFigures, FIRST_LSN, Lsn, Options, RealStorage, Record, RecoveryMode,
+    SegmentError, Storage, Tag, Wal,
 };
 
 use crate::Error;
@@ -148,7 +148,7 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         // Settings that would drop entries behind openraft's back are replaced: a size limit
         // (pruning removes entries nobody purged) and point-in-time recovery (which can drop
         // acknowledged entries after damage).
-        let mut options = options.with_durability(Durability::Buffered).with_size_limit(None);
+        let mut options = options.with_durability(Durability::Buffered).with_size_limit_bytes(None);
         if options.recovery == RecoveryMode::PointInTime {
             options.recovery = RecoveryMode::TolerateTornTail;
         }
@@ -216,7 +216,7 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
     /// The statistics of the log underneath. (The log itself is not lent out: a write through
     /// it would shift the entries' positions under the store.)
     #[must_use]
-    pub fn stats(&self) -> StatsSnapshot {
+    pub fn stats(&self) -> EngineFigures {
         self.owner.core.wal.stats()
     }
 

@@ -337,7 +337,8 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
     /// sync the directory; (4) delete snapshots beyond `keep`; (5) move the log's start to
     /// what the oldest kept snapshot needs (exactly, on a record boundary), deleting the
     /// segment files wholly before it once no reader holds them. A crash at any step leaves a
-    /// state that recovers to every committed unit (`docs/ARCHITECTURE.md`).
+    /// state that recovers to every committed unit (`docs/format.md`, "What a crash leaves:
+    /// checkpoints").
     ///
     /// # Errors
     /// I/O errors of the snapshot; the log's errors; `StatePoisoned` once

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use wal_core::{
-    Entry, Error, Kind, LeakWarning, Lsn, Reader, RealStorage, Replay, StatsSnapshot, Storage,
+    EngineFigures, Entry, Error, Kind, LeakWarning, Lsn, Reader, RealStorage, Replay, Storage,
     Tail, Telemetry, Tracked, Wal,
 };
 
@@ -100,7 +100,7 @@ impl<'a, S: Storage> Log<'a, S> {
 
     /// As [`Wal::stats`].
     #[must_use]
-    pub fn stats(&self) -> StatsSnapshot {
+    pub fn stats(&self) -> EngineFigures {
         self.wal.stats()
     }
 

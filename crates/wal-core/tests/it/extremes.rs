@@ -115,9 +115,10 @@ fn a_segment_file_cut_short_below_indexed_records_is_damage_not_a_torn_tail() {
     }
     for mode in [RecoveryMode::TolerateTornTail, RecoveryMode::AbsoluteConsistency] {
         match Wal::open(dir.path(), options().with_recovery(mode)) {
-            Err(Error::Damaged { path, reason }) => {
+            Err(Error::Damaged { path, damage }) => {
                 assert_eq!(path, last);
-                assert!(reason.contains("cut"), "{reason}");
+                assert!(matches!(damage, wal_core::Damage::Segment(_)), "{damage:?}");
+                assert!(damage.to_string().contains("cut"), "{damage}");
             }
             Err(other) => panic!("{mode:?}: expected Damaged, got {other:?}"),
             Ok((_, report)) => panic!("{mode:?}: opened, cutting {:?}", report.torn_tail),

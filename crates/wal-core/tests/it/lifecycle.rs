@@ -32,7 +32,8 @@ fn an_empty_batch_is_a_no_op_that_never_blocks_the_appends_after_it() {
 #[test]
 fn a_seal_reads_as_nothing_and_a_tail_waiting_at_it_follows_the_log_through_rolls_and_prunes() {
     let storage = SimStorage::new();
-    let options = small(Durability::Buffered).with_chunks_per_segment(1).with_size_limit(Some(0));
+    let options =
+        small(Durability::Buffered).with_chunks_per_segment(1).with_size_limit_bytes(Some(0));
     let (wal, _) = open_sim(&storage, options);
     let mut tail = wal.tail_from(wal.next_lsn()).unwrap();
     let mut seen = 0u32;

@@ -11,7 +11,7 @@ use crate::support::{TAG, committed_payloads, open_sim, small};
 
 /// The options of the reproduction: 64 KiB chunks, 2 per segment, a 512 KiB size limit.
 fn limited() -> wal_core::Options {
-    small(Durability::Commit).with_size_limit(Some(512 << 10))
+    small(Durability::Commit).with_size_limit_bytes(Some(512 << 10))
 }
 
 fn has_unit(wal: &Wal<SimStorage>, first: &[u8], last: &[u8]) -> bool {

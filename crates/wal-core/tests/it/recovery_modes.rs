@@ -96,14 +96,20 @@ fn every_mode_against_every_damage() {
                 (
                     RecoveryMode::AbsoluteConsistency,
                     _,
-                    Err(Error::Damaged { path: at, reason }),
+                    Err(Error::Damaged { path: at, damage: why }),
                 )
                 | (
                     RecoveryMode::TolerateTornTail,
                     false,
-                    Err(Error::Damaged { path: at, reason }),
+                    Err(Error::Damaged { path: at, damage: why }),
                 ) => {
-                    assert_eq!(at, path, "{damage:?} {mode:?}: {reason}");
+                    assert_eq!(at, path, "{damage:?} {mode:?}: {why}");
+                    // A torn tail is refused as one (typed), all other damage as what it is.
+                    assert_eq!(
+                        torn_tail,
+                        matches!(why, wal_core::Damage::TornTail(_)),
+                        "{damage:?} {mode:?}: {why:?}"
+                    );
                     figures.push(format!("{damage:?}/{mode:?}: refused, naming {}", at.display()));
                 }
                 (

@@ -95,15 +95,15 @@ pub(crate) struct Model {
     /// How many of `records` are acknowledged durable.
     durable: usize,
     salt: u64,
-    size_limit: Option<u64>,
+    size_limit_bytes: Option<u64>,
     open: Option<OpenTxn>,
 }
 
 impl Model {
-    /// A fresh log that prunes itself to `size_limit` bytes at every roll.
-    pub(crate) fn with_size_limit(durability: Durability, size_limit: Option<u64>) -> Model {
+    /// A fresh log that prunes itself to `size_limit_bytes` bytes at every roll.
+    pub(crate) fn with_size_limit(durability: Durability, size_limit_bytes: Option<u64>) -> Model {
         let storage = SimStorage::new();
-        let options = small(durability).with_size_limit(size_limit);
+        let options = small(durability).with_size_limit_bytes(size_limit_bytes);
         let (wal, _) = open_sim(&storage, options);
         Model {
             storage,
@@ -112,13 +112,13 @@ impl Model {
             records: Vec::new(),
             durable: 0,
             salt: 0,
-            size_limit,
+            size_limit_bytes,
             open: None,
         }
     }
 
     fn options(&self) -> wal_core::Options {
-        small(self.durability).with_size_limit(self.size_limit)
+        small(self.durability).with_size_limit_bytes(self.size_limit_bytes)
     }
 
     /// The log may have pruned its front: the model drops the same records, and checks that
