@@ -17,6 +17,7 @@
 //! This program only orchestrates cargo; it holds no project logic beyond those rules.
 
 mod bench_report;
+mod code_map;
 mod layering;
 mod modules;
 mod tidy;

@@ -5,7 +5,8 @@
 //!   too, so the list stays true);
 //! - a test that sleeps says why, on the line or in the comment right above (`// sleep: ...`): a sleep that
 //!   waits for something the test could wait on directly is slow and flaky;
-//! - every `#[ignore]` gives its reason (`#[ignore = "..."]`).
+//! - every `#[ignore]` gives its reason (`#[ignore = "..."]`);
+//! - every module is named in `docs/ARCHITECTURE.md`'s code map (`code_map.rs`).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -48,6 +49,7 @@ pub(crate) fn check_workspace(root: &Path) -> Result<(), String> {
         problems.extend(checked.problems);
         long.extend(checked.long);
     }
+    problems.extend(crate::code_map::check(root, &files.lines().collect::<Vec<_>>()));
     let listed: BTreeSet<String> = LONG_FUNCTIONS.iter().map(|&name| name.to_owned()).collect();
     for name in long.difference(&listed) {
         problems.push(format!("{name} is over {MAX_FN_LINES} lines: split it"));
