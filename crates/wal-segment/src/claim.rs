@@ -5,7 +5,8 @@
 //! file's address):
 //! - *writer claims*: a segment file a `SegmentWriter` (or a reservation of it) may still write
 //!   through its mapping. Scanning, recovering or rewriting such a file would hand out `&[u8]`
-//!   views of bytes another thread is writing: refused with `InUse`.
+//!   views of bytes another thread is writing: refused with
+//!   `LiveWriter`.
 //! - *mappings*: a real file with live mappings. Resizing it (`set_len`) could leave a mapped
 //!   page without a block (SIGBUS), and `write_at` would change bytes under readers' views:
 //!   both refused with `ResourceBusy`. The library never does either to a mapped file; this
