@@ -7,7 +7,7 @@ use wal_format::Lsn;
 use crate::damage::Damage;
 
 /// Everything that can go wrong with the log.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A segment-layer failure: I/O, a full disk, a locked directory, damage inside a segment.
@@ -17,8 +17,9 @@ pub enum Error {
     /// a retried sync can report success for data the disk already lost.
     #[error("the log is poisoned by an earlier failure ({cause}); reopen it")]
     Poisoned {
-        /// The failure that poisoned it.
-        cause: String,
+        /// The failure that poisoned it (the error its first caller got).
+        #[source]
+        cause: Box<Error>,
     },
     /// Records are missing before the log's first segment: the log starts at `start`, but
     /// the first segment, `path`, begins later.

@@ -303,5 +303,5 @@ impl InspectedSegment {
 }
 
 fn io_error(op: &'static str, path: &Path, source: std::io::Error) -> Error {
-    Error::Segment(wal_segment::Error::Io { op, path: path.to_owned(), chunk: None, source })
+    Error::Segment(wal_segment::Error::io(op, path, source))
 }

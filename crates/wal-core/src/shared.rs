@@ -45,7 +45,7 @@ pub(crate) struct Shared<S: Storage> {
     pub(crate) closed: AtomicBool,
 
     // Health: why the log refuses writes, once it does.
-    poison: Mutex<Option<String>>,
+    poison: Mutex<Option<Error>>,
     poisoned: AtomicBool,
 
     // What the log tells about itself.
@@ -310,14 +310,14 @@ impl<S: Storage> Shared<S> {
     }
 
     fn poisoned_error(&self) -> Error {
-        let cause = lock(&self.poison).clone().unwrap_or_else(|| "an earlier failure".into());
-        Error::Poisoned { cause }
+        let cause = lock(&self.poison).clone().unwrap_or(Error::Closed);
+        Error::Poisoned { cause: Box::new(cause) }
     }
 
     /// Records `error` as the reason the log refuses writes from now on, and returns it.
     pub(crate) fn poison_with(&self, error: Error) -> Error {
         let mut poison = lock(&self.poison);
-        poison.get_or_insert_with(|| error.to_string());
+        poison.get_or_insert_with(|| error.clone());
         self.poisoned.store(true, Ordering::Release);
         error
     }

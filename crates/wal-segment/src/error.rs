@@ -2,11 +2,13 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use wal_format::Lsn;
 
-/// Everything that can go wrong with segment files.
-#[derive(Debug, thiserror::Error)]
+/// Everything that can go wrong with segment files. `Clone`, so a log that a failure poisoned
+/// can name that failure to every later caller (the OS error is shared, not copied).
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Another handle, in this process or another, holds the directory's lock.
@@ -37,7 +39,7 @@ pub enum Error {
         /// The chunk concerned, if any.
         chunk: Option<u32>,
         /// The OS error.
-        source: io::Error,
+        source: Arc<io::Error>,
     },
     /// An earlier sync failed; the writer refuses everything, because a retried sync can report
     /// success after the data was lost. Reopening the log in the same boot reads the page cache,
@@ -146,7 +148,7 @@ impl Error {
         if is_out_of_space(&source) && !is_sync(op) {
             return Error::OutOfSpace { op, path: path.to_owned(), bytes };
         }
-        Error::Io { op, path: path.to_owned(), chunk: None, source }
+        Error::Io { op, path: path.to_owned(), chunk: None, source: Arc::new(source) }
     }
 
     /// Adds the chunk to an `Io` error.

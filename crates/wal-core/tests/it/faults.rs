@@ -43,9 +43,17 @@ fn a_failed_sync_poisons_the_log_and_is_never_retried() {
     wal.append(TAG, b"durable").unwrap();
     // The next storage operation is the commit's msync.
     storage.fail_after(0, Fault::Io);
-    assert!(wal.append(TAG, b"in doubt").is_err());
+    let failure = wal.append(TAG, b"in doubt").unwrap_err();
+    assert!(
+        matches!(&failure, Error::Segment(wal_core::SegmentError::Io { op: "msync", .. })),
+        "{failure:?}"
+    );
     for attempt in [wal.append(TAG, b"later"), wal.sync().map(|()| wal_core::Lsn(0))] {
-        assert!(matches!(attempt, Err(Error::Poisoned { .. })), "{attempt:?}");
+        // Every later caller is told what poisoned the log: the first caller's error, typed.
+        match attempt {
+            Err(Error::Poisoned { cause }) => assert_eq!(cause.to_string(), failure.to_string()),
+            other => panic!("{other:?}"),
+        }
     }
     assert!(matches!(wal.begin(), Err(Error::Poisoned { .. })));
     let crashed = storage.crash(1);
