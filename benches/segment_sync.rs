@@ -33,8 +33,14 @@ const RECORD_BYTES: usize = 256;
 fn main() {
     let base = std::env::var_os("WAL_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
     let dir = tempfile::tempdir_in(&base).expect("bench directory");
+    // `WAL_BENCH_ONLY=prepare` runs only the chunk preparation cells.
+    if std::env::var("WAL_BENCH_ONLY").as_deref() == Ok("prepare") {
+        chunk_preparation(dir.path());
+        return;
+    }
     durable_commits(dir.path());
     append_against_memcpy(dir.path());
+    chunk_preparation(dir.path());
     println!("\n(measured in {})", base.display());
 }
 
@@ -250,4 +256,116 @@ fn chunk_boundary_latency(dir: &Path, record: &[Record<'_>], options: SegmentOpt
         let max = latencies[latencies.len() - 1];
         println!("| {name} | {:.1} | {:.0} |", p9999.as_secs_f64() * 1e6, max.as_secs_f64() * 1e6);
     }
+}
+
+/// How to make a 16 MiB chunk's space ready for stores through a shared mapping.
+#[derive(Clone, Copy, Debug)]
+enum ChunkPrep {
+    /// `fallocate`, map, `MADV_POPULATE_WRITE` (what `SegmentWriter` does today).
+    FallocatePopulateWrite,
+    /// `fallocate`, map with `MAP_POPULATE` (read faults only; the first store still faults).
+    FallocateMapPopulate,
+    /// `fallocate`, map, nothing more: every first store to a page faults (with fault-around).
+    FallocateOnly,
+    /// `fallocate(FALLOC_FL_ZERO_RANGE)`, map, `MADV_POPULATE_WRITE`.
+    ZeroRangePopulateWrite,
+    /// Zeros written with `pwrite` in pieces of this many bytes, map, `MADV_POPULATE_WRITE`.
+    PwriteZerosPopulateWrite(usize),
+    /// `fallocate`, then zeros written with `pwrite` in pieces of this many bytes, map,
+    /// `MADV_POPULATE_WRITE`.
+    FallocatePwriteZerosPopulateWrite(usize),
+}
+
+/// Each way of preparing a 16 MiB chunk, 8 chunks per cell in a fresh file: the time to prepare
+/// one (the preparing thread's cost), to fill it with stores (the appender's cost), and the
+/// `fdatasync` of the whole file at the end (the write-back, with any extent conversion).
+fn chunk_preparation(dir: &Path) {
+    const CHUNK: usize = 16 << 20;
+    const CHUNKS: usize = 8;
+    let cells = [
+        ChunkPrep::FallocatePopulateWrite,
+        ChunkPrep::FallocateMapPopulate,
+        ChunkPrep::FallocateOnly,
+        ChunkPrep::ZeroRangePopulateWrite,
+        ChunkPrep::PwriteZerosPopulateWrite(4 << 10),
+        ChunkPrep::PwriteZerosPopulateWrite(64 << 10),
+        ChunkPrep::PwriteZerosPopulateWrite(1 << 20),
+        ChunkPrep::FallocatePwriteZerosPopulateWrite(1 << 20),
+    ];
+    println!("\n### Preparing a 16 MiB chunk, by method (8 chunks per cell, medians)\n");
+    println!("| method | prepare ms | fill ms | fdatasync of 128 MiB, ms | total per chunk ms |");
+    println!("|---|---|---|---|---|");
+    let data = vec![0x5Au8; CHUNK];
+    for (number, cell) in cells.into_iter().enumerate() {
+        let path = dir.join(format!("prepare-{number}"));
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).unwrap();
+        let (mut prepared, mut filled) = (Vec::new(), Vec::new());
+        for chunk in 0..CHUNKS {
+            let offset = (chunk * CHUNK) as u64;
+            let started = Instant::now();
+            let mut map = prepare_chunk(&file, offset, CHUNK, cell);
+            prepared.push(started.elapsed());
+            let started = Instant::now();
+            // Stores of 128 B records' worth at a time, as appends make them.
+            for piece in map.chunks_mut(4096) {
+                piece.copy_from_slice(&data[..piece.len()]);
+            }
+            filled.push(started.elapsed());
+            black_box(&map);
+        }
+        let started = Instant::now();
+        file.sync_data().unwrap();
+        let synced = started.elapsed();
+        drop(file);
+        std::fs::remove_file(&path).unwrap();
+        let median = |mut times: Vec<Duration>| {
+            times.sort();
+            times[times.len() / 2]
+        };
+        let (prepare, fill) = (median(prepared), median(filled));
+        let ms = |time: Duration| time.as_secs_f64() * 1e3;
+        println!(
+            "| {cell:?} | {:.1} | {:.1} | {:.0} | {:.1} |",
+            ms(prepare),
+            ms(fill),
+            ms(synced),
+            ms(prepare) + ms(fill) + ms(synced) / CHUNKS as f64
+        );
+    }
+}
+
+fn prepare_chunk(file: &File, offset: u64, len: usize, how: ChunkPrep) -> MmapMut {
+    let bytes = len as u64;
+    let write_zeros = |piece: usize| {
+        let zeros = vec![0u8; piece];
+        for at in (0..bytes).step_by(piece) {
+            file.write_all_at(&zeros, offset + at).unwrap();
+        }
+    };
+    match how {
+        ChunkPrep::FallocatePopulateWrite
+        | ChunkPrep::FallocateMapPopulate
+        | ChunkPrep::FallocateOnly => {
+            fallocate(file, FallocateFlags::empty(), offset, bytes).unwrap();
+        }
+        ChunkPrep::ZeroRangePopulateWrite => {
+            fallocate(file, FallocateFlags::ZERO_RANGE, offset, bytes).unwrap();
+        }
+        ChunkPrep::PwriteZerosPopulateWrite(piece) => write_zeros(piece),
+        ChunkPrep::FallocatePwriteZerosPopulateWrite(piece) => {
+            fallocate(file, FallocateFlags::empty(), offset, bytes).unwrap();
+            write_zeros(piece);
+        }
+    }
+    let mut options = MmapOptions::new();
+    options.offset(offset).len(len);
+    if matches!(how, ChunkPrep::FallocateMapPopulate) {
+        options.populate();
+    }
+    // SAFETY: the file is private to this bench and its space was prepared above.
+    let map = unsafe { options.map_mut(file).unwrap() };
+    if !matches!(how, ChunkPrep::FallocateMapPopulate | ChunkPrep::FallocateOnly) {
+        let _ = map.advise(Advice::PopulateWrite);
+    }
+    map
 }
