@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wal_segment::{ChunkPreparation, SegmentOptions};
+use wal_segment::{ChunkPreparation, SegmentOptions, SpaceFill};
 use wal_telemetry::LeakThresholds;
 
 use crate::error::Error;
@@ -61,6 +61,11 @@ pub struct Options {
     pub size_limit_bytes: Option<u64>,
     /// Prepare the next chunk on a background thread (default) or in the appending thread.
     pub preparation: ChunkPreparation,
+    /// How a chunk's space is made ready. `None` (default): by durability, `Reserved` under
+    /// `Commit` (small page-cache folios: a commit's `msync` writes only its pages), `Zeroed`
+    /// under `Buffered` and `Periodic` (cheaper preparation and write-back). Set `Reserved`
+    /// for a `Buffered` log synced often by hand (`Wal::sync_below` per small batch).
+    pub space_fill: Option<SpaceFill>,
     /// Register every reader, tailing reader and transaction with its creation site and age
     /// (default). Off, they are neither counted nor named in leak warnings.
     pub track_handles: bool,
@@ -82,6 +87,7 @@ impl Default for Options {
             recovery: RecoveryMode::default(),
             size_limit_bytes: None,
             preparation: segment.preparation,
+            space_fill: None,
             track_handles: true,
             leak_thresholds: LeakThresholds::default(),
             housekeeping: Some(Duration::from_secs(1)),
@@ -132,6 +138,13 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::space_fill`].
+    #[must_use]
+    pub fn with_space_fill(mut self, fill: Option<SpaceFill>) -> Self {
+        self.space_fill = fill;
+        self
+    }
+
     /// Sets [`Options::track_handles`].
     #[must_use]
     pub fn with_track_handles(mut self, track: bool) -> Self {
@@ -159,6 +172,10 @@ impl Options {
             chunk_bytes: self.chunk_bytes,
             chunks_per_segment: self.chunks_per_segment,
             preparation: self.preparation,
+            space_fill: self.space_fill.unwrap_or(match self.durability {
+                Durability::Commit => SpaceFill::Reserved,
+                Durability::Buffered | Durability::Periodic { .. } => SpaceFill::Zeroed,
+            }),
         }
     }
 

@@ -19,7 +19,7 @@ use openraft::type_config::alias::{LogIdOf, VoteOf};
 use openraft::{OptionalSend, RaftLogReader, RaftTypeConfig};
 use wal_core::{
     Durability, EngineFigures, FIRST_LSN, Lsn, Options, RealStorage, Record, RecoveryMode,
-    SegmentError, Storage, Tag, Wal,
+    SegmentError, SpaceFill, Storage, Tag, Wal,
 };
 
 use crate::Error;
@@ -149,6 +149,11 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         // (pruning removes entries nobody purged) and point-in-time recovery (which can drop
         // acknowledged entries after damage).
         let mut options = options.with_durability(Durability::Buffered).with_size_limit_bytes(None);
+        // The flusher syncs small batches often, as `Commit` does: keep small page-cache folios
+        // (a small `msync` then writes only its pages), unless the caller chose.
+        if options.space_fill.is_none() {
+            options.space_fill = Some(SpaceFill::Reserved);
+        }
         if options.recovery == RecoveryMode::PointInTime {
             options.recovery = RecoveryMode::TolerateTornTail;
         }

@@ -96,13 +96,7 @@ impl SegmentIndex {
     /// The file image of this index for segment `segment_id`.
     #[must_use]
     pub fn encode(&self, segment_id: u64) -> Vec<u8> {
-        let header = IndexHeader {
-            magic: INDEX_MAGIC,
-            format_version: crate::SEGMENT_FORMAT_VERSION.into(),
-            reserved: 0.into(),
-            segment_id: segment_id.into(),
-        };
-        let mut bytes = header.as_bytes().to_vec();
+        let mut bytes = header_bytes(segment_id).to_vec();
         bytes.extend(self.entries.iter().flat_map(encode_entry));
         bytes
     }
@@ -143,7 +137,33 @@ impl SegmentIndex {
     }
 }
 
-/// The 16 bytes of one entry.
+/// The header of segment `segment_id`'s index file.
+pub(crate) fn header_bytes(segment_id: u64) -> [u8; INDEX_HEADER_BYTES] {
+    let header = IndexHeader {
+        magic: INDEX_MAGIC,
+        format_version: crate::SEGMENT_FORMAT_VERSION.into(),
+        reserved: 0.into(),
+        segment_id: segment_id.into(),
+    };
+    let mut bytes = [0u8; INDEX_HEADER_BYTES];
+    bytes.copy_from_slice(header.as_bytes());
+    bytes
+}
+
+/// CRC-32 of the file image of an index of `entries` for segment `segment_id`, computed
+/// without building the image (the seal's checksum of a whole segment's index).
+pub(crate) fn image_crc(segment_id: u64, entries: impl Iterator<Item = IndexEntry>) -> (u32, u64) {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&header_bytes(segment_id));
+    let mut count = 0u64;
+    for entry in entries {
+        hasher.update(&encode_entry(&entry));
+        count += 1;
+    }
+    (hasher.finalize(), count)
+}
+
+/// The 20 bytes of one entry.
 #[must_use]
 pub(crate) fn encode_entry(entry: &IndexEntry) -> [u8; INDEX_ENTRY_BYTES] {
     let raw = IndexEntryBytes {

@@ -58,7 +58,7 @@ pub use live::{ChunkRef, LiveChunk, MapOf};
 pub use lock::DirLock;
 pub use options::{
     ChunkPreparation, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS_PER_SEGMENT, MAX_CHUNK_BYTES,
-    MIN_CHUNK_BYTES, SegmentOptions,
+    MIN_CHUNK_BYTES, SegmentOptions, SpaceFill,
 };
 pub use positions::RecordPositions;
 pub use prepare::PreparedSegment;

@@ -30,6 +30,20 @@ impl RecordPositions {
         RecordPositions { first_lsn, offsets: Vec::new(), chunks: Vec::new() }
     }
 
+    /// As [`RecordPositions::new`], with room for `records` reserved up front: a writer's
+    /// positions then never move while it appends (a move of a large vector remaps memory,
+    /// which waits for the process's memory-map lock that pre-faulting chunks holds). Only
+    /// address space is reserved; pages are used as records come.
+    #[must_use]
+    pub fn with_capacity(first_lsn: Lsn, records: usize) -> RecordPositions {
+        RecordPositions { first_lsn, offsets: Vec::with_capacity(records), chunks: Vec::new() }
+    }
+
+    /// Gives back the room reserved beyond the records held (a sealed segment's positions).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.offsets.shrink_to_fit();
+    }
+
     /// The positions an index lists (entries with dense LSNs from `first_lsn`, as recovery
     /// produces them).
     #[must_use]
@@ -106,9 +120,24 @@ impl RecordPositions {
         (self.offsets.get(at).is_some_and(|&offset| offset != SKIPPED)).then(|| self.entry(at))
     }
 
-    /// Records `range` as full index entries.
+    /// Records `range` as full index entries. One pass: the chunk is found once, then
+    /// followed forward (a seal lists a whole segment's records this way).
     pub fn entries(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = IndexEntry> + '_ {
-        range.filter(|&at| self.offsets[at] != SKIPPED).map(|at| self.entry(at))
+        let mut chunk = self.chunks.partition_point(|&(start, _)| start <= range.start);
+        chunk = chunk.saturating_sub(1);
+        range.filter_map(move |at| {
+            // The last chunk that starts at or before the record, as in `entry`.
+            while self.chunks.get(chunk + 1).is_some_and(|&(start, _)| start <= at) {
+                chunk += 1;
+            }
+            let offset = self.offsets[at];
+            (offset != SKIPPED).then(|| IndexEntry {
+                lsn: Lsn(self.first_lsn.0 + at as u64),
+                chunk: u32::try_from(chunk).expect("chunks fit in u32"),
+                offset,
+                salt: self.chunks[chunk].1,
+            })
+        })
     }
 
     /// The first `len` records as an index.
@@ -137,6 +166,11 @@ mod tests {
         assert_eq!(positions.get(Lsn(12)).map(|e| (e.offset, e.salt)), Some((64, Salt(3))));
         assert_eq!(positions.get(Lsn(13)), None);
         assert_eq!(positions.get(Lsn(9)), None);
+        for start in 0..positions.len() {
+            let one_by_one: Vec<IndexEntry> =
+                (start..positions.len()).map(|at| positions.entry(at)).collect();
+            assert_eq!(positions.entries(start..positions.len()).collect::<Vec<_>>(), one_by_one);
+        }
         let back = RecordPositions::from_index(Lsn(10), &index);
         assert_eq!(back.to_index(back.len()), index);
     }

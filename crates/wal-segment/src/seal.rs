@@ -6,7 +6,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use wal_format::Lsn;
 
-use crate::index::SegmentIndex;
+use crate::index::{IndexEntry, SegmentIndex};
 
 /// Size of the seal record's payload.
 pub const SEAL_PAYLOAD_BYTES: usize = 24;
@@ -48,11 +48,18 @@ impl SealInfo {
     /// The seal that belongs after the records `index` lists, as record `seal_lsn`.
     #[must_use]
     pub fn for_index(seal_lsn: Lsn, index: &SegmentIndex, segment_id: u64) -> SealInfo {
-        SealInfo {
-            seal_lsn,
-            record_count: index.entries().len() as u64,
-            index_crc: crc32fast::hash(&index.encode(segment_id)),
-        }
+        SealInfo::for_entries(seal_lsn, index.entries().iter().copied(), segment_id)
+    }
+
+    /// As [`SealInfo::for_index`], for the records `entries` lists, without building an index
+    /// (a seal of a whole segment's records, on the appending path).
+    pub(crate) fn for_entries(
+        seal_lsn: Lsn,
+        entries: impl Iterator<Item = IndexEntry>,
+        segment_id: u64,
+    ) -> SealInfo {
+        let (index_crc, record_count) = crate::index::image_crc(segment_id, entries);
+        SealInfo { seal_lsn, record_count, index_crc }
     }
 
     /// The payload bytes.

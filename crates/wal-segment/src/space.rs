@@ -68,7 +68,7 @@ impl<S: Storage> ChunkSpace<S> {
             reserved: 0,
             supply,
             next_lsn: first_lsn,
-            positions: RecordPositions::new(first_lsn),
+            positions: RecordPositions::with_capacity(first_lsn, max_records(options)),
             life: None,
         };
         space.start_chunk(0, first_map, true);
@@ -88,7 +88,9 @@ impl<S: Storage> ChunkSpace<S> {
     }
 
     pub(crate) fn take_positions(&mut self) -> RecordPositions {
-        std::mem::take(&mut self.positions)
+        let mut positions = std::mem::take(&mut self.positions);
+        positions.shrink_to_fit();
+        positions
     }
 
     /// Forgets every record from number `kept` on.
@@ -267,6 +269,14 @@ impl<S: Storage> ChunkSpace<S> {
             self.supply.prepare(index + 1);
         }
     }
+}
+
+/// The most records a segment can hold (every frame the smallest), capped at 16 Mi records
+/// (64 MiB of positions reserved) for very large segments, which then grow as they fill.
+fn max_records(options: SegmentOptions) -> usize {
+    let smallest = wal_format::frame_len(0).expect("an empty payload has a frame");
+    let per_chunk = (options.chunk_bytes - CHUNK_HEADER_BYTES) / smallest;
+    per_chunk.saturating_mul(options.chunks_per_segment as usize).min(16 << 20)
 }
 
 /// A salt for a new use of a chunk's space: random per process and call, so a stale frame of

@@ -44,18 +44,28 @@ impl<S: Storage> ChunkSupply<S> {
         self.prepared = self.start(index);
     }
 
-    /// Starts preparing chunk `index`: on a thread of its own, or here.
+    /// Starts preparing chunk `index`: on a thread of its own, or here. The same thread first
+    /// starts the write-back of chunk `index - 2`, the one just closed: a firehose's data then
+    /// streams to disk while later chunks fill, and the seal's sync waits only for the rest.
     fn start(&self, index: u32) -> Option<Prepared<S>> {
         let (file, path, options) = (Arc::clone(&self.file), self.path.clone(), self.options);
+        let closed = index.checked_sub(2);
         match self.options.preparation {
             ChunkPreparation::Background => {
-                let preparing = std::thread::Builder::new()
-                    .name("wal-chunk-prepare".into())
-                    .spawn(move || reserve_chunk::<S>(&file, &path, options, index));
+                let preparing =
+                    std::thread::Builder::new().name("wal-chunk-prepare".into()).spawn(move || {
+                        if let Some(closed) = closed {
+                            start_writeback::<S>(&file, options, closed);
+                        }
+                        reserve_chunk::<S>(&file, &path, options, index)
+                    });
                 // If no thread can be started, `next_map` prepares the chunk itself.
                 preparing.ok().map(Prepared::Pending)
             }
             ChunkPreparation::Inline => {
+                if let Some(closed) = closed {
+                    start_writeback::<S>(&file, options, closed);
+                }
                 reserve_chunk::<S>(&file, &path, options, index).ok().map(Prepared::Ready)
             }
         }
@@ -86,6 +96,12 @@ impl<S: Storage> Drop for ChunkSupply<S> {
     }
 }
 
+/// Starts writing chunk `index`'s dirty pages back (see `SegmentFile::start_writeback`).
+fn start_writeback<S: Storage>(file: &S::File, options: SegmentOptions, index: u32) {
+    let bytes = options.chunk_bytes as u64;
+    file.start_writeback(u64::from(index) * bytes, bytes);
+}
+
 /// Reserves chunk `index`'s space in the file and maps it (pre-faulted for write).
 pub(crate) fn reserve_chunk<S: Storage>(
     file: &S::File,
@@ -95,7 +111,7 @@ pub(crate) fn reserve_chunk<S: Storage>(
 ) -> Result<Map<S>, Error> {
     let bytes = options.chunk_bytes as u64;
     let offset = u64::from(index) * bytes;
-    file.allocate(offset, bytes)
+    file.allocate(offset, bytes, options.space_fill)
         .map_err(|error| Error::io_sized("allocate", path, bytes, error))?;
     let map =
         file.map(offset, options.chunk_bytes).map_err(|error| Error::io("map", path, error))?;

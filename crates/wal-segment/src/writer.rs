@@ -305,9 +305,9 @@ impl<S: Storage> SegmentWriter<S> {
     /// As [`SegmentWriter::seal`].
     pub fn finish(mut self) -> Result<Sealed<S>, Error> {
         self.sync()?;
-        let index = self.space.positions().to_index(self.index.durable_records());
-        let info = SealInfo::for_index(self.next_lsn(), &index, self.segment_id);
-        drop(index);
+        let durable = 0..self.index.durable_records();
+        let entries = self.space.positions().entries(durable);
+        let info = SealInfo::for_entries(self.next_lsn(), entries, self.segment_id);
         let payload = info.encode();
         let seal = [Record { tag: Tag::SEAL, payload: &payload }];
         self.check_usable()?;

@@ -19,6 +19,7 @@ fn segment_options() -> SegmentOptions {
         chunk_bytes: CHUNK,
         chunks_per_segment: 2,
         preparation: ChunkPreparation::Inline,
+        ..Default::default()
     }
 }
 

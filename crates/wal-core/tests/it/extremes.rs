@@ -39,6 +39,7 @@ fn a_segment_with_the_largest_id_is_refused_not_wrapped() {
         chunk_bytes: 64 << 10,
         chunks_per_segment: 2,
         preparation: wal_core::ChunkPreparation::Inline,
+        ..Default::default()
     };
     let lock = wal_segment::DirLock::acquire(&wal_core::RealStorage, dir.path()).unwrap();
     let mut writer = wal_segment::SegmentWriter::create(
@@ -151,6 +152,7 @@ fn safe_code_cannot_resize_write_or_scan_a_live_segment() {
         chunk_bytes: 64 << 10,
         chunks_per_segment: 2,
         preparation: wal_core::ChunkPreparation::Inline,
+        ..Default::default()
     };
     let scanned = wal_segment::scan_segment(&RealStorage, dir.path(), id, lsn, segment);
     assert!(matches!(scanned, Err(wal_segment::Error::LiveWriter { .. })), "{scanned:?}");

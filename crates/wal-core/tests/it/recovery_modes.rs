@@ -42,6 +42,7 @@ fn segment_options(options: &Options) -> wal_segment::SegmentOptions {
         chunk_bytes: options.chunk_bytes,
         chunks_per_segment: options.chunks_per_segment,
         preparation: options.preparation,
+        ..Default::default()
     }
 }
 

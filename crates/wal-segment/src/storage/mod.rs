@@ -13,6 +13,8 @@ mod sim;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::options::SpaceFill;
+
 pub use real::{RealLock, RealStorage};
 pub use sim::{Fault, SIM_PAGE_BYTES, SIM_SECTOR_BYTES, SimStorage};
 
@@ -60,7 +62,9 @@ pub trait SegmentFile: Send + Sync + 'static {
     fn len_bytes(&self) -> io::Result<u64>;
     /// Reserves real storage for `[offset, offset + len)` (extending the file), so that mapping
     /// and writing it can never fail for lack of space. Fails with the OS's out-of-space error.
-    fn allocate(&self, offset: u64, len: u64) -> io::Result<()>;
+    /// With [`SpaceFill::Zeroed`] it then writes zeros into the part of the range that lay past
+    /// the file's end (bytes no mapping can cover, so nothing any reader views changes).
+    fn allocate(&self, offset: u64, len: u64, fill: SpaceFill) -> io::Result<()>;
     /// Maps `[offset, offset + len)`, a region earlier passed to `allocate`, for reading and
     /// writing.
     fn map(&self, offset: u64, len: usize) -> io::Result<Self::Map>;
@@ -78,6 +82,10 @@ pub trait SegmentFile: Send + Sync + 'static {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Makes the file's data, and the metadata needed to read it, durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
+    /// Starts writing `[offset, offset + len)`'s dirty pages back, without waiting and without
+    /// promising anything: a later sync of the range then waits only for what is left. (A
+    /// crash may keep or lose any of those pages, as it may any unsynced page.)
+    fn start_writeback(&self, offset: u64, len: u64);
     /// Writes `[offset, offset + len)` of a mapped file again with the bytes it holds, so that
     /// the page cache holds them dirty and the next sync writes them. Why: after a failed
     /// write-back Linux marks the pages clean though the disk never got them, and a later sync

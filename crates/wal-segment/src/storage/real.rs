@@ -17,9 +17,12 @@ use rustix::io::Errno;
 use super::{MappedRegion, SegmentFile, Storage};
 use crate::FileId;
 use crate::claim::MapHold;
+use crate::options::SpaceFill;
 
 /// Name of the lock file inside a log directory.
 const LOCK_FILE_NAME: &str = "LOCK";
+/// The piece `SpaceFill::Zeroed` writes at a time: 1 MiB writes leave 1 MiB page-cache folios.
+const ZERO_FILL_PIECE: usize = 1 << 20;
 
 /// Files on the local file system.
 #[derive(Clone, Copy, Debug, Default)]
@@ -170,8 +173,25 @@ impl SegmentFile for RealFile {
         Ok(self.file.metadata()?.len())
     }
 
-    fn allocate(&self, offset: u64, len: u64) -> io::Result<()> {
-        fallocate(&self.file, FallocateFlags::empty(), offset, len).map_err(io::Error::from)
+    fn allocate(&self, offset: u64, len: u64, fill: SpaceFill) -> io::Result<()> {
+        let old_len = self.file.metadata()?.len();
+        fallocate(&self.file, FallocateFlags::empty(), offset, len).map_err(io::Error::from)?;
+        if fill == SpaceFill::Zeroed {
+            // Only bytes past the old end: no mapping reaches past a file's end, so no view of
+            // the file can see these writes (which is why `write_at`'s refusal of a mapped
+            // file does not apply).
+            let from = offset.max(old_len);
+            let end = offset + len;
+            let zeros = vec![0u8; ZERO_FILL_PIECE.min(usize::try_from(len).unwrap_or(usize::MAX))];
+            let mut at = from;
+            while at < end {
+                let piece =
+                    usize::try_from(end - at).map_or(zeros.len(), |rest| rest.min(zeros.len()));
+                self.file.write_all_at(&zeros[..piece], at)?;
+                at += piece as u64;
+            }
+        }
+        Ok(())
     }
 
     fn map(&self, offset: u64, len: usize) -> io::Result<RealMap> {
@@ -219,6 +239,20 @@ impl SegmentFile for RealFile {
 
     fn sync_data(&self) -> io::Result<()> {
         self.file.sync_data()
+    }
+
+    fn start_writeback(&self, offset: u64, len: u64) {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len))
+        else {
+            return;
+        };
+        // SAFETY: a plain system call on a descriptor this value owns; it reads no memory of
+        // ours. `SYNC_FILE_RANGE_WRITE` only starts write-back, so it neither waits nor
+        // promises durability; a failure is ignored (the sync that follows reports errors).
+        let _ = unsafe {
+            libc::sync_file_range(self.file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE)
+        };
     }
 
     fn rewrite(&self, offset: u64, len: u64) -> io::Result<()> {

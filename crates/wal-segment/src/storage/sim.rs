@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{MappedRegion, SegmentFile, Storage};
+use crate::options::SpaceFill;
 
 /// Page size the simulation tracks dirtiness at.
 pub const SIM_PAGE_BYTES: usize = 4096;
@@ -568,25 +569,9 @@ pub struct SimFile {
     file: Arc<SimFileState>,
 }
 
-impl SegmentFile for SimFile {
-    type Map = SimMap;
-
-    fn id(&self) -> crate::FileId {
-        // The simulated file's address: stable while any handle on it lives. (A simulated
-        // file's `write_at` and `set_len` never touch its mapped regions, so only writer
-        // claims matter here.)
-        crate::FileId(u64::MAX, Arc::as_ptr(&self.file) as usize as u64)
-    }
-
-    fn len_bytes(&self) -> io::Result<u64> {
-        self.storage.operation()?;
-        // A file is either mapped (regions) or written (plain); its length is whichever it has.
-        let mapped = lock(&self.file.regions).last().map_or(0, |r| r.offset + r.len as u64);
-        let written = lock(&self.file.plain).0.len() as u64;
-        Ok(mapped.max(written))
-    }
-
-    fn allocate(&self, offset: u64, len: u64) -> io::Result<()> {
+impl SimFile {
+    /// Reserves a region at the file's end (a no-op for one already reserved).
+    fn reserve(&self, offset: u64, len: u64) -> io::Result<()> {
         self.storage.operation()?;
         // Lock order everywhere: the storage state, then a file's regions.
         let mut state = lock(&self.storage.state);
@@ -606,6 +591,36 @@ impl SegmentFile for SimFile {
         state.allocated_bytes += len;
         drop(state);
         regions.push(Arc::new(Region::new(offset, len_usize)));
+        Ok(())
+    }
+}
+
+impl SegmentFile for SimFile {
+    type Map = SimMap;
+
+    fn id(&self) -> crate::FileId {
+        // The simulated file's address: stable while any handle on it lives. (A simulated
+        // file's `write_at` and `set_len` never touch its mapped regions, so only writer
+        // claims matter here.)
+        crate::FileId(u64::MAX, Arc::as_ptr(&self.file) as usize as u64)
+    }
+
+    fn len_bytes(&self) -> io::Result<u64> {
+        self.storage.operation()?;
+        // A file is either mapped (regions) or written (plain); its length is whichever it has.
+        let mapped = lock(&self.file.regions).last().map_or(0, |r| r.offset + r.len as u64);
+        let written = lock(&self.file.plain).0.len() as u64;
+        Ok(mapped.max(written))
+    }
+
+    /// Both fills reserve the same: a simulated region reads as zeros, and unsynced zeros a
+    /// crash may drop leave zeros too. `Zeroed` costs one storage operation more (the writes
+    /// that can fail after the reservation succeeded), so fault injection reaches that step.
+    fn allocate(&self, offset: u64, len: u64, fill: SpaceFill) -> io::Result<()> {
+        self.reserve(offset, len)?;
+        if fill == SpaceFill::Zeroed {
+            self.storage.operation()?;
+        }
         Ok(())
     }
 
@@ -666,6 +681,9 @@ impl SegmentFile for SimFile {
         volatile.resize(len, 0);
         Ok(())
     }
+
+    /// Nothing to model: a crash already keeps or loses any unsynced page.
+    fn start_writeback(&self, _offset: u64, _len: u64) {}
 
     fn sync_data(&self) -> io::Result<()> {
         let fault = self.storage.planned_fault();

@@ -1,9 +1,10 @@
 //! Records appended through mapped chunks read back exactly, on both storages.
 
 use wal_format::{Lsn, Record, Tag};
+use wal_segment::storage::{MappedRegion, SegmentFile};
 use wal_segment::{
     CHUNK_HEADER_BYTES, DirLock, Error, RealStorage, SegmentEnd, SegmentOptions, SegmentWriter,
-    SimStorage, Storage, scan_segment,
+    SimStorage, SpaceFill, Storage, scan_segment,
 };
 
 use crate::{CHUNK, Written, assert_prefix, options, payload, sim_dir};
@@ -19,10 +20,11 @@ fn workload() -> Vec<Written> {
         .collect()
 }
 
-fn write_and_read_back<S: Storage>(storage: &S, dir: &std::path::Path) {
+fn write_and_read_back<S: Storage>(storage: &S, dir: &std::path::Path, fill: SpaceFill) {
     let _lock = DirLock::acquire(storage, dir).unwrap();
     let written = workload();
-    let mut writer = SegmentWriter::create(storage, dir, 3, Lsn(500), options(8)).unwrap();
+    let options_filled = SegmentOptions { space_fill: fill, ..options(8) };
+    let mut writer = SegmentWriter::create(storage, dir, 3, Lsn(500), options_filled).unwrap();
     for (index, batch) in written.chunks(7).enumerate() {
         let records: Vec<Record<'_>> = batch.iter().map(Written::record).collect();
         writer.append(&records).unwrap();
@@ -50,13 +52,36 @@ fn write_and_read_back<S: Storage>(storage: &S, dir: &std::path::Path) {
 
 #[test]
 fn real_files_round_trip_across_chunks() {
-    let dir = tempfile::tempdir().unwrap();
-    write_and_read_back(&RealStorage, dir.path());
+    for fill in [SpaceFill::Reserved, SpaceFill::Zeroed] {
+        let dir = tempfile::tempdir().unwrap();
+        write_and_read_back(&RealStorage, dir.path(), fill);
+    }
 }
 
 #[test]
 fn simulated_files_round_trip_across_chunks() {
-    write_and_read_back(&SimStorage::new(), &sim_dir());
+    for fill in [SpaceFill::Reserved, SpaceFill::Zeroed] {
+        write_and_read_back(&SimStorage::new(), &sim_dir(), fill);
+    }
+}
+
+/// `SpaceFill::Zeroed` writes zeros only past the file's old end: space the file already held
+/// (a chunk allocated again after a failed preparation) keeps its bytes, which a mapping may
+/// be viewing.
+#[test]
+fn zero_filling_never_writes_over_bytes_the_file_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = RealStorage.create(&dir.path().join("held")).unwrap();
+    file.allocate(0, CHUNK as u64, SpaceFill::Reserved).unwrap();
+    let map = file.map(0, CHUNK).unwrap();
+    // SAFETY: the mapping is this test's alone and covers CHUNK bytes.
+    unsafe { std::ptr::write_bytes(map.as_ptr(), 0xA5, CHUNK) };
+    // Again over the held chunk and one chunk more: only the new chunk is written.
+    file.allocate(0, 2 * CHUNK as u64, SpaceFill::Zeroed).unwrap();
+    // SAFETY: as above.
+    let held = unsafe { std::slice::from_raw_parts(map.as_ptr(), CHUNK) };
+    assert!(held.iter().all(|&byte| byte == 0xA5), "bytes under a mapping were overwritten");
+    assert_eq!(file.len_bytes().unwrap(), 2 * CHUNK as u64);
 }
 
 #[test]
