@@ -20,6 +20,7 @@ use crate::cuts::CutLink;
 use crate::error::Error;
 use crate::live_txns::LiveTxns;
 use crate::options::Options;
+use crate::stats::Appended;
 
 /// Where the log's files are and how they are laid out: all the segment list needs.
 pub(crate) struct Files<S: Storage> {
@@ -56,6 +57,8 @@ pub(crate) struct State<S: Storage> {
     pub(crate) held_back: Vec<Arc<SegmentLife>>,
     /// Released segments whose files are still to be deleted (a deletion failed).
     pub(crate) to_delete: Vec<u64>,
+    /// Records and bytes appended since the log was opened.
+    pub(crate) appended: Appended,
 }
 
 /// A segment that receives no more records, readable through its mapped chunks.
@@ -151,6 +154,7 @@ impl<S: Storage> State<S> {
             retention_floor: None,
             live_txns: LiveTxns::default(),
             latest_cut: CutLink::origin(),
+            appended: Appended::default(),
             preparing: None,
             seal_before_start: None,
             held_back: Vec::new(),

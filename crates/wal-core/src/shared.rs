@@ -139,6 +139,7 @@ impl<S: Storage> Shared<S> {
                 let first = writer.next_lsn();
                 match writer.reserve(records) {
                     Ok(reservation) => {
+                        state.appended.add(records);
                         let last = first.plus(records.len() as u64).before();
                         match step {
                             Step::Plain => {}
@@ -162,8 +163,6 @@ impl<S: Storage> Shared<S> {
                 }
             };
             let first = reservation.complete().map_err(|error| self.poison_with(error.into()))?;
-            let bytes: usize = records.iter().map(|record| record.payload.len()).sum();
-            self.stats.appended(records.len() as u64, bytes as u64);
             self.tail.notify();
             return Ok(first);
         }

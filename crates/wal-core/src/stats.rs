@@ -1,15 +1,29 @@
-//! Counters of what the engine does, cheap enough for the append path (relaxed atomics).
+//! Counters of what the engine does. Appends are counted in [`Appended`], plain numbers under
+//! the state lock the append already holds (no atomic instruction on the append path); the
+//! rarer events (syncs, rolls) in relaxed atomics.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use wal_telemetry::{EngineFigures, RecoveryFigures};
 
-/// Live counters.
+/// Records and payload bytes appended, counted under the state lock.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Appended {
+    records: u64,
+    bytes: u64,
+}
+
+impl Appended {
+    pub(crate) fn add(&mut self, records: &[wal_format::Record<'_>]) {
+        self.records += records.len() as u64;
+        self.bytes += records.iter().map(|record| record.payload.len() as u64).sum::<u64>();
+    }
+}
+
+/// Live counters of the rarer events.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    records: AtomicU64,
-    bytes: AtomicU64,
     syncs: AtomicU64,
     sync_nanos: AtomicU64,
     group_syncs: AtomicU64,
@@ -18,11 +32,6 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
-    pub(crate) fn appended(&self, records: u64, bytes: u64) {
-        self.records.fetch_add(records, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-
     pub(crate) fn synced(&self, took: Duration) {
         self.syncs.fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
@@ -38,12 +47,13 @@ impl Stats {
         self.segments_rolled.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The counters as the telemetry's figures, with what the opening recovery did.
-    pub(crate) fn figures(&self, recovery: RecoveryFigures) -> EngineFigures {
+    /// The counters as the telemetry's figures, with the appends and what the opening
+    /// recovery did.
+    pub(crate) fn figures(&self, appended: Appended, recovery: RecoveryFigures) -> EngineFigures {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let mut figures = EngineFigures::default();
-        figures.records = get(&self.records);
-        figures.bytes = get(&self.bytes);
+        figures.records = appended.records;
+        figures.bytes = appended.bytes;
         figures.syncs = get(&self.syncs);
         figures.sync_time = Duration::from_nanos(get(&self.sync_nanos));
         figures.group_syncs = get(&self.group_syncs);

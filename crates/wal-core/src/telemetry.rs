@@ -84,7 +84,8 @@ impl<S: Storage> Shared<S> {
         }
         telemetry.chunks = self.files.ledger.counts();
         telemetry.leak_warnings = self.leaks.warnings();
-        telemetry.engine = self.stats.figures(self.recovery);
+        let appended = lock_state(self).appended;
+        telemetry.engine = self.stats.figures(appended, self.recovery);
         telemetry
     }
 

@@ -291,7 +291,8 @@ impl<S: Storage> Wal<S> {
     /// same figures [`Wal::telemetry`] reports as `engine`).
     #[must_use]
     pub fn stats(&self) -> EngineFigures {
-        self.shared.stats.figures(self.shared.recovery)
+        let appended = lock_state(&self.shared).appended;
+        self.shared.stats.figures(appended, self.shared.recovery)
     }
 }
 
