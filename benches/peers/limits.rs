@@ -44,6 +44,8 @@ pub(crate) enum Bound {
     DurableCommit,
     /// Cold sequential read bandwidth, in units of this many bytes.
     ColdRead(usize),
+    /// memcpy bandwidth, in units of this many bytes (an append phase that syncs nothing).
+    Memcpy(usize),
 }
 
 /// Every cell's numbers, in the order of `CELLS`.
@@ -61,6 +63,7 @@ impl Limits {
             Bound::Write(unit) => self.rate("seq-write") * 1e6 / unit as f64,
             Bound::DurableCommit => self.rate("floor"),
             Bound::ColdRead(unit) => self.rate("cold-read") * 1e6 / unit as f64,
+            Bound::Memcpy(unit) => self.rate("memcpy") * 1e9 / unit as f64,
         }
     }
 }

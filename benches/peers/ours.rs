@@ -17,7 +17,8 @@ impl super::System for Ours {
 
     fn open(dir: &Path, durable: bool, _writers: usize) -> Self {
         let durability = if durable { Durability::Commit } else { Durability::Buffered };
-        Ours(Wal::open(dir, Options::default().with_durability(durability)).expect("open").0)
+        let options = Options::default().with_durability(durability).with_space_fill(space_fill());
+        Ours(Wal::open(dir, options).expect("open").0)
     }
 
     fn writer(&self) -> &Wal {
@@ -45,5 +46,15 @@ impl super::Writer for &Wal {
         let records: Vec<Record<'_>> =
             payloads.iter().map(|payload| Record { tag: TAG, payload }).collect();
         Wal::append_batch(self, &records).expect("append");
+    }
+}
+
+/// `WAL_BENCH_SPACE_FILL=reserved|zeroed` overrides the log's choice (for A/B runs of one
+/// cell); unset, the log chooses by durability.
+fn space_fill() -> Option<wal_core::SpaceFill> {
+    match std::env::var("WAL_BENCH_SPACE_FILL").as_deref() {
+        Ok("reserved") => Some(wal_core::SpaceFill::Reserved),
+        Ok("zeroed") => Some(wal_core::SpaceFill::Zeroed),
+        _ => None,
     }
 }
