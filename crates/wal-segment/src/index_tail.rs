@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::index::{encode_entry, write_index_file};
+use crate::index::{INDEX_ENTRY_BYTES, encode_entry, write_index_file};
 use crate::positions::RecordPositions;
 use crate::storage::SegmentFile;
 
@@ -56,8 +56,11 @@ impl<F: SegmentFile> IndexTail<F> {
     pub(crate) fn plan(&mut self, positions: &RecordPositions, upto: usize) -> IndexAppend<F> {
         let mut bytes = std::mem::take(&mut self.buffer);
         bytes.clear();
-        let fresh = positions.entries(self.durable_records..upto.max(self.durable_records));
-        bytes.extend(fresh.flat_map(|entry| encode_entry(&entry)));
+        let range = self.durable_records..upto.max(self.durable_records);
+        bytes.reserve(range.len() * INDEX_ENTRY_BYTES);
+        for entry in positions.entries(range) {
+            bytes.extend_from_slice(&encode_entry(&entry));
+        }
         let target = (!self.broken && upto > self.durable_records)
             .then(|| (Arc::clone(&self.file), self.len));
         IndexAppend { upto, bytes, target, written: false }
