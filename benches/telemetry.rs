@@ -13,6 +13,7 @@
 #![expect(clippy::cast_precision_loss, reason = "counts and nanoseconds far below 2^52")]
 
 use std::hint::black_box;
+use std::path::Path;
 use std::time::Instant;
 
 use wal_core::{Durability, Kind, Options, Tag, Wal};
@@ -25,6 +26,9 @@ const TAG: Tag = match Tag::user(0x40) {
 
 const ROUNDS: usize = 31;
 
+/// The record W1 appends, and the one record of the read-handle logs.
+const PAYLOAD: [u8; 128] = [0xA5; 128];
+
 fn main() {
     let scale: usize =
         std::env::var("WAL_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
@@ -33,16 +37,28 @@ fn main() {
     let tracked = Options::default().with_durability(Durability::Buffered);
     let untracked = tracked.with_track_handles(false).with_housekeeping(None);
 
-    // W1, alternating rounds of appends into two logs.
-    let per_round = 50_000 / scale;
-    let (a, _) = Wal::open(dir.path().join("tracked"), tracked).expect("open");
-    let (b, _) = Wal::open(dir.path().join("untracked"), untracked).expect("open");
-    let (c, _) = Wal::open(dir.path().join("untracked-again"), untracked).expect("open");
-    let payload = [0xA5u8; 128];
+    w1_cells(dir.path(), tracked, untracked, 50_000 / scale);
+
+    // Read handles.
+    let handles = 300_000 / scale;
+    let (a, _) = Wal::open(dir.path().join("reads-tracked"), tracked).expect("open");
+    let (b, _) = Wal::open(dir.path().join("reads-untracked"), untracked).expect("open");
+    read_handle_cell(&a, &b, handles);
+
+    registry_cells(handles);
+    println!("\n({ROUNDS} alternating rounds, medians; scale 1/{scale})");
+}
+
+/// W1, alternating rounds of `per_round` appends into two logs: tracked beside untracked, then
+/// untracked beside untracked; prints the table's head and the two rows.
+fn w1_cells(dir: &Path, tracked: Options, untracked: Options, per_round: usize) {
+    let (a, _) = Wal::open(dir.join("tracked"), tracked).expect("open");
+    let (b, _) = Wal::open(dir.join("untracked"), untracked).expect("open");
+    let (c, _) = Wal::open(dir.join("untracked-again"), untracked).expect("open");
     let append = |wal: &Wal| {
         let started = Instant::now();
         for _ in 0..per_round {
-            wal.append(TAG, &payload).expect("append");
+            wal.append(TAG, &PAYLOAD).expect("append");
         }
         started.elapsed().as_nanos() as f64 / per_round as f64
     };
@@ -59,13 +75,13 @@ fn main() {
         "| W1 noise: untracked beside untracked | {same:.1} | {again:.1} | {:+.1}% |",
         (same / again - 1.0) * 100.0
     );
+}
 
-    // Read handles.
-    let handles = 300_000 / scale;
-    let (a, _) = Wal::open(dir.path().join("reads-tracked"), tracked).expect("open");
-    let (b, _) = Wal::open(dir.path().join("reads-untracked"), untracked).expect("open");
-    let first = a.append(TAG, &payload).expect("append");
-    b.append(TAG, &payload).expect("append");
+/// `handles` read handles created and dropped, on a tracked log `a` beside an untracked log
+/// `b` (both new: each gets one record to read).
+fn read_handle_cell(a: &Wal, b: &Wal, handles: usize) {
+    let first = a.append(TAG, &PAYLOAD).expect("append");
+    b.append(TAG, &PAYLOAD).expect("append");
     let open_drop = |wal: &Wal| {
         let started = Instant::now();
         for _ in 0..handles {
@@ -73,14 +89,16 @@ fn main() {
         }
         started.elapsed().as_nanos() as f64 / handles as f64
     };
-    let (with, without) = rounds(|| open_drop(&a), || open_drop(&b));
+    let (with, without) = rounds(|| open_drop(a), || open_drop(b));
     assert_eq!(a.telemetry().kind(Kind::Reader).created, (handles * (ROUNDS + 1)) as u64);
     println!(
         "| read handle created and dropped, ns | {with:.1} | {without:.1} | {:+.1} ns |",
         with - without
     );
+}
 
-    // The registry alone, and a precise clock for scale.
+/// The registry alone, and a precise clock for scale.
+fn registry_cells(handles: usize) {
     let registry = Registry::new();
     let register = || {
         let started = Instant::now();
@@ -99,7 +117,6 @@ fn main() {
     let (registry_ns, clock_ns) = rounds(register, clock);
     println!("| registry: register + drop, ns | {registry_ns:.1} | | |");
     println!("| for scale: one `Instant::now`, ns | {clock_ns:.1} | | |");
-    println!("\n({ROUNDS} alternating rounds, medians; scale 1/{scale})");
 }
 
 /// Runs `a` and `b` alternately for `ROUNDS` rounds (after one warm-up each) and returns the

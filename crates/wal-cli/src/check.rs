@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use wal_core::Lsn;
 use wal_core::inspect::{
-    AnchorState, IndexStatus, InspectedPlan, InspectedSegment, Inspector, SegmentEnd,
-    SegmentOutcome,
+    AnchorState, IndexStatus, InspectedPlan, InspectedSegment, Inspector, SegmentCheck, SegmentEnd,
+    SegmentOutcome, SegmentScan,
 };
 use wal_core::plan::{PlanProblem, PlannedSegment};
 
@@ -94,49 +94,13 @@ pub(crate) fn check_log(
         snapshots: Vec::new(),
         findings: Vec::new(),
     };
-    let anchor_path = dir.join(wal_core::ANCHOR_FILE_NAME);
-    let start = match check.anchor {
-        AnchorState::Found { start, .. } => start,
-        AnchorState::Damaged => {
-            check.findings.push(Finding {
-                verdict: Verdict::Corrupt,
-                file: anchor_path,
-                what: "neither anchor slot is valid: the log's start is unknown".into(),
-            });
-            wal_core::FIRST_LSN
-        }
-        _ => wal_core::FIRST_LSN,
-    };
+    let start = log_start(check.anchor, dir, &mut check.findings);
     check.start = start;
     // Recovery's plan, from the anchor and the first chunk headers: which segments make up the
     // log and where each one's records must reach (the next segment's first LSN, or a cut).
-    let InspectedPlan { plan, unreadable } = inspector.plan()?;
-    for (id, error) in unreadable {
-        check.findings.push(Finding {
-            verdict: Verdict::Corrupt,
-            file: inspector.segment_path(id),
-            what: error.to_string(),
-        });
-    }
-    for problem in &plan.problems {
-        let (id, what) = match problem {
-            PlanProblem::EmptyBeforeNewer { id } => (
-                *id,
-                "its first chunk header is unreadable, yet later segments hold records".to_owned(),
-            ),
-            PlanProblem::MissingHistory { start, id, first } => (
-                *id,
-                format!(
-                    "history is missing: the log starts at LSN {start}, its first segment at LSN {first}"
-                ),
-            ),
-        };
-        check.findings.push(Finding {
-            verdict: Verdict::Corrupt,
-            file: inspector.segment_path(id),
-            what,
-        });
-    }
+    let inspected = inspector.plan()?;
+    plan_findings(&inspector, &inspected, &mut check.findings);
+    let plan = inspected.plan;
     let last_kept = plan.kept.last().map(|segment| segment.id);
     // A torn end counts only in the log's last segment: an older one with bytes after its
     // records was cut by a recovery that went on in a new segment.
@@ -154,6 +118,54 @@ pub(crate) fn check_log(
     check.findings.extend(torn);
     check.snapshots = snapshots(dir, &mut check.findings)?;
     Ok(check)
+}
+
+/// The log's start as the anchor states it; a damaged anchor is a finding, and the log is then
+/// read from the first LSN there is.
+fn log_start(anchor: AnchorState, dir: &Path, findings: &mut Vec<Finding>) -> Lsn {
+    match anchor {
+        AnchorState::Found { start, .. } => start,
+        AnchorState::Damaged => {
+            findings.push(Finding {
+                verdict: Verdict::Corrupt,
+                file: dir.join(wal_core::ANCHOR_FILE_NAME),
+                what: "neither anchor slot is valid: the log's start is unknown".into(),
+            });
+            wal_core::FIRST_LSN
+        }
+        _ => wal_core::FIRST_LSN,
+    }
+}
+
+/// The findings of recovery's plan: segments it could not place, and the problems it shows
+/// in the chain.
+fn plan_findings(inspector: &Inspector, inspected: &InspectedPlan, findings: &mut Vec<Finding>) {
+    for (id, error) in &inspected.unreadable {
+        findings.push(Finding {
+            verdict: Verdict::Corrupt,
+            file: inspector.segment_path(*id),
+            what: error.to_string(),
+        });
+    }
+    for problem in &inspected.plan.problems {
+        let (id, what) = match problem {
+            PlanProblem::EmptyBeforeNewer { id } => (
+                *id,
+                "its first chunk header is unreadable, yet later segments hold records".to_owned(),
+            ),
+            PlanProblem::MissingHistory { start, id, first } => (
+                *id,
+                format!(
+                    "history is missing: the log starts at LSN {start}, its first segment at LSN {first}"
+                ),
+            ),
+        };
+        findings.push(Finding {
+            verdict: Verdict::Corrupt,
+            file: inspector.segment_path(id),
+            what,
+        });
+    }
 }
 
 /// A segment summed up, and the finding of a torn end if it has one (reported only if it
@@ -200,16 +212,7 @@ fn summarize(
     }
     // Recovery ends each kept segment at its cap (the next segment's first LSN, or a cut); one
     // whose records end before it leaves a gap: damage, even if it all lies before the start.
-    if let Some(cap) = planned.cap.filter(|&cap| scan.next_lsn < cap) {
-        findings.push(finding(
-            Verdict::Corrupt,
-            format!(
-                "gap in the chain: its records end at LSN {} (chunk {}, offset {}), but the log \
-                 goes on from LSN {cap}",
-                scan.next_lsn, scan.end_chunk, scan.end_offset
-            ),
-        ));
-    }
+    findings.extend(gap_in_chain(scan, planned).map(|what| finding(Verdict::Corrupt, what)));
     let end = planned.cap.map_or(scan.next_lsn, |cap| cap.min(scan.next_lsn));
     // A segment all of whose records lie before the start: recovery deletes it.
     if end <= start {
@@ -217,34 +220,55 @@ fn summarize(
         return (summary, None);
     }
     summary.lsns = Some((first, end));
+    count_records(&mut summary, scan, start, end);
+    summary.sealed = checked.sealed.is_some();
+    summary.index_confirmed = checked.index_status == IndexStatus::Confirmed;
+    let rebuilt = index_rebuilt(checked, segment.index_present);
+    findings.extend(rebuilt.map(|what| finding(Verdict::TornTail, what)));
+    (summary, torn_tail(checked).map(|what| finding(Verdict::TornTail, what)))
+}
+
+/// What a gap between a segment's records and its cap (the next segment's first LSN, or a
+/// cut) says, if there is one.
+fn gap_in_chain(scan: &SegmentScan, planned: &PlannedSegment) -> Option<String> {
+    let cap = planned.cap.filter(|&cap| scan.next_lsn < cap)?;
+    Some(format!(
+        "gap in the chain: its records end at LSN {} (chunk {}, offset {}), but the log goes on \
+         from LSN {cap}",
+        scan.next_lsn, scan.end_chunk, scan.end_offset
+    ))
+}
+
+/// Counts a segment's records the log holds (from `start`, below `end`; seals not counted)
+/// and those still in the file but before the start.
+fn count_records(summary: &mut SegmentSummary, scan: &SegmentScan, start: Lsn, end: Lsn) {
     let held = |lsn: Lsn| lsn >= start && lsn < end;
     let seal = wal_core::Tag::SEAL;
     summary.records =
         scan.records.iter().filter(|r| held(r.record.lsn) && r.record.tag != seal).count();
     summary.pruned = scan.records.iter().filter(|r| r.record.lsn < start).count();
-    summary.sealed = checked.sealed.is_some();
-    summary.index_confirmed = checked.index_status == IndexStatus::Confirmed;
-    if let IndexStatus::Rebuilt { kept } = checked.index_status {
-        findings.push(finding(
-            Verdict::TornTail,
-            format!(
-                "index {} ({kept} of its entries agree with the {} records): recovery rewrites it",
-                if segment.index_present { "behind or unlike the data" } else { "missing" },
-                scan.records.len()
-            ),
-        ));
-    }
+}
+
+/// What a sidecar index recovery would rewrite says, if it would rewrite it.
+fn index_rebuilt(checked: &SegmentCheck, index_present: bool) -> Option<String> {
+    let IndexStatus::Rebuilt { kept } = checked.index_status else { return None };
+    Some(format!(
+        "index {} ({kept} of its entries agree with the {} records): recovery rewrites it",
+        if index_present { "behind or unlike the data" } else { "missing" },
+        checked.scan.records.len()
+    ))
+}
+
+/// What a torn end of a segment's data says, if it has one.
+fn torn_tail(checked: &SegmentCheck) -> Option<String> {
+    let scan = &checked.scan;
     let torn_end = matches!(scan.end, SegmentEnd::TornFrame(_) | SegmentEnd::TornChunkHeader);
-    let torn = (checked.cut_bytes > 0 || torn_end).then(|| {
-        finding(
-            Verdict::TornTail,
-            format!(
-                "torn tail at chunk {} offset {} ({} bytes after the last whole record; {:?})",
-                scan.end_chunk, scan.end_offset, checked.cut_bytes, scan.end
-            ),
+    (checked.cut_bytes > 0 || torn_end).then(|| {
+        format!(
+            "torn tail at chunk {} offset {} ({} bytes after the last whole record; {:?})",
+            scan.end_chunk, scan.end_offset, checked.cut_bytes, scan.end
         )
-    });
-    (summary, torn)
+    })
 }
 
 /// The snapshot files of `dir`, each checked whole (streamed, read-only).

@@ -36,8 +36,6 @@ pub(crate) fn run(
     seconds: f64,
     out: &mut dyn Write,
 ) -> Result<ExitCode, crate::Failure> {
-    let failed =
-        |what: &str, error: std::io::Error| crate::Failure::Log(format!("{what}: {error}"));
     let dir = dir.unwrap_or_else(|| {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -56,25 +54,59 @@ pub(crate) fn run(
     }
     std::fs::create_dir_all(dir.join(ACKS)).map_err(|e| failed(&dir.display().to_string(), e))?;
     writeln!(out, "log: {} ({threads} writer threads, Commit durability)", dir.display())?;
+    // Killed however this function returns.
+    let mut child = start_writer(&dir, threads)?;
+    let killed_after = run_then_kill(&mut child, &dir, threads, seconds)?;
+    let acked = acknowledged(&dir, threads);
+    if acked.is_empty() {
+        return Err(crate::Failure::Log("no transaction was acknowledged before the kill".into()));
+    }
+    writeln!(out, "killed the writer with SIGKILL after {:.1} s", killed_after.as_secs_f64())?;
+    let lost = recover_and_look_up(&dir, &acked, killed_after, out)?;
+    if lost > 0 {
+        return Err(crate::Failure::Lost(lost));
+    }
+    writeln!(out, "every acknowledged transaction survived the kill")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The failure of an I/O step of the demo, named by `what`.
+fn failed(what: &str, error: std::io::Error) -> crate::Failure {
+    crate::Failure::Log(format!("{what}: {error}"))
+}
+
+/// Starts the writer process on `dir` and waits until it says it is ready to commit.
+fn start_writer(dir: &Path, threads: u32) -> Result<KillOnDrop, crate::Failure> {
     let exe = std::env::current_exe().map_err(|e| failed("this program's path", e))?;
     let child = Command::new(exe)
         .arg("demo-writer")
-        .arg(&dir)
+        .arg(dir)
         .args(["--threads", &threads.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| failed("starting the writer", e))?;
-    // Killed however this function returns.
     let mut child = KillOnDrop(child);
     let mut ready = String::new();
-    let mut lines = BufReader::new(child.0.stdout.take().expect("piped"));
+    // Read in place: the pipe stays open, with the child, until the demo ends.
+    let mut lines = BufReader::new(child.0.stdout.as_mut().expect("piped"));
     while ready.trim_end() != "ready" {
         ready.clear();
         if lines.read_line(&mut ready).map_err(|e| failed("the writer", e))? == 0 {
             return Err(crate::Failure::Log("the writer stopped before it was ready".into()));
         }
     }
+    Ok(child)
+}
+
+/// Lets the writer commit for `seconds` (a progress bar counting the acknowledgements), then
+/// kills it with SIGKILL; returns how long it ran.
+fn run_then_kill(
+    child: &mut KillOnDrop,
+    dir: &Path,
+    threads: u32,
+    seconds: f64,
+) -> Result<Duration, crate::Failure> {
     let started = Instant::now();
     let run_for = Duration::from_secs_f64(seconds.max(0.1));
     let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
@@ -86,7 +118,7 @@ pub(crate) fn run(
     while started.elapsed() < run_for {
         std::thread::sleep(Duration::from_millis(200));
         bar.set_position(millis(started.elapsed()));
-        bar.set_message(format!("{} transactions acknowledged", acknowledged(&dir, threads).len()));
+        bar.set_message(format!("{} transactions acknowledged", acknowledged(dir, threads).len()));
     }
     // The writer must still be running: a writer that stopped on its own tested nothing.
     if let Ok(Some(status)) = child.0.try_wait() {
@@ -99,14 +131,19 @@ pub(crate) fn run(
     if std::os::unix::process::ExitStatusExt::signal(&status) != Some(9) {
         return Err(crate::Failure::Log(format!("the writer was not killed by SIGKILL: {status}")));
     }
-    let acked = acknowledged(&dir, threads);
-    if acked.is_empty() {
-        return Err(crate::Failure::Log("no transaction was acknowledged before the kill".into()));
-    }
-    writeln!(out, "killed the writer with SIGKILL after {:.1} s", killed_after.as_secs_f64())?;
+    Ok(killed_after)
+}
 
+/// Recovers the log the kill left, looks up every acknowledged transaction in it, and writes
+/// the figures; returns how many acknowledged transactions were lost.
+fn recover_and_look_up(
+    dir: &Path,
+    acked: &[(u32, u64)],
+    killed_after: Duration,
+    out: &mut dyn Write,
+) -> Result<u64, crate::Failure> {
     let recovery = Instant::now();
-    let (store, report) = Durable::<KvStore>::open(&dir, options())?;
+    let (store, report) = Durable::<KvStore>::open(dir, options())?;
     let recovery = recovery.elapsed();
     let lost = acked
         .iter()
@@ -138,11 +175,7 @@ pub(crate) fn run(
         )
     )?;
     writeln!(out)?;
-    if lost > 0 {
-        return Err(crate::Failure::Lost(lost));
-    }
-    writeln!(out, "every acknowledged transaction survived the kill")?;
-    Ok(ExitCode::SUCCESS)
+    Ok(lost)
 }
 
 /// The writer process, killed if the demo returns early.

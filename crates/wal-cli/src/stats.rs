@@ -1,14 +1,14 @@
 //! `wal stats`: what the log holds, read without changing it.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use wal_core::inspect::AnchorState;
+use wal_core::inspect::{AnchorState, InspectedSegment};
 use wal_core::{EntryKind, Lsn};
 
-use crate::check::check_log;
+use crate::check::{LogCheck, SnapshotSummary, check_log};
 
 /// A progress bar on standard error for `total` segments; hidden when standard error is not
 /// a terminal, and for small logs.
@@ -34,63 +34,44 @@ struct Outcomes {
     open: HashMap<u64, ()>,
 }
 
+impl Outcomes {
+    /// Counts the entries of one segment's records the log holds (`held`: their LSNs).
+    fn count(&mut self, segment: &InspectedSegment, held: Option<(Lsn, Lsn)>) {
+        // Only the records the log holds: from the start, below the segment's cap.
+        let Some((first, end)) = held else { return };
+        let held = |lsn: Lsn| lsn >= first && lsn < end;
+        for (_, _, _, entry) in segment.records().filter(|(_, _, lsn, _)| held(*lsn)) {
+            match entry.and_then(Result::ok).map(|entry| entry.kind) {
+                Some(EntryKind::Record { .. }) => self.records += 1,
+                Some(EntryKind::Begin { txn }) => {
+                    self.open.insert(txn, ());
+                }
+                Some(EntryKind::Commit { txn }) => {
+                    self.open.remove(&txn);
+                    self.committed += 1;
+                }
+                Some(EntryKind::Abort { txn }) => {
+                    self.open.remove(&txn);
+                    self.aborted += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 pub(crate) fn stats(dir: &Path, out: &mut dyn Write) -> Result<(), crate::Failure> {
     let segments = wal_core::inspect::Inspector::open(dir)?.segment_ids().len();
     let progress = progress_bar(segments as u64, "reading");
     let mut outcomes = Outcomes::default();
     let check = check_log(dir, |segment, held| {
         progress.inc(1);
-        // Only the records the log holds: from the start, below the segment's cap.
-        let Some((first, end)) = held else { return };
-        let held = |lsn: Lsn| lsn >= first && lsn < end;
-        for (_, _, _, entry) in segment.records().filter(|(_, _, lsn, _)| held(*lsn)) {
-            match entry.and_then(Result::ok).map(|entry| entry.kind) {
-                Some(EntryKind::Record { .. }) => outcomes.records += 1,
-                Some(EntryKind::Begin { txn }) => {
-                    outcomes.open.insert(txn, ());
-                }
-                Some(EntryKind::Commit { txn }) => {
-                    outcomes.open.remove(&txn);
-                    outcomes.committed += 1;
-                }
-                Some(EntryKind::Abort { txn }) => {
-                    outcomes.open.remove(&txn);
-                    outcomes.aborted += 1;
-                }
-                _ => {}
-            }
-        }
+        outcomes.count(segment, held);
     })?;
     progress.finish_and_clear();
-    let bytes: u64 = check.segments.iter().map(|s| s.file_bytes).sum();
-    let records: usize = check.segments.iter().map(|s| s.records).sum();
-    let first = check.segments.iter().find_map(|s| s.lsns.map(|(first, _)| first.max(check.start)));
-    let pruned: usize = check.segments.iter().map(|s| s.pruned).sum();
-    let end = check.segments.iter().rev().find_map(|s| s.lsns.map(|(_, end)| end));
     writeln!(out, "log:          {}", dir.display())?;
-    match check.anchor {
-        AnchorState::Found { start, cut_at, .. } if cut_at.0 > 0 => {
-            writeln!(out, "anchor:       start LSN {start}, latest tail cut at LSN {cut_at}")?;
-        }
-        AnchorState::Found { start, .. } => writeln!(out, "anchor:       start LSN {start}")?,
-        AnchorState::Damaged => writeln!(out, "anchor:       DAMAGED (neither slot valid)")?,
-        _ => writeln!(out, "anchor:       missing")?,
-    }
-    writeln!(out, "segments:     {} ({bytes} bytes)", check.segments.len())?;
-    if let Some(chunk) = check.segments.iter().find_map(|s| s.chunk_bytes) {
-        writeln!(out, "chunk size:   {chunk} bytes")?;
-    }
-    match (first, end) {
-        (Some(first), Some(end)) if pruned > 0 => writeln!(
-            out,
-            "LSNs:         {first} to {} ({records} records; {pruned} earlier ones pruned, still in a file the log keeps)",
-            end.0 - 1
-        )?,
-        (Some(first), Some(end)) => {
-            writeln!(out, "LSNs:         {first} to {} ({records} records)", end.0 - 1)?
-        }
-        _ => writeln!(out, "LSNs:         none")?,
-    }
+    write_anchor(out, check.anchor)?;
+    write_extent(out, &check)?;
     writeln!(
         out,
         "entries:      {} plain records; transactions: {} committed, {} aborted, {} unfinished",
@@ -106,10 +87,53 @@ pub(crate) fn stats(dir: &Path, out: &mut dyn Write) -> Result<(), crate::Failur
         "index:        {indexed} of {} segments match their sidecar index exactly; {sealed} sealed",
         check.segments.len()
     )?;
-    if check.snapshots.is_empty() {
+    write_snapshots(out, &check.snapshots)?;
+    writeln!(out, "findings:     {}", check.findings.len())?;
+    Ok(())
+}
+
+/// The `anchor:` line: the log's start and latest tail cut, as the anchor file states them.
+fn write_anchor(out: &mut dyn Write, anchor: AnchorState) -> io::Result<()> {
+    match anchor {
+        AnchorState::Found { start, cut_at, .. } if cut_at.0 > 0 => {
+            writeln!(out, "anchor:       start LSN {start}, latest tail cut at LSN {cut_at}")
+        }
+        AnchorState::Found { start, .. } => writeln!(out, "anchor:       start LSN {start}"),
+        AnchorState::Damaged => writeln!(out, "anchor:       DAMAGED (neither slot valid)"),
+        _ => writeln!(out, "anchor:       missing"),
+    }
+}
+
+/// The `segments:`, `chunk size:` and `LSNs:` lines: the files and the records they hold.
+fn write_extent(out: &mut dyn Write, check: &LogCheck) -> io::Result<()> {
+    let bytes: u64 = check.segments.iter().map(|s| s.file_bytes).sum();
+    let records: usize = check.segments.iter().map(|s| s.records).sum();
+    let first = check.segments.iter().find_map(|s| s.lsns.map(|(first, _)| first.max(check.start)));
+    let pruned: usize = check.segments.iter().map(|s| s.pruned).sum();
+    let end = check.segments.iter().rev().find_map(|s| s.lsns.map(|(_, end)| end));
+    writeln!(out, "segments:     {} ({bytes} bytes)", check.segments.len())?;
+    if let Some(chunk) = check.segments.iter().find_map(|s| s.chunk_bytes) {
+        writeln!(out, "chunk size:   {chunk} bytes")?;
+    }
+    match (first, end) {
+        (Some(first), Some(end)) if pruned > 0 => writeln!(
+            out,
+            "LSNs:         {first} to {} ({records} records; {pruned} earlier ones pruned, still in a file the log keeps)",
+            end.0 - 1
+        ),
+        (Some(first), Some(end)) => {
+            writeln!(out, "LSNs:         {first} to {} ({records} records)", end.0 - 1)
+        }
+        _ => writeln!(out, "LSNs:         none"),
+    }
+}
+
+/// The `snapshot:` lines, one per snapshot file, or `snapshots: none`.
+fn write_snapshots(out: &mut dyn Write, snapshots: &[SnapshotSummary]) -> io::Result<()> {
+    if snapshots.is_empty() {
         writeln!(out, "snapshots:    none")?;
     }
-    for snapshot in &check.snapshots {
+    for snapshot in snapshots {
         let name = snapshot.path.file_name().unwrap_or_default().to_string_lossy();
         match &snapshot.header {
             Ok(header) => writeln!(
@@ -120,6 +144,5 @@ pub(crate) fn stats(dir: &Path, out: &mut dyn Write) -> Result<(), crate::Failur
             Err(reason) => writeln!(out, "snapshot:     {name}: DAMAGED: {reason}")?,
         }
     }
-    writeln!(out, "findings:     {}", check.findings.len())?;
     Ok(())
 }

@@ -98,6 +98,49 @@ pub(crate) fn recover<S: Storage>(
     ledger: &Arc<Ledger>,
 ) -> Result<Recovered<S>, Error> {
     let started = Instant::now();
+    let Listing { ids, orphans, anchor, kept, obsolete } = list_and_plan(storage, dir, options)?;
+    let start = anchor.start();
+    let mut recovery = Recovery {
+        storage,
+        dir,
+        options,
+        ledger,
+        report: RecoveryReport { start, ..RecoveryReport::default() },
+        counts: Counts::default(),
+        closed: Vec::new(),
+        obsolete,
+        end: start,
+    };
+    let found = kept.len() as u64;
+    let mut planned = kept.into_iter();
+    while let Some(segment) = planned.next() {
+        wal_telemetry::recovery_progress(found - planned.len() as u64 - 1, found);
+        recovery.recover_segment(segment, &mut planned)?;
+    }
+    wal_telemetry::recovery_progress(found, found);
+    recovery.finish(&ids, &orphans, anchor, started)
+}
+
+/// The log directory listed and planned, before any segment is opened.
+struct Listing<S: Storage> {
+    /// The segment files' ids, in order.
+    ids: Vec<u64>,
+    /// The ids of index files without a segment file.
+    orphans: Vec<u64>,
+    anchor: Anchor<S>,
+    /// The segments that make up the log, in order.
+    kept: Vec<PlannedSegment>,
+    /// The segments the plan leaves out, to be deleted.
+    obsolete: Vec<u64>,
+}
+
+/// Steps (1) to (3): lists the files, reads the anchor and each segment's first LSN, and chains
+/// the segments; fails on the first problem the plan shows, before any segment is opened.
+fn list_and_plan<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    options: &Options,
+) -> Result<Listing<S>, Error> {
     let segment_options = options.segment();
     let (ids, orphans) = segment_ids(storage, dir)?;
     let anchor = match Anchor::open(storage, dir, FIRST_LSN) {
@@ -108,44 +151,60 @@ pub(crate) fn recover<S: Storage>(
         }
         opened => opened?,
     };
-    let start = anchor.start();
-    let mut report = RecoveryReport { start, ..RecoveryReport::default() };
-
     let mut found = Vec::with_capacity(ids.len());
     for &id in &ids {
         found.push((id, segment_first_lsn(storage, dir, id, segment_options)?));
     }
     let cut = anchor.cut();
-    let crate::plan::Plan { kept: plan, mut obsolete, problems } =
-        crate::plan::plan(&found, start, Some((cut.below_segment, cut.at)));
+    let crate::plan::Plan { kept, obsolete, problems } =
+        crate::plan::plan(&found, anchor.start(), Some((cut.below_segment, cut.at)));
     match problems.into_iter().next() {
-        Some(PlanProblem::EmptyBeforeNewer { id }) => {
-            return Err(Error::Damaged {
-                path: dir.join(segment_file_name(id)),
-                damage: Damage::EmptyBeforeNewer,
-            });
-        }
-        Some(PlanProblem::MissingHistory { start, id, first }) => {
-            return Err(Error::MissingHistory {
-                start,
-                path: dir.join(segment_file_name(id)),
-                first,
-            });
-        }
-        None => {}
+        Some(problem) => Err(plan_error(dir, problem)),
+        None => Ok(Listing { ids, orphans, anchor, kept, obsolete }),
     }
+}
 
-    let mut counts = Counts::default();
-    let mut closed = Vec::new();
-    let mut end = start;
-    let found = plan.len() as u64;
-    let mut planned = plan.into_iter().peekable();
-    while let Some(segment) = planned.next() {
-        wal_telemetry::recovery_progress(found - planned.len() as u64 - 1, found);
-        let path = dir.join(segment_file_name(segment.id));
-        let is_last = planned.peek().is_none();
-        let opened = open_one(storage, dir, &segment, options)?;
-        let (recovered, chunks, damage) = opened;
+/// The error recovery fails with for a problem the plan shows.
+fn plan_error(dir: &Path, problem: PlanProblem) -> Error {
+    match problem {
+        PlanProblem::EmptyBeforeNewer { id } => Error::Damaged {
+            path: dir.join(segment_file_name(id)),
+            damage: Damage::EmptyBeforeNewer,
+        },
+        PlanProblem::MissingHistory { start, id, first } => {
+            Error::MissingHistory { start, path: dir.join(segment_file_name(id)), first }
+        }
+    }
+}
+
+/// One recovery under way: where it reads, and what the segments opened so far added up to.
+struct Recovery<'a, S: Storage> {
+    storage: &'a S,
+    dir: &'a Path,
+    options: &'a Options,
+    ledger: &'a Arc<Ledger>,
+    report: RecoveryReport,
+    counts: Counts,
+    /// The segments kept so far, in order.
+    closed: Vec<ClosedSegment<S>>,
+    /// The segments to delete: left out by the plan, all before the start, or dropped.
+    obsolete: Vec<u64>,
+    /// The LSN after the last record kept so far.
+    end: Lsn,
+}
+
+impl<S: Storage> Recovery<'_, S> {
+    /// Steps (4) and (5) for one planned segment: opens it and settles what becomes of it (kept,
+    /// obsolete, or damage: an error, or in point-in-time recovery the end of the log, the
+    /// `later` segments dropped with what follows the damage).
+    fn recover_segment(
+        &mut self,
+        segment: PlannedSegment,
+        later: &mut std::vec::IntoIter<PlannedSegment>,
+    ) -> Result<(), Error> {
+        let path = self.dir.join(segment_file_name(segment.id));
+        let is_last = later.len() == 0;
+        let (recovered, chunks, damage) = open_one(self.storage, self.dir, &segment, self.options)?;
         let scan_end = recovered.scan.next_lsn;
         let mut segment_end = segment.cap.map_or(scan_end, |cap| cap.min(scan_end));
         let data_end = DataEnd {
@@ -162,84 +221,120 @@ pub(crate) fn recover<S: Storage>(
         }
         if is_last && problem.is_none() && is_torn(&recovered.scan.end) {
             let torn = TornTail { path: path.clone(), at: data_end };
-            if options.recovery == RecoveryMode::AbsoluteConsistency {
+            if self.options.recovery == RecoveryMode::AbsoluteConsistency {
                 return Err(Error::Damaged { path, damage: Damage::TornTail(torn) });
             }
-            report.torn_tail = Some(torn);
-            report.bytes_cut += recovered.cut_bytes;
+            self.report.torn_tail = Some(torn);
+            self.report.bytes_cut += recovered.cut_bytes;
         }
         if let Some(damage) = problem {
-            if options.recovery != RecoveryMode::PointInTime {
+            if self.options.recovery != RecoveryMode::PointInTime {
                 return Err(Error::Damaged { path, damage });
             }
             // Keep what precedes the damage; everything after it goes.
             segment_end = segment_end.min(scan_end);
-            let later: Vec<u64> = planned.by_ref().map(|later| later.id).collect();
-            report.dropped =
+            let later: Vec<u64> = later.map(|later| later.id).collect();
+            self.report.dropped =
                 Some(Dropped { path, damage, from: segment_end, later_segments: later.len() });
-            obsolete.extend(later);
+            self.obsolete.extend(later);
         }
         // Records all before the start (the newest segment, after a crash lost what followed
         // a `truncate_before`): nothing of it is part of the log any more.
-        if segment_end <= start && report.dropped.is_none() {
-            obsolete.push(segment.id);
-            continue;
+        if segment_end <= self.report.start && self.report.dropped.is_none() {
+            self.obsolete.push(segment.id);
+            return Ok(());
         }
+        self.keep(&segment, segment_end, &recovered, chunks)
+    }
+
+    /// Step (6) for a segment that is part of the log: counts its records below `end` and
+    /// holds its chunks for the telemetry of its life.
+    fn keep(
+        &mut self,
+        segment: &PlannedSegment,
+        end: Lsn,
+        recovered: &RecoveredSegment,
+        chunks: Vec<ChunkRef<S>>,
+    ) -> Result<(), Error> {
         if recovered.index_status != wal_segment::IndexStatus::Confirmed {
-            report.indexes_rebuilt += 1;
+            self.report.indexes_rebuilt += 1;
         }
-        counts.add(&recovered, start, segment_end)?;
-        end = end.max(segment_end);
-        let life = SegmentLife::new(ledger, segment.id);
+        self.counts.add(recovered, self.report.start, end)?;
+        self.end = self.end.max(end);
+        let life = SegmentLife::new(self.ledger, segment.id);
         for chunk in &chunks {
             chunk.hold(&life);
         }
-        closed.push(closed_segment(&segment, segment_end, chunks, &recovered, life));
+        self.closed.push(closed_segment(segment, end, chunks, recovered, life));
+        Ok(())
     }
-    wal_telemetry::recovery_progress(found, found);
 
-    for &id in &obsolete {
-        delete_segment(storage, dir, id)?;
+    /// Step (7) and the hand-over: deletes the obsolete segments and orphan indexes, completes
+    /// the report, and picks the ids the engine goes on from.
+    fn finish(
+        self,
+        ids: &[u64],
+        orphans: &[u64],
+        anchor: Anchor<S>,
+        started: Instant,
+    ) -> Result<Recovered<S>, Error> {
+        let Recovery { storage, dir, mut report, counts, closed, obsolete, end, .. } = self;
+        for &id in &obsolete {
+            delete_segment(storage, dir, id)?;
+        }
+        report.segments = closed.len();
+        report.segments_deleted = obsolete.len();
+        report.records = counts.records;
+        report.self_contained = counts.self_contained;
+        report.committed = counts.committed;
+        report.aborted = counts.aborted;
+        report.unfinished = counts.open.len() as u64;
+        report.end = end;
+        report.elapsed = started.elapsed();
+        // An index whose segment file never became durable (a crash inside segment creation).
+        for &id in orphans {
+            let path = dir.join(index_file_name(id));
+            storage
+                .remove(&path)
+                .map_err(|source| wal_segment::Error::io("remove", &path, source))?;
+        }
+        let next_segment_id = next_segment_id(dir, ids, orphans, anchor.cut().below_segment)?;
+        let state = State::recovered(closed, anchor, next_segment_id, end);
+        let next_txn = match counts.max_txn {
+            None => 0,
+            Some(id) => id.checked_add(1).ok_or(Error::Malformed {
+                lsn: report.end,
+                reason: "transaction ids are exhausted (an id of u64::MAX is in the log)",
+            })?,
+        };
+        Ok(Recovered { state, report, next_txn, unfinished: counts.open.into_iter().collect() })
     }
-    report.segments = closed.len();
-    report.segments_deleted = obsolete.len();
-    report.records = counts.records;
-    report.self_contained = counts.self_contained;
-    report.committed = counts.committed;
-    report.aborted = counts.aborted;
-    report.unfinished = counts.open.len() as u64;
-    report.end = end;
-    report.elapsed = started.elapsed();
-    // An index whose segment file never became durable (a crash inside segment creation).
-    for &id in &orphans {
-        let path = dir.join(index_file_name(id));
-        storage.remove(&path).map_err(|source| wal_segment::Error::io("remove", &path, source))?;
-    }
+}
+
+/// The id of the next segment the engine creates: above every segment or index file's id and
+/// at least the anchor's cut's `below_segment`.
+fn next_segment_id(
+    dir: &Path,
+    ids: &[u64],
+    orphans: &[u64],
+    below_segment: u64,
+) -> Result<u64, Error> {
     // Ids only grow, even after every segment file was deleted: a new segment must never have
     // an id the anchor's cut applies to.
     // Ids and the cut's segment are read from disk: at the end of the id space the log is
     // refused, never wrapped (a wrapped id would sort first and be superseded: data lost).
-    let highest = ids.iter().chain(&orphans).max().copied();
-    let next_segment_id = highest
+    let highest = ids.iter().chain(orphans).max().copied();
+    highest
         .map_or(Some(0), |id| id.checked_add(1))
-        .map(|next| next.max(cut.below_segment))
+        .map(|next| next.max(below_segment))
         .filter(|&next| next < u64::MAX)
         .ok_or_else(|| Error::Damaged {
             path: highest.map_or_else(
                 || dir.join(crate::ANCHOR_FILE_NAME),
                 |id| dir.join(segment_file_name(id)),
             ),
-            damage: Damage::IdsExhausted { highest, below_segment: cut.below_segment },
-        })?;
-    let state = State::recovered(closed, anchor, next_segment_id, end);
-    let next_txn = match counts.max_txn {
-        None => 0,
-        Some(id) => id.checked_add(1).ok_or(Error::Malformed {
-            lsn: report.end,
-            reason: "transaction ids are exhausted (an id of u64::MAX is in the log)",
-        })?,
-    };
-    Ok(Recovered { state, report, next_txn, unfinished: counts.open.into_iter().collect() })
+            damage: Damage::IdsExhausted { highest, below_segment },
+        })
 }
 
 type Opened<S> = (RecoveredSegment, Vec<ChunkRef<S>>, Option<wal_segment::Error>);

@@ -44,80 +44,93 @@ impl<S: Storage> StateFile<S> {
     pub(crate) fn open(storage: &S, dir: &Path) -> Result<(Self, Vec<u8>, bool), Error> {
         let path = dir.join(STATE_FILE_NAME);
         match storage.open(&path) {
-            Ok(file) => {
-                let len = file.len_bytes().map_err(|e| io("stat", &path, e))?;
-                if len == 0 {
-                    return Ok((
-                        StateFile { file, path, sequence: 0, durable_slot: 1 },
-                        Vec::new(),
-                        true,
-                    ));
-                }
-                // Two slots at most; never read more of an untrusted file.
-                let mut bytes =
-                    vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(2 * SLOT_STRIDE)];
-                let read = file.read_at(0, &mut bytes).map_err(|e| io("read", &path, e))?;
-                bytes.truncate(read);
-                if bytes.iter().all(|&byte| byte == 0) {
-                    // Created (both slots zeroed) but never written: a crash while creating it,
-                    // or damage. Nothing is written here: the store decides from the log which
-                    // (a log that was written to had a state file, whose vote must not be lost).
-                    return Ok((
-                        StateFile { file, path, sequence: 0, durable_slot: 1 },
-                        Vec::new(),
-                        true,
-                    ));
-                }
-                let slots = [decode(&bytes), decode(bytes.get(SLOT_STRIDE..).unwrap_or(&[]))];
-                let (slot, (sequence, payload)) = match slots {
-                    [Some(a), Some(b)] if b.0 > a.0 => (1, b),
-                    [Some(a), _] => (0, a),
-                    [None, Some(b)] => (1, b),
-                    [None, None] => return Err(Error::StateDamaged { path }),
-                };
-                let payload = payload.to_vec();
-                // What was read comes from the page cache, and may not be on the disk: an
-                // unsynced write a process crash left, or a write whose sync failed, which
-                // ext4 and xfs leave in the cache marked clean (a later fsync writes nothing
-                // and succeeds). Syncing would only take the cache's word for it, and a power
-                // loss could then revert a vote openraft acted on after this open. So the
-                // state read is saved again, durably, as a new write: into the other slot,
-                // never over the one it was read from (which may be the only durable copy),
-                // and with the next sequence, so that the valid slot with the higher sequence
-                // is still the one written last and no tie between two slots ever has to be
-                // broken. Once synced it is durable by a write made after this open, and the
-                // next write goes to the slot it was read from. If this write fails, open
-                // fails, and the slot it was read from is untouched; the other one holds its
-                // old bytes or the same state, each sector being old or new. (A slot spanning
-                // sectors could be torn; if the state read had also never reached the disk, a
-                // power loss would leave only an older state. A vote and two log ids, with
-                // the 24-byte header, fit in one 512-byte sector.)
-                let mut state: StateFile<S> =
-                    StateFile { file, path, sequence, durable_slot: slot };
-                match state.write(&payload, true) {
-                    // A file made before both slots were written at creation, on a full disk:
-                    // the other slot's block cannot be allocated. A sync is the best there is,
-                    // and the store still opens (for reading and purging).
-                    Err(Error::Io { op: "write", source, .. }) if is_out_of_space(&source) => {
-                        let path = state.path.clone();
-                        SegmentFile::sync_data(&state.file).map_err(|e| io("sync", &path, e))?;
-                    }
-                    other => other?,
-                }
-                Ok((state, payload, false))
-            }
+            Ok(file) => Self::open_existing(file, path),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                let file = storage.create(&path).map_err(|e| io("create", &path, e))?;
-                // Both slots' blocks are written now, so that no later write needs space.
-                file.write_at(0, &[0; 2 * SLOT_STRIDE]).map_err(|e| io("write", &path, e))?;
-                file.sync_data().map_err(|e| io("sync", &path, e))?;
-                storage.sync_dir(dir).map_err(|e| io("sync directory", dir, e))?;
-                // Slot 1 is "durable" so that the first write goes to slot 0. The empty state
-                // is written by the store once it has checked the log is empty too.
-                Ok((StateFile { file, path, sequence: 0, durable_slot: 1 }, Vec::new(), true))
+                Self::create(storage, dir, path)
             }
             Err(error) => Err(io("open", &path, error)),
         }
+    }
+
+    /// Opens a state file that exists: takes its latest state and saves it again; one found
+    /// empty or zeroed counts as just created.
+    fn open_existing(file: S::File, path: PathBuf) -> Result<(Self, Vec<u8>, bool), Error> {
+        let Some((slot, sequence, payload)) = Self::read_latest(&file, &path)? else {
+            return Ok((StateFile { file, path, sequence: 0, durable_slot: 1 }, Vec::new(), true));
+        };
+        let mut state: StateFile<S> = StateFile { file, path, sequence, durable_slot: slot };
+        state.save_again(&payload)?;
+        Ok((state, payload, false))
+    }
+
+    /// The valid slot with the higher sequence, as (slot, sequence, payload); `None` if the file
+    /// is empty or all zeros (created, never written).
+    fn read_latest(file: &S::File, path: &Path) -> Result<Option<(u64, u64, Vec<u8>)>, Error> {
+        let len = file.len_bytes().map_err(|e| io("stat", path, e))?;
+        if len == 0 {
+            return Ok(None);
+        }
+        // Two slots at most; never read more of an untrusted file.
+        let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(2 * SLOT_STRIDE)];
+        let read = file.read_at(0, &mut bytes).map_err(|e| io("read", path, e))?;
+        bytes.truncate(read);
+        if bytes.iter().all(|&byte| byte == 0) {
+            // Created (both slots zeroed) but never written: a crash while creating it,
+            // or damage. Nothing is written here: the store decides from the log which
+            // (a log that was written to had a state file, whose vote must not be lost).
+            return Ok(None);
+        }
+        let slots = [decode(&bytes), decode(bytes.get(SLOT_STRIDE..).unwrap_or(&[]))];
+        let (slot, (sequence, payload)) = match slots {
+            [Some(a), Some(b)] if b.0 > a.0 => (1, b),
+            [Some(a), _] => (0, a),
+            [None, Some(b)] => (1, b),
+            [None, None] => return Err(Error::StateDamaged { path: path.to_owned() }),
+        };
+        Ok(Some((slot, sequence, payload.to_vec())))
+    }
+
+    /// Saves the state just read again, durably, as a new write: what was read may never have
+    /// reached the disk.
+    fn save_again(&mut self, payload: &[u8]) -> Result<(), Error> {
+        // What was read comes from the page cache, and may not be on the disk: an
+        // unsynced write a process crash left, or a write whose sync failed, which
+        // ext4 and xfs leave in the cache marked clean (a later fsync writes nothing
+        // and succeeds). Syncing would only take the cache's word for it, and a power
+        // loss could then revert a vote openraft acted on after this open. So the
+        // state read is saved again, durably, as a new write: into the other slot,
+        // never over the one it was read from (which may be the only durable copy),
+        // and with the next sequence, so that the valid slot with the higher sequence
+        // is still the one written last and no tie between two slots ever has to be
+        // broken. Once synced it is durable by a write made after this open, and the
+        // next write goes to the slot it was read from. If this write fails, open
+        // fails, and the slot it was read from is untouched; the other one holds its
+        // old bytes or the same state, each sector being old or new. (A slot spanning
+        // sectors could be torn; if the state read had also never reached the disk, a
+        // power loss would leave only an older state. A vote and two log ids, with
+        // the 24-byte header, fit in one 512-byte sector.)
+        match self.write(payload, true) {
+            // A file made before both slots were written at creation, on a full disk:
+            // the other slot's block cannot be allocated. A sync is the best there is,
+            // and the store still opens (for reading and purging).
+            Err(Error::Io { op: "write", source, .. }) if is_out_of_space(&source) => {
+                SegmentFile::sync_data(&self.file).map_err(|e| io("sync", &self.path, e))?;
+            }
+            other => other?,
+        }
+        Ok(())
+    }
+
+    /// Creates the state file, both slots zeroed and synced, with its directory entry.
+    fn create(storage: &S, dir: &Path, path: PathBuf) -> Result<(Self, Vec<u8>, bool), Error> {
+        let file = storage.create(&path).map_err(|e| io("create", &path, e))?;
+        // Both slots' blocks are written now, so that no later write needs space.
+        file.write_at(0, &[0; 2 * SLOT_STRIDE]).map_err(|e| io("write", &path, e))?;
+        file.sync_data().map_err(|e| io("sync", &path, e))?;
+        storage.sync_dir(dir).map_err(|e| io("sync directory", dir, e))?;
+        // Slot 1 is "durable" so that the first write goes to slot 0. The empty state
+        // is written by the store once it has checked the log is empty too.
+        Ok((StateFile { file, path, sequence: 0, durable_slot: 1 }, Vec::new(), true))
     }
 
     /// Writes `payload` as the latest state; `durable`: synced before this returns.
