@@ -145,19 +145,7 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
     /// if the records are not the entries this store writes.
     pub fn open_in(storage: S, dir: impl AsRef<Path>, options: Options) -> Result<Self, Error> {
         let dir = dir.as_ref();
-        // Settings that would drop entries behind openraft's back are replaced: a size limit
-        // (pruning removes entries nobody purged) and point-in-time recovery (which can drop
-        // acknowledged entries after damage).
-        let mut options = options.with_durability(Durability::Buffered).with_size_limit_bytes(None);
-        // The flusher syncs small batches often, as `Commit` does: keep small page-cache folios
-        // (a small `msync` then writes only its pages), unless the caller chose.
-        if options.space_fill.is_none() {
-            options.space_fill = Some(SpaceFill::Reserved);
-        }
-        if options.recovery == RecoveryMode::PointInTime {
-            options.recovery = RecoveryMode::TolerateTornTail;
-        }
-        let (wal, _) = Wal::open_in(storage.clone(), dir, options)?;
+        let (wal, _) = Wal::open_in(storage.clone(), dir, store_options(options))?;
         wal.sync()?;
         let (mut file, bytes, fresh) = StateFile::open(&storage, dir)?;
         if fresh && wal.next_lsn() != FIRST_LSN {
@@ -558,4 +546,20 @@ impl<C: RaftTypeConfig, S: Storage> RaftLogStorage<C> for WalLogStore<C, S> {
     async fn purge(&mut self, log_id: LogIdOf<C>) -> Result<(), io::Error> {
         Ok(WalLogStore::purge(self, log_id)?)
     }
+}
+
+/// The log's options as the store needs them. Settings that would drop entries behind
+/// openraft's back are replaced: a size limit (pruning removes entries nobody purged) and
+/// point-in-time recovery (which can drop acknowledged entries after damage).
+fn store_options(options: Options) -> Options {
+    let mut options = options.with_durability(Durability::Buffered).with_size_limit_bytes(None);
+    // The flusher syncs small batches often, as `Commit` does: keep small page-cache folios
+    // (a small `msync` then writes only its pages), unless the caller chose.
+    if options.space_fill.is_none() {
+        options.space_fill = Some(SpaceFill::Reserved);
+    }
+    if options.recovery == RecoveryMode::PointInTime {
+        options.recovery = RecoveryMode::TolerateTornTail;
+    }
+    options
 }

@@ -225,7 +225,7 @@ mod tests {
     fn the_streamed_checksum_equals_the_checksum_of_the_image() {
         let batch = 4096 / INDEX_ENTRY_BYTES;
         for count in [0, 1, batch - 1, batch, batch + 1, 3 * batch + 7] {
-            let index = index(5, count as u32);
+            let index = index(5, u32::try_from(count).unwrap());
             let (crc, entries) = image_crc(9, index.entries().iter().copied());
             assert_eq!(crc, crc32fast::hash(&index.encode(9)), "{count} entries");
             assert_eq!(entries, count as u64);
