@@ -47,10 +47,11 @@ pub enum SpaceFill {
     /// logs that sync every commit.
     #[default]
     Reserved,
-    /// Reserved, then zeros written in 1 MiB pieces into space the file never held: the page
-    /// cache keeps large folios, so preparing a 16 MiB chunk costs about a third of `Reserved`
-    /// and its write-back about 25% less, but a small `msync` writes a whole folio (up to
-    /// 1 MiB). For logs that sync rarely (`Buffered`, `Periodic`).
+    /// Reserved, then zeros written in 64 KiB pieces into space the file never held: the page
+    /// cache keeps 64 KiB folios, so preparing a 16 MiB chunk costs about two thirds of
+    /// `Reserved` and its write-back about 25% less, but a small `msync` writes a whole folio.
+    /// For logs that sync rarely (`Buffered`, `Periodic`). (1 MiB pieces prepare as fast but
+    /// made W2 slower and erratic: the kernel must find 1 MiB of contiguous memory per folio.)
     Zeroed,
 }
 

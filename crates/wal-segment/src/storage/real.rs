@@ -21,8 +21,8 @@ use crate::options::SpaceFill;
 
 /// Name of the lock file inside a log directory.
 const LOCK_FILE_NAME: &str = "LOCK";
-/// The piece `SpaceFill::Zeroed` writes at a time: 1 MiB writes leave 1 MiB page-cache folios.
-const ZERO_FILL_PIECE: usize = 1 << 20;
+/// The piece `SpaceFill::Zeroed` writes at a time, and so the page-cache folio it leaves.
+const ZERO_FILL_PIECE: usize = 64 << 10;
 
 /// Files on the local file system.
 #[derive(Clone, Copy, Debug, Default)]
