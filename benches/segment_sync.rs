@@ -20,6 +20,7 @@ use std::hint::black_box;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use wal_segment::SegmentId;
 
 use memmap2::{Advice, MmapMut, MmapOptions};
 use rustix::fs::{FallocateFlags, fallocate};
@@ -192,7 +193,8 @@ fn append_against_memcpy(dir: &Path) {
     let mut rounds = Vec::new();
     for round in 0..7u64 {
         let mut writer =
-            SegmentWriter::create(&RealStorage, dir, 100 + round, Lsn(0), options).unwrap();
+            SegmentWriter::create(&RealStorage, dir, SegmentId(100 + round), Lsn(0), options)
+                .unwrap();
         let started = Instant::now();
         for _ in 0..RECORDS {
             writer.append(black_box(&record)).unwrap();
@@ -235,7 +237,7 @@ fn chunk_boundary_latency(dir: &Path, record: &[Record<'_>], options: SegmentOpt
         let mut latencies = Vec::with_capacity(RECORDS);
         let mut segment = first_id;
         let mut writer =
-            SegmentWriter::create(&RealStorage, dir, segment, Lsn(0), options).unwrap();
+            SegmentWriter::create(&RealStorage, dir, SegmentId(segment), Lsn(0), options).unwrap();
         for _ in 0..RECORDS {
             let started = Instant::now();
             match writer.append(black_box(record)) {
@@ -245,7 +247,8 @@ fn chunk_boundary_latency(dir: &Path, record: &[Record<'_>], options: SegmentOpt
                     segment += 1;
                     let next = writer.next_lsn();
                     writer =
-                        SegmentWriter::create(&RealStorage, dir, segment, next, options).unwrap();
+                        SegmentWriter::create(&RealStorage, dir, SegmentId(segment), next, options)
+                            .unwrap();
                     writer.append(record).unwrap();
                 }
                 Err(error) => panic!("{error}"),

@@ -15,8 +15,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use wal_format::Lsn;
-use wal_segment::Storage;
 use wal_segment::storage::SegmentFile;
+use wal_segment::{SegmentId, Storage};
 
 use crate::error::Error;
 
@@ -55,7 +55,7 @@ pub(crate) struct Anchor<S: Storage> {
 /// `at`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Cut {
-    pub(crate) below_segment: u64,
+    pub(crate) below_segment: SegmentId,
     pub(crate) at: Lsn,
 }
 
@@ -159,7 +159,7 @@ fn encode_slot(sequence: u64, start: Lsn, cut: Cut) -> [u8; SLOT_BYTES] {
     let words = [
         (SEQUENCE_AT, sequence),
         (START_AT, start.0),
-        (CUT_SEGMENT_AT, cut.below_segment),
+        (CUT_SEGMENT_AT, cut.below_segment.0),
         (CUT_LSN_AT, cut.at.0),
     ];
     for (at, word) in words {
@@ -183,7 +183,7 @@ fn decode_slot(slot: &[u8]) -> Option<(u64, Lsn, Cut)> {
     let word = |at: usize| u64::from_le_bytes(slot[at..at + 8].try_into().expect("8 bytes"));
     let crc = u32::from_le_bytes(slot[CHECKED..CHECKED + 4].try_into().expect("4 bytes"));
     let valid = &slot[MAGIC_AT..MAGIC_AT + 8] == MAGIC && crc32fast::hash(&slot[..CHECKED]) == crc;
-    let cut = Cut { below_segment: word(CUT_SEGMENT_AT), at: Lsn(word(CUT_LSN_AT)) };
+    let cut = Cut { below_segment: SegmentId(word(CUT_SEGMENT_AT)), at: Lsn(word(CUT_LSN_AT)) };
     valid.then(|| (word(SEQUENCE_AT), Lsn(word(START_AT)), cut))
 }
 
@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn a_slot_round_trips_and_any_flipped_bit_is_refused() {
-        let cut = Cut { below_segment: 3, at: Lsn(99) };
+        let cut = Cut { below_segment: SegmentId(3), at: Lsn(99) };
         let slot = encode_slot(7, Lsn(42), cut);
         assert_eq!(decode_slot(&slot), Some((7, Lsn(42), cut)));
         for bit in 0..(CHECKED + 4) * 8 {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use wal_format::Lsn;
-use wal_segment::SegmentEnd;
+use wal_segment::{SegmentEnd, SegmentId};
 
 /// Where a segment's readable data ended, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,9 +70,9 @@ pub enum Damage {
     )]
     IdsExhausted {
         /// The highest id of a file in the directory.
-        highest: Option<u64>,
+        highest: Option<SegmentId>,
         /// The segment the anchor's cut applies below.
-        below_segment: u64,
+        below_segment: SegmentId,
     },
 }
 

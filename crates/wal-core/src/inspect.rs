@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use wal_format::{Lsn, Tag};
+use wal_segment::SegmentId;
 use wal_segment::{
     RealStorage, SegmentOptions, Storage, check_segment_bytes, index_entry_count, index_file_name,
     segment_file_name, segment_id_of, segment_layout,
@@ -35,7 +36,7 @@ pub enum AnchorState {
         /// Records before it were truncated or pruned.
         start: Lsn,
         /// Segments below this id were cut at `cut_at`.
-        cut_below_segment: u64,
+        cut_below_segment: SegmentId,
         /// Where the latest tail cut is.
         cut_at: Lsn,
     },
@@ -47,14 +48,14 @@ pub struct Inspector<S: Storage = RealStorage> {
     storage: S,
     dir: PathBuf,
     anchor: AnchorState,
-    segments: Vec<u64>,
+    segments: Vec<SegmentId>,
 }
 
 /// Where a record lies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Position {
     /// The segment's id (its file is `segment_file_name(segment)`).
-    pub segment: u64,
+    pub segment: SegmentId,
     /// The chunk within the segment.
     pub chunk: u32,
     /// The frame's offset within the chunk.
@@ -65,7 +66,7 @@ pub struct Position {
 #[derive(Debug)]
 pub struct InspectedSegment {
     /// Its id.
-    pub id: u64,
+    pub id: SegmentId,
     /// Its file.
     pub path: PathBuf,
     /// The file's length.
@@ -148,13 +149,13 @@ impl<S: Storage> Inspector<S> {
 
     /// The path of segment `id`'s file.
     #[must_use]
-    pub fn segment_path(&self, id: u64) -> PathBuf {
+    pub fn segment_path(&self, id: SegmentId) -> PathBuf {
         self.dir.join(segment_file_name(id))
     }
 
     /// The ids of the segment files, in order.
     #[must_use]
-    pub fn segment_ids(&self) -> &[u64] {
+    pub fn segment_ids(&self) -> &[SegmentId] {
         &self.segments
     }
 
@@ -196,7 +197,7 @@ impl<S: Storage> Inspector<S> {
     ///
     /// # Errors
     /// `Io` if a file cannot be read.
-    pub fn segment(&self, id: u64) -> Result<InspectedSegment, Error> {
+    pub fn segment(&self, id: SegmentId) -> Result<InspectedSegment, Error> {
         let path = self.dir.join(segment_file_name(id));
         let io = |op, source| io_error(op, &path, source);
         // The segment file is the input itself: read whole (its length is what is judged).
@@ -247,7 +248,7 @@ impl<S: Storage> Inspector<S> {
 fn layout_of(
     path: &Path,
     data: &[u8],
-    id: u64,
+    id: SegmentId,
     index_entries: u64,
 ) -> Result<Option<(usize, Lsn)>, wal_segment::Error> {
     let corrupt =
@@ -267,7 +268,7 @@ pub struct InspectedPlan {
     /// The plan of the segments whose first chunk header could be judged.
     pub plan: crate::plan::Plan,
     /// Segments whose first chunk header is damage (recovery fails on them).
-    pub unreadable: Vec<(u64, wal_segment::Error)>,
+    pub unreadable: Vec<(SegmentId, wal_segment::Error)>,
 }
 
 /// The most bytes a valid index of a segment file of `len` bytes can hold: an entry per

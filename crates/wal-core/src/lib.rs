@@ -57,8 +57,8 @@ pub use txn::Txn;
 pub use wal::{Opening, Wal};
 pub use wal_format::{Lsn, Record, Tag};
 pub use wal_segment::{
-    ChunkPreparation, Error as SegmentError, RealStorage, SegmentEnd, SimStorage, SpaceFill,
-    Storage, storage,
+    ChunkPreparation, Error as SegmentError, RealStorage, SegmentEnd, SegmentId, SimStorage,
+    SpaceFill, Storage, storage,
 };
 pub use wal_telemetry::{
     EngineFigures, HeldBack, Kind, KindCounts, LeakThresholds, LeakWarning, LedgerCounts,

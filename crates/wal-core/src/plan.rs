@@ -4,12 +4,13 @@
 //! rules.
 
 use wal_format::Lsn;
+use wal_segment::SegmentId;
 
 /// A segment the log is made of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlannedSegment {
     /// Its id.
-    pub id: u64,
+    pub id: SegmentId,
     /// Its first LSN (from its first chunk header).
     pub first: Lsn,
     /// Where its records end at the latest: the next segment's first LSN, or a tail cut. `None`
@@ -24,14 +25,14 @@ pub enum PlanProblem {
     /// the newest segment can be empty (created, then a crash before its first sync).
     EmptyBeforeNewer {
         /// The empty segment.
-        id: u64,
+        id: SegmentId,
     },
     /// The first segment kept starts after the log's start: records in between are missing.
     MissingHistory {
         /// The log's start.
         start: Lsn,
         /// The first segment kept.
-        id: u64,
+        id: SegmentId,
         /// Its first LSN.
         first: Lsn,
     },
@@ -44,7 +45,7 @@ pub struct Plan {
     pub kept: Vec<PlannedSegment>,
     /// Segments recovery deletes: superseded by a later segment starting at or before them,
     /// cut away by the latest tail cut, wholly before the start, or empty and newest.
-    pub obsolete: Vec<u64>,
+    pub obsolete: Vec<SegmentId>,
     /// Damage the plan shows (recovery fails on the first).
     pub problems: Vec<PlanProblem>,
 }
@@ -53,7 +54,11 @@ pub struct Plan {
 /// a segment without a readable first chunk header), the anchor's `start` and its latest tail
 /// cut (`below_segment`, `at`), if any.
 #[must_use]
-pub fn plan(segments: &[(u64, Option<Lsn>)], start: Lsn, cut: Option<(u64, Lsn)>) -> Plan {
+pub fn plan(
+    segments: &[(SegmentId, Option<Lsn>)],
+    start: Lsn,
+    cut: Option<(SegmentId, Lsn)>,
+) -> Plan {
     let mut plan = Plan::default();
     let mut empty = Vec::new();
     for &(id, first) in segments {
@@ -73,7 +78,7 @@ pub fn plan(segments: &[(u64, Option<Lsn>)], start: Lsn, cut: Option<(u64, Lsn)>
     }
     // The latest tail cut, as if a segment with its id began at its LSN: it cuts the segments
     // before it even if the segment that began there lost its first chunk header.
-    if let Some((below, at)) = cut.filter(|(below, _)| *below > 0) {
+    if let Some((below, at)) = cut.filter(|(below, _)| below.0 > 0) {
         for earlier in plan.kept.iter_mut().filter(|segment| segment.id < below) {
             earlier.cap = Some(earlier.cap.map_or(at, |cap| cap.min(at)));
         }
@@ -102,12 +107,24 @@ mod tests {
     use super::*;
 
     fn ids(plan: &Plan) -> Vec<u64> {
-        plan.kept.iter().map(|segment| segment.id).collect()
+        plan.kept.iter().map(|segment| segment.id.0).collect()
+    }
+
+    fn obsolete(plan: &Plan) -> Vec<u64> {
+        plan.obsolete.iter().map(|id| id.0).collect()
     }
 
     #[test]
     fn a_chain_caps_each_segment_at_the_next() {
-        let plan = plan(&[(1, Some(Lsn(1))), (2, Some(Lsn(50))), (3, Some(Lsn(90)))], Lsn(1), None);
+        let plan = plan(
+            &[
+                (SegmentId(1), Some(Lsn(1))),
+                (SegmentId(2), Some(Lsn(50))),
+                (SegmentId(3), Some(Lsn(90))),
+            ],
+            Lsn(1),
+            None,
+        );
         assert_eq!(ids(&plan), [1, 2, 3]);
         assert_eq!(plan.kept[0].cap, Some(Lsn(50)));
         assert_eq!(plan.kept[2].cap, None);
@@ -119,35 +136,40 @@ mod tests {
         // Cut at 40 (segment 3 starts there, superseding segment 2 which starts at 50), then
         // cut again at 60 in segment 4: only the latest cut is in the anchor.
         let segments =
-            [(1, Some(Lsn(1))), (2, Some(Lsn(50))), (3, Some(Lsn(40))), (4, Some(Lsn(60)))];
-        let plan = plan(&segments, Lsn(1), Some((4, Lsn(60))));
+            [(1, Some(Lsn(1))), (2, Some(Lsn(50))), (3, Some(Lsn(40))), (4, Some(Lsn(60)))]
+                .map(|(id, first)| (SegmentId(id), first));
+        let plan = plan(&segments, Lsn(1), Some((SegmentId(4), Lsn(60))));
         assert_eq!(ids(&plan), [1, 3, 4]);
-        assert_eq!(plan.obsolete, [2]);
+        assert_eq!(obsolete(&plan), [2]);
         assert_eq!(plan.kept[0].cap, Some(Lsn(40)));
         assert_eq!(plan.kept[1].cap, Some(Lsn(60)));
     }
 
     #[test]
     fn the_anchor_cut_removes_what_it_left_nothing_of() {
-        let plan =
-            plan(&[(1, Some(Lsn(1))), (2, Some(Lsn(50))), (3, None)], Lsn(1), Some((3, Lsn(20))));
+        let plan = plan(
+            &[(SegmentId(1), Some(Lsn(1))), (SegmentId(2), Some(Lsn(50))), (SegmentId(3), None)],
+            Lsn(1),
+            Some((SegmentId(3), Lsn(20))),
+        );
         assert_eq!(ids(&plan), [1]);
         assert_eq!(plan.kept[0].cap, Some(Lsn(20)));
-        assert_eq!(plan.obsolete, [2, 3]);
+        assert_eq!(obsolete(&plan), [2, 3]);
         assert!(plan.problems.is_empty());
     }
 
     #[test]
     fn damage_is_reported() {
-        let plan_a = plan(&[(1, None), (2, Some(Lsn(10)))], Lsn(1), None);
-        assert!(plan_a.problems.contains(&PlanProblem::EmptyBeforeNewer { id: 1 }));
+        let plan_a = plan(&[(SegmentId(1), None), (SegmentId(2), Some(Lsn(10)))], Lsn(1), None);
+        assert!(plan_a.problems.contains(&PlanProblem::EmptyBeforeNewer { id: SegmentId(1) }));
         assert!(plan_a.problems.contains(&PlanProblem::MissingHistory {
             start: Lsn(1),
-            id: 2,
+            id: SegmentId(2),
             first: Lsn(10)
         }));
-        let plan_b = plan(&[(1, Some(Lsn(1))), (2, Some(Lsn(10)))], Lsn(12), None);
+        let plan_b =
+            plan(&[(SegmentId(1), Some(Lsn(1))), (SegmentId(2), Some(Lsn(10)))], Lsn(12), None);
         assert_eq!(ids(&plan_b), [2], "segment 1 lies wholly before the start");
-        assert_eq!(plan_b.obsolete, [1]);
+        assert_eq!(obsolete(&plan_b), [1]);
     }
 }

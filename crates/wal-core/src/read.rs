@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wal_format::{Decoded, Frames, Lsn, RecordBytes, Stop, decode_frame};
-use wal_segment::{ChunkRef, RealStorage, Storage};
+use wal_segment::{ChunkRef, RealStorage, SegmentId, Storage};
 use wal_telemetry::{Kind, Registration};
 
 use crate::cuts::CutLink;
@@ -29,7 +29,7 @@ struct Located<S: Storage> {
     /// The LSN found: the one asked for, or the start for a reader waiting at a pruned seal.
     lsn: Lsn,
     /// The segment holding it.
-    segment: u64,
+    segment: SegmentId,
     chunk: ChunkRef<S>,
     offset: usize,
     /// Records of the segment at and after this LSN were cut by a later segment.
@@ -168,7 +168,7 @@ impl<S: Storage> Reader<S> {
         let Located { lsn, segment, chunk, offset, end } = located;
         if let Some(registration) = &self.registration {
             let bytes = chunk.mapped_bytes() as u64;
-            self.shared.registry.pin(registration, Some(segment), bytes);
+            self.shared.registry.pin(registration, Some(segment.0), bytes);
         }
         self.next_lsn = lsn;
         let bytes = chunk.published_bytes();

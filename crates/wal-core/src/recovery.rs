@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wal_format::Lsn;
+use wal_segment::SegmentId;
 use wal_segment::{
     ChunkRef, RecordPositions, RecoveredSegment, SegmentEnd, Storage, delete_segment,
     index_file_name, index_id_of, open_segment, salvage_segment, segment_file_name,
@@ -124,14 +125,14 @@ pub(crate) fn recover<S: Storage>(
 /// The log directory listed and planned, before any segment is opened.
 struct Listing<S: Storage> {
     /// The segment files' ids, in order.
-    ids: Vec<u64>,
+    ids: Vec<SegmentId>,
     /// The ids of index files without a segment file.
-    orphans: Vec<u64>,
+    orphans: Vec<SegmentId>,
     anchor: Anchor<S>,
     /// The segments that make up the log, in order.
     kept: Vec<PlannedSegment>,
     /// The segments the plan leaves out, to be deleted.
-    obsolete: Vec<u64>,
+    obsolete: Vec<SegmentId>,
 }
 
 /// Steps (1) to (3): lists the files, reads the anchor and each segment's first LSN, and chains
@@ -188,7 +189,7 @@ struct Recovery<'a, S: Storage> {
     /// The segments kept so far, in order.
     closed: Vec<ClosedSegment<S>>,
     /// The segments to delete: left out by the plan, all before the start, or dropped.
-    obsolete: Vec<u64>,
+    obsolete: Vec<SegmentId>,
     /// The LSN after the last record kept so far.
     end: Lsn,
 }
@@ -233,7 +234,7 @@ impl<S: Storage> Recovery<'_, S> {
             }
             // Keep what precedes the damage; everything after it goes.
             segment_end = segment_end.min(scan_end);
-            let later: Vec<u64> = later.map(|later| later.id).collect();
+            let later: Vec<SegmentId> = later.map(|later| later.id).collect();
             self.report.dropped =
                 Some(Dropped { path, damage, from: segment_end, later_segments: later.len() });
             self.obsolete.extend(later);
@@ -261,7 +262,7 @@ impl<S: Storage> Recovery<'_, S> {
         }
         self.counts.add(recovered, self.report.start, end)?;
         self.end = self.end.max(end);
-        let life = SegmentLife::new(self.ledger, segment.id);
+        let life = SegmentLife::new(self.ledger, segment.id.0);
         for chunk in &chunks {
             chunk.hold(&life);
         }
@@ -273,8 +274,8 @@ impl<S: Storage> Recovery<'_, S> {
     /// the report, and picks the ids the engine goes on from.
     fn finish(
         self,
-        ids: &[u64],
-        orphans: &[u64],
+        ids: &[SegmentId],
+        orphans: &[SegmentId],
         anchor: Anchor<S>,
         started: Instant,
     ) -> Result<Recovered<S>, Error> {
@@ -315,19 +316,19 @@ impl<S: Storage> Recovery<'_, S> {
 /// at least the anchor's cut's `below_segment`.
 fn next_segment_id(
     dir: &Path,
-    ids: &[u64],
-    orphans: &[u64],
-    below_segment: u64,
-) -> Result<u64, Error> {
+    ids: &[SegmentId],
+    orphans: &[SegmentId],
+    below_segment: SegmentId,
+) -> Result<SegmentId, Error> {
     // Ids only grow, even after every segment file was deleted: a new segment must never have
     // an id the anchor's cut applies to.
     // Ids and the cut's segment are read from disk: at the end of the id space the log is
     // refused, never wrapped (a wrapped id would sort first and be superseded: data lost).
     let highest = ids.iter().chain(orphans).max().copied();
     highest
-        .map_or(Some(0), |id| id.checked_add(1))
+        .map_or(Some(SegmentId(0)), SegmentId::next)
         .map(|next| next.max(below_segment))
-        .filter(|&next| next < u64::MAX)
+        .filter(|&next| next < SegmentId(u64::MAX))
         .ok_or_else(|| Error::Damaged {
             path: highest.map_or_else(
                 || dir.join(crate::ANCHOR_FILE_NAME),
@@ -382,11 +383,14 @@ fn closed_segment<S: Storage>(
 
 /// The ids of the segment files in `dir`, in order, and of index files without a segment file.
 /// Files whose names are not exactly a segment's or an index's are ignored.
-fn segment_ids<S: Storage>(storage: &S, dir: &Path) -> Result<(Vec<u64>, Vec<u64>), Error> {
+fn segment_ids<S: Storage>(
+    storage: &S,
+    dir: &Path,
+) -> Result<(Vec<SegmentId>, Vec<SegmentId>), Error> {
     let files = storage.list(dir).map_err(|source| wal_segment::Error::io("list", dir, source))?;
     let names: BTreeSet<String> =
         files.iter().filter_map(|path| Some(path.file_name()?.to_str()?.to_owned())).collect();
-    let ids: Vec<u64> = names.iter().filter_map(|name| segment_id_of(name)).collect();
+    let ids: Vec<SegmentId> = names.iter().filter_map(|name| segment_id_of(name)).collect();
     let orphans = names
         .iter()
         .filter_map(|name| index_id_of(name))

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use wal_format::Lsn;
+use wal_segment::SegmentId;
 use wal_segment::{ChunkPreparation, ChunkRef, PreparedSegment, RecordPositions, SegmentWriter};
 use wal_segment::{Storage, delete_segment};
 use wal_telemetry::{HeldBack, Ledger, Retirement, SegmentLife};
@@ -37,7 +38,7 @@ pub(crate) struct State<S: Storage> {
     /// disk): the next append tries again.
     pub(crate) active: Option<SegmentWriter<S>>,
     pub(crate) closed: Vec<ClosedSegment<S>>,
-    pub(crate) next_segment_id: u64,
+    pub(crate) next_segment_id: SegmentId,
     /// Where the next segment starts, when there is no active one.
     pub(crate) next_first_lsn: Lsn,
     pub(crate) anchor: Anchor<S>,
@@ -56,14 +57,14 @@ pub(crate) struct State<S: Storage> {
     /// Segments retired while handles still viewed them: their files stay until released.
     pub(crate) held_back: Vec<Arc<SegmentLife>>,
     /// Released segments whose files are still to be deleted (a deletion failed).
-    pub(crate) to_delete: Vec<u64>,
+    pub(crate) to_delete: Vec<SegmentId>,
     /// Records and bytes appended since the log was opened.
     pub(crate) appended: Appended,
 }
 
 /// A segment that receives no more records, readable through its mapped chunks.
 pub(crate) struct ClosedSegment<S: Storage> {
-    pub(crate) id: u64,
+    pub(crate) id: SegmentId,
     pub(crate) first: Lsn,
     /// The LSN after its last record that counts: a later segment may have cut it shorter.
     pub(crate) end: Lsn,
@@ -123,7 +124,7 @@ pub(crate) struct Pruned {
 impl<S: Storage> ClosedSegment<S> {
     /// The closed segment `id`, whose records `first..end` are at `index` in `chunks`.
     pub(crate) fn new(
-        id: u64,
+        id: SegmentId,
         first: Lsn,
         end: Lsn,
         chunks: Vec<ChunkRef<S>>,
@@ -142,7 +143,7 @@ impl<S: Storage> State<S> {
     pub(crate) fn recovered(
         closed: Vec<ClosedSegment<S>>,
         anchor: Anchor<S>,
-        next_segment_id: u64,
+        next_segment_id: SegmentId,
         end: Lsn,
     ) -> State<S> {
         State {
@@ -188,11 +189,11 @@ impl<S: Storage> State<S> {
                 )?,
             };
             let mut writer = SegmentWriter::start(prepared, self.next_first_lsn);
-            writer.track(SegmentLife::new(&files.ledger, writer.segment_id()));
+            writer.track(SegmentLife::new(&files.ledger, writer.segment_id().0));
             self.active = Some(writer);
             // Recovery refuses a log whose next id is `u64::MAX`; one id per segment after that
             // cannot run out.
-            self.next_segment_id = self.next_segment_id.saturating_add(1);
+            self.next_segment_id = self.next_segment_id.next().unwrap_or(SegmentId(u64::MAX));
             self.prepare_next(files);
         }
         Ok(self.active.as_mut().expect("started above"))
@@ -346,7 +347,7 @@ impl<S: Storage> State<S> {
     /// Deletes the files of every released segment. A failed deletion stays queued, and does
     /// not stop the others; the first error is returned.
     pub(crate) fn delete_released(&mut self, files: &Files<S>) -> Result<(), Error> {
-        self.to_delete.extend(files.ledger.take_released());
+        self.to_delete.extend(files.ledger.take_released().into_iter().map(SegmentId));
         self.held_back.retain(|life| !life.is_released());
         let mut first_error = None;
         self.to_delete.retain(|&id| match delete_segment(&files.storage, &files.dir, id) {
@@ -362,5 +363,5 @@ impl<S: Storage> State<S> {
 
 /// The life a writer's chunks hold (set when the log started it).
 pub(crate) fn life_of<S: Storage>(files: &Files<S>, writer: &SegmentWriter<S>) -> Arc<SegmentLife> {
-    writer.life().cloned().unwrap_or_else(|| SegmentLife::new(&files.ledger, writer.segment_id()))
+    writer.life().cloned().unwrap_or_else(|| SegmentLife::new(&files.ledger, writer.segment_id().0))
 }

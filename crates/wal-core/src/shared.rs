@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use wal_format::{Lsn, Record};
-use wal_segment::{SegmentWriter, Storage};
+use wal_segment::{SegmentId, SegmentWriter, Storage};
 use wal_telemetry::{
     HeldBack, Kind, LeakWatch, RecoveryFigures, Registration, Registry, SegmentLife,
 };
@@ -232,7 +232,7 @@ impl<S: Storage> Shared<S> {
     }
 
     /// Seals the full segment `full` and starts the next one; another thread may have done it.
-    fn roll(&self, full: u64) -> Result<(), Error> {
+    fn roll(&self, full: SegmentId) -> Result<(), Error> {
         self.commit.with_role(|| {
             let mut state = lock_state(self);
             if state.active.as_ref().map(SegmentWriter::segment_id) != Some(full) {
@@ -259,7 +259,7 @@ impl<S: Storage> Shared<S> {
                 }
             };
             if let Some(error) = &sealed.index_failure {
-                tracing::warn!(target: "wal::segment", %error, segment = id,
+                tracing::warn!(target: "wal::segment", %error, segment = id.0,
                     "sealed; its index is left for the next open to rebuild");
             }
             let end = sealed.info.seal_lsn.next();

@@ -9,6 +9,8 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use wal_format::{Lsn, Salt};
 
+use crate::segment_id::SegmentId;
+
 /// Size of the chunk header; frames start right after it.
 pub const CHUNK_HEADER_BYTES: usize = 64;
 /// The magic bytes that open every chunk.
@@ -51,7 +53,7 @@ pub struct ChunkIdentity {
     /// log2 of the chunk size.
     pub chunk_size_log2: u8,
     /// The segment.
-    pub segment_id: u64,
+    pub segment_id: SegmentId,
     /// The chunk's index in the segment.
     pub chunk_index: u32,
     /// Its salt.
@@ -82,7 +84,7 @@ impl ChunkIdentity {
             format_version: SEGMENT_FORMAT_VERSION.into(),
             chunk_size_log2: self.chunk_size_log2,
             reserved_a: [0; 3],
-            segment_id: self.segment_id.into(),
+            segment_id: self.segment_id.0.into(),
             chunk_index: self.chunk_index.into(),
             salt: self.salt.0.into(),
             first_lsn: self.first_lsn.0.into(),
@@ -118,7 +120,7 @@ impl ChunkIdentity {
         }
         let found = ChunkIdentity {
             chunk_size_log2: header.chunk_size_log2,
-            segment_id: header.segment_id.get(),
+            segment_id: SegmentId(header.segment_id.get()),
             chunk_index: header.chunk_index.get(),
             salt: Salt(header.salt.get()),
             first_lsn: Lsn(header.first_lsn.get()),
@@ -136,7 +138,7 @@ mod tests {
     fn identity() -> ChunkIdentity {
         ChunkIdentity {
             chunk_size_log2: 16,
-            segment_id: 7,
+            segment_id: SegmentId(7),
             chunk_index: 3,
             salt: Salt(0xABCD),
             first_lsn: Lsn(1000),

@@ -12,6 +12,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use wal_format::{Lsn, Salt};
 
+use crate::segment_id::SegmentId;
 use crate::storage::SegmentFile;
 
 /// Size of the index file header.
@@ -95,7 +96,7 @@ impl SegmentIndex {
 
     /// The file image of this index for segment `segment_id`.
     #[must_use]
-    pub fn encode(&self, segment_id: u64) -> Vec<u8> {
+    pub fn encode(&self, segment_id: SegmentId) -> Vec<u8> {
         let mut bytes =
             Vec::with_capacity(INDEX_HEADER_BYTES + self.entries.len() * INDEX_ENTRY_BYTES);
         bytes.extend_from_slice(&header_bytes(segment_id));
@@ -109,13 +110,13 @@ impl SegmentIndex {
     /// `segment_id`, then entries with increasing LSNs from `first_lsn` on. Never fails: whatever
     /// cannot be used is left out, and the caller checks the rest against the data.
     #[must_use]
-    pub fn decode(bytes: &[u8], segment_id: u64, first_lsn: Lsn) -> SegmentIndex {
+    pub fn decode(bytes: &[u8], segment_id: SegmentId, first_lsn: Lsn) -> SegmentIndex {
         let Ok((header, body)) = IndexHeader::ref_from_prefix(bytes) else {
             return SegmentIndex::default();
         };
         let header_ok = header.magic == INDEX_MAGIC
             && header.format_version.get() == crate::SEGMENT_FORMAT_VERSION
-            && header.segment_id.get() == segment_id;
+            && header.segment_id.get() == segment_id.0;
         if !header_ok {
             return SegmentIndex::default();
         }
@@ -142,12 +143,12 @@ impl SegmentIndex {
 }
 
 /// The header of segment `segment_id`'s index file.
-pub(crate) fn header_bytes(segment_id: u64) -> [u8; INDEX_HEADER_BYTES] {
+pub(crate) fn header_bytes(segment_id: SegmentId) -> [u8; INDEX_HEADER_BYTES] {
     let header = IndexHeader {
         magic: INDEX_MAGIC,
         format_version: crate::SEGMENT_FORMAT_VERSION.into(),
         reserved: 0.into(),
-        segment_id: segment_id.into(),
+        segment_id: segment_id.0.into(),
     };
     let mut bytes = [0u8; INDEX_HEADER_BYTES];
     bytes.copy_from_slice(header.as_bytes());
@@ -156,7 +157,10 @@ pub(crate) fn header_bytes(segment_id: u64) -> [u8; INDEX_HEADER_BYTES] {
 
 /// CRC-32 of the file image of an index of `entries` for segment `segment_id`, computed
 /// without building the image (the seal's checksum of a whole segment's index).
-pub(crate) fn image_crc(segment_id: u64, entries: impl Iterator<Item = IndexEntry>) -> (u32, u64) {
+pub(crate) fn image_crc(
+    segment_id: SegmentId,
+    entries: impl Iterator<Item = IndexEntry>,
+) -> (u32, u64) {
     // Entries are hashed 4 KiB at a time: the CRC has a fixed cost per call.
     const BATCH: usize = 4096 / INDEX_ENTRY_BYTES;
     let mut hasher = crc32fast::Hasher::new();
@@ -195,7 +199,7 @@ pub(crate) fn encode_entry(entry: &IndexEntry) -> [u8; INDEX_ENTRY_BYTES] {
 pub(crate) fn write_index_file<F: SegmentFile>(
     file: &F,
     index: &SegmentIndex,
-    segment_id: u64,
+    segment_id: SegmentId,
 ) -> std::io::Result<u64> {
     let bytes = index.encode(segment_id);
     file.set_len(0)?;
@@ -226,8 +230,8 @@ mod tests {
         let batch = 4096 / INDEX_ENTRY_BYTES;
         for count in [0, 1, batch - 1, batch, batch + 1, 3 * batch + 7] {
             let index = index(5, u32::try_from(count).unwrap());
-            let (crc, entries) = image_crc(9, index.entries().iter().copied());
-            assert_eq!(crc, crc32fast::hash(&index.encode(9)), "{count} entries");
+            let (crc, entries) = image_crc(SegmentId(9), index.entries().iter().copied());
+            assert_eq!(crc, crc32fast::hash(&index.encode(SegmentId(9))), "{count} entries");
             assert_eq!(entries, count as u64);
         }
     }
@@ -235,7 +239,7 @@ mod tests {
     #[test]
     fn round_trip_and_lookup() {
         let original = index(100, 50);
-        let decoded = SegmentIndex::decode(&original.encode(7), 7, Lsn(100));
+        let decoded = SegmentIndex::decode(&original.encode(SegmentId(7)), SegmentId(7), Lsn(100));
         assert_eq!(decoded, original);
         assert_eq!(decoded.lookup(Lsn(120)), Some(original.entries()[20]));
         assert_eq!(decoded.lookup(Lsn(99)), None);
@@ -244,13 +248,19 @@ mod tests {
 
     #[test]
     fn damage_shortens_the_usable_prefix_and_never_panics() {
-        let bytes = index(0, 20).encode(1);
+        let bytes = index(0, 20).encode(SegmentId(1));
         for cut in 0..bytes.len() {
-            let decoded = SegmentIndex::decode(&bytes[..cut], 1, Lsn(0));
+            let decoded = SegmentIndex::decode(&bytes[..cut], SegmentId(1), Lsn(0));
             let whole = cut.saturating_sub(INDEX_HEADER_BYTES) / INDEX_ENTRY_BYTES;
             assert_eq!(decoded.entries().len(), if cut < INDEX_HEADER_BYTES { 0 } else { whole });
         }
-        assert!(SegmentIndex::decode(&bytes, 2, Lsn(0)).entries().is_empty(), "another segment");
-        assert!(SegmentIndex::decode(&bytes, 1, Lsn(5)).entries().is_empty(), "another first LSN");
+        assert!(
+            SegmentIndex::decode(&bytes, SegmentId(2), Lsn(0)).entries().is_empty(),
+            "another segment"
+        );
+        assert!(
+            SegmentIndex::decode(&bytes, SegmentId(1), Lsn(5)).entries().is_empty(),
+            "another first LSN"
+        );
     }
 }

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use crate::error::Error;
 use crate::index::{INDEX_ENTRY_BYTES, encode_entry, write_index_file};
 use crate::positions::RecordPositions;
+use crate::segment_id::SegmentId;
 use crate::storage::SegmentFile;
 
 /// The writer's state of a segment's index file.
 pub(crate) struct IndexTail<F> {
     file: Arc<F>,
-    segment_id: u64,
+    segment_id: SegmentId,
     /// Bytes of the index file written so far.
     len: u64,
     /// How many of the segment's records are durable (and appended to the index file).
@@ -43,7 +44,7 @@ pub(crate) struct IndexAppend<F> {
 
 impl<F: SegmentFile> IndexTail<F> {
     /// The tail of an index file `len` bytes long that lists no record yet.
-    pub(crate) fn new(file: Arc<F>, segment_id: u64, len: u64) -> Self {
+    pub(crate) fn new(file: Arc<F>, segment_id: SegmentId, len: u64) -> Self {
         IndexTail { file, segment_id, len, durable_records: 0, buffer: Vec::new(), broken: false }
     }
 

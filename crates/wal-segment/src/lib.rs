@@ -35,6 +35,7 @@ mod recover;
 mod reservation;
 mod scan;
 mod seal;
+mod segment_id;
 mod space;
 pub mod storage;
 mod supply;
@@ -49,7 +50,9 @@ pub use chunk_header::{
 };
 pub use claim::FileId;
 pub use error::Error;
-pub use files::{delete_segment, index_file_name, index_id_of, segment_file_name, segment_id_of};
+pub use files::{
+    SegmentId, delete_segment, index_file_name, index_id_of, segment_file_name, segment_id_of,
+};
 pub use index::{
     INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, INDEX_MAGIC, IndexEntry, IndexEntryBytes, IndexHeader,
     SegmentIndex,
@@ -58,7 +61,7 @@ pub use live::{ChunkRef, LiveChunk, MapOf};
 pub use lock::DirLock;
 pub use options::{
     ChunkPreparation, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS_PER_SEGMENT, MAX_CHUNK_BYTES,
-    MIN_CHUNK_BYTES, SegmentOptions, SpaceFill,
+    MIN_CHUNK_BYTES, SegmentOptions,
 };
 pub use positions::RecordPositions;
 pub use prepare::PreparedSegment;
@@ -69,6 +72,6 @@ pub use recover::{
 pub use reservation::Reservation;
 pub use scan::{SegmentEnd, SegmentRecord, SegmentScan, scan_chunks, scan_segment};
 pub use seal::{SEAL_PAYLOAD_BYTES, SealInfo, SealPayload};
-pub use storage::{RealStorage, SimStorage, Storage};
+pub use storage::{RealStorage, SimStorage, SpaceFill, Storage};
 pub use sync_plan::SyncPlan;
 pub use writer::{Sealed, SegmentWriter};

@@ -2,6 +2,7 @@
 
 use crate::chunk_header::CHUNK_HEADER_BYTES;
 use crate::error::Error;
+use crate::storage::SpaceFill;
 
 /// Smallest chunk: 64 KiB.
 pub const MIN_CHUNK_BYTES: usize = 64 << 10;
@@ -36,23 +37,6 @@ pub enum ChunkPreparation {
     /// In the appending thread, when a chunk starts: no threads, and every step in a fixed
     /// order (what fault-injection tests need), at the cost of that pause in one append.
     Inline,
-}
-
-/// How a chunk's space is made ready before it is mapped and pre-faulted for stores
-/// (measured in `docs/PERFORMANCE.md`, "Preparing a 16 MiB chunk, by method").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum SpaceFill {
-    /// Reserved with `fallocate` only: pre-faulting has the kernel zero each 4 KiB page, which
-    /// keeps small page-cache folios, so a small `msync` writes only the pages it covers. For
-    /// logs that sync every commit.
-    #[default]
-    Reserved,
-    /// Reserved, then zeros written in 64 KiB pieces into space the file never held: the page
-    /// cache keeps 64 KiB folios, so preparing a 16 MiB chunk costs about two thirds of
-    /// `Reserved` and its write-back about 25% less, but a small `msync` writes a whole folio.
-    /// For logs that sync rarely (`Buffered`, `Periodic`). (1 MiB pieces prepare as fast but
-    /// made W2 slower and erratic: the kernel must find 1 MiB of contiguous memory per folio.)
-    Zeroed,
 }
 
 /// How segments are laid out.

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::files::{index_file_name, segment_file_name};
 use crate::index::SegmentIndex;
 use crate::options::SegmentOptions;
+use crate::segment_id::SegmentId;
 use crate::storage::{SegmentFile, Storage};
 use crate::supply::{Map, reserve_chunk};
 
@@ -21,7 +22,7 @@ pub struct PreparedSegment<S: Storage> {
     pub(crate) index_file: Arc<S::File>,
     pub(crate) index_len: u64,
     pub(crate) options: SegmentOptions,
-    pub(crate) segment_id: u64,
+    pub(crate) segment_id: SegmentId,
     pub(crate) first_map: Map<S>,
 }
 
@@ -36,7 +37,7 @@ impl<S: Storage> PreparedSegment<S> {
     pub fn create(
         storage: &S,
         dir: &Path,
-        segment_id: u64,
+        segment_id: SegmentId,
         options: SegmentOptions,
     ) -> Result<PreparedSegment<S>, Error> {
         options.validate()?;
@@ -70,7 +71,7 @@ impl<S: Storage> PreparedSegment<S> {
 
     /// The segment's id.
     #[must_use]
-    pub fn segment_id(&self) -> u64 {
+    pub fn segment_id(&self) -> SegmentId {
         self.segment_id
     }
 }

@@ -27,6 +27,7 @@ use crate::mapping::ChunkMap;
 use crate::options::SegmentOptions;
 use crate::scan::{MappedScan, SegmentScan, map_and_scan, scan_chunks};
 use crate::seal::SealInfo;
+use crate::segment_id::SegmentId;
 use crate::storage::{SegmentFile, Storage};
 
 /// What the index said, measured against the data.
@@ -77,7 +78,7 @@ fn index_bytes_max(options: SegmentOptions) -> u64 {
 pub fn recover_segment<S: Storage>(
     storage: &S,
     dir: &Path,
-    segment_id: u64,
+    segment_id: SegmentId,
     first_lsn: Lsn,
     options: SegmentOptions,
 ) -> Result<RecoveredSegment, Error> {
@@ -92,7 +93,7 @@ pub fn recover_segment<S: Storage>(
 pub fn open_segment<S: Storage>(
     storage: &S,
     dir: &Path,
-    segment_id: u64,
+    segment_id: SegmentId,
     first_lsn: Lsn,
     options: SegmentOptions,
 ) -> Result<(RecoveredSegment, Vec<ChunkRef<S>>), Error> {
@@ -110,7 +111,7 @@ pub fn open_segment<S: Storage>(
 pub fn salvage_segment<S: Storage>(
     storage: &S,
     dir: &Path,
-    segment_id: u64,
+    segment_id: SegmentId,
     first_lsn: Lsn,
     options: SegmentOptions,
 ) -> Result<Opened<S>, Error> {
@@ -130,7 +131,7 @@ pub type Opened<S> = (RecoveredSegment, Vec<ChunkRef<S>>, Option<Error>);
 fn open_checked<S: Storage>(
     storage: &S,
     dir: &Path,
-    segment_id: u64,
+    segment_id: SegmentId,
     first_lsn: Lsn,
     options: SegmentOptions,
     strictness: Strictness,
@@ -239,7 +240,7 @@ fn assess(
     scan: &SegmentScan,
     chunks: &[Bytes],
     stated: &SegmentIndex,
-    segment_id: u64,
+    segment_id: SegmentId,
     chunk_bytes: usize,
 ) -> Assessment {
     let truth = SegmentIndex::new(
@@ -349,7 +350,7 @@ pub struct SegmentCheck {
 /// As [`crate::scan_chunks`]: a segment no prefix of which can be read.
 pub fn check_segment_bytes(
     path: &Path,
-    segment_id: u64,
+    segment_id: SegmentId,
     first_lsn: Lsn,
     options: SegmentOptions,
     data: &Bytes,
@@ -386,7 +387,7 @@ pub fn check_segment_bytes(
 /// size) or to another version: recovery refuses such a segment.
 pub fn segment_layout(
     first_chunk_header: &[u8],
-    segment_id: u64,
+    segment_id: SegmentId,
 ) -> Result<Option<(usize, Lsn)>, HeaderProblem> {
     let Some(header) = first_chunk_header.get(..CHUNK_HEADER_BYTES) else { return Ok(None) };
     let log2 = header[12];
@@ -434,7 +435,7 @@ fn chunk_handles<S: Storage>(
 pub fn segment_first_lsn<S: Storage>(
     storage: &S,
     dir: &Path,
-    segment_id: u64,
+    segment_id: SegmentId,
     options: SegmentOptions,
 ) -> Result<Option<Lsn>, Error> {
     options.validate()?;
@@ -469,7 +470,7 @@ pub fn segment_first_lsn<S: Storage>(
 fn no_header_unless_indexed<S: Storage>(
     storage: &S,
     dir: &Path,
-    segment_id: u64,
+    segment_id: SegmentId,
     path: PathBuf,
 ) -> Result<Option<Lsn>, Error> {
     match indexed_entries(storage, dir, segment_id)? {
@@ -488,7 +489,7 @@ fn no_header_unless_indexed<S: Storage>(
 fn read_index<S: Storage>(
     storage: &S,
     index_path: &Path,
-    segment_id: u64,
+    segment_id: SegmentId,
     first_lsn: Lsn,
     options: SegmentOptions,
 ) -> Result<SegmentIndex, Error> {
@@ -512,7 +513,7 @@ fn check_seal(
     path: &Path,
     scan: &SegmentScan,
     truth: &SegmentIndex,
-    segment_id: u64,
+    segment_id: SegmentId,
 ) -> Result<Option<SealInfo>, Error> {
     let Some(last) = scan.records.last().filter(|r| r.record.tag == wal_format::Tag::SEAL) else {
         return Ok(None);
@@ -546,7 +547,7 @@ fn rewrite_index<S: Storage>(
     dir: &Path,
     index_path: &Path,
     index: &SegmentIndex,
-    segment_id: u64,
+    segment_id: SegmentId,
 ) -> Result<(), Error> {
     let file = match storage.open(index_path) {
         Ok(file) => file,
@@ -572,7 +573,11 @@ pub fn index_entry_count(len: u64) -> u64 {
     len.saturating_sub(crate::INDEX_HEADER_BYTES as u64) / crate::INDEX_ENTRY_BYTES as u64
 }
 
-fn indexed_entries<S: Storage>(storage: &S, dir: &Path, segment_id: u64) -> Result<u64, Error> {
+fn indexed_entries<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    segment_id: SegmentId,
+) -> Result<u64, Error> {
     let path = dir.join(index_file_name(segment_id));
     match storage.open(&path) {
         Ok(file) => {

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::files::segment_file_name;
 use crate::mapping::ChunkMap;
 use crate::options::SegmentOptions;
+use crate::segment_id::SegmentId;
 use crate::storage::{SegmentFile, Storage};
 
 /// A record read back, with the chunk that holds it.
@@ -77,7 +78,7 @@ pub struct SegmentScan {
 pub fn scan_segment<S: Storage>(
     storage: &S,
     dir: &Path,
-    segment_id: u64,
+    segment_id: SegmentId,
     first_lsn: Lsn,
     options: SegmentOptions,
 ) -> Result<SegmentScan, Error> {
@@ -97,7 +98,7 @@ pub(crate) struct MappedScan<F, M> {
 pub(crate) fn map_and_scan<S: Storage>(
     storage: &S,
     dir: &Path,
-    segment_id: u64,
+    segment_id: SegmentId,
     first_lsn: Lsn,
     options: SegmentOptions,
 ) -> Result<MappedScan<S::File, <S::File as SegmentFile>::Map>, Error> {
@@ -143,7 +144,7 @@ fn map_chunks<S: Storage>(
 /// As [`scan_segment`], without the I/O.
 pub fn scan_chunks(
     path: &Path,
-    segment_id: u64,
+    segment_id: SegmentId,
     first_lsn: Lsn,
     options: SegmentOptions,
     chunks: impl IntoIterator<Item = Bytes>,

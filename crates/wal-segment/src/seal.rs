@@ -7,6 +7,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 use wal_format::Lsn;
 
 use crate::index::{IndexEntry, SegmentIndex};
+use crate::segment_id::SegmentId;
 
 /// Size of the seal record's payload.
 pub const SEAL_PAYLOAD_BYTES: usize = 24;
@@ -47,7 +48,7 @@ pub struct SealInfo {
 impl SealInfo {
     /// The seal that belongs after the records `index` lists, as record `seal_lsn`.
     #[must_use]
-    pub fn for_index(seal_lsn: Lsn, index: &SegmentIndex, segment_id: u64) -> SealInfo {
+    pub fn for_index(seal_lsn: Lsn, index: &SegmentIndex, segment_id: SegmentId) -> SealInfo {
         SealInfo::for_entries(seal_lsn, index.entries().iter().copied(), segment_id)
     }
 
@@ -56,7 +57,7 @@ impl SealInfo {
     pub(crate) fn for_entries(
         seal_lsn: Lsn,
         entries: impl Iterator<Item = IndexEntry>,
-        segment_id: u64,
+        segment_id: SegmentId,
     ) -> SealInfo {
         let (index_crc, record_count) = crate::index::image_crc(segment_id, entries);
         SealInfo { seal_lsn, record_count, index_crc }

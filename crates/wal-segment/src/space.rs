@@ -21,6 +21,7 @@ use crate::positions::RecordPositions;
 use crate::publish::Publication;
 use crate::reservation::{Piece, Reservation};
 use crate::seal::SEAL_FRAME_BYTES;
+use crate::segment_id::SegmentId;
 use crate::storage::Storage;
 use crate::supply::{ChunkSupply, Map};
 
@@ -35,7 +36,7 @@ pub(crate) enum Room {
 pub(crate) struct ChunkSpace<S: Storage> {
     path: PathBuf,
     options: SegmentOptions,
-    segment_id: u64,
+    segment_id: SegmentId,
     /// Every chunk started so far, by index; the last is the current one.
     chunks: Vec<Live<S>>,
     /// Bytes of the current chunk reserved so far.
@@ -55,7 +56,7 @@ impl<S: Storage> ChunkSpace<S> {
     pub(crate) fn start(
         path: PathBuf,
         options: SegmentOptions,
-        segment_id: u64,
+        segment_id: SegmentId,
         supply: ChunkSupply<S>,
         first_map: Map<S>,
         first_lsn: Lsn,
@@ -282,9 +283,9 @@ fn max_records(options: SegmentOptions) -> usize {
 /// A salt for a new use of a chunk's space: random per process and call, so a stale frame of
 /// an earlier use (or of another chunk) fails its checksum with certainty unless the salts
 /// collide, a 2^-32 chance.
-fn fresh_salt(segment_id: u64, chunk_index: u32) -> wal_format::Salt {
+fn fresh_salt(segment_id: SegmentId, chunk_index: u32) -> wal_format::Salt {
     let mut hasher = std::hash::RandomState::new().build_hasher();
-    hasher.write_u64(segment_id);
+    hasher.write_u64(segment_id.0);
     hasher.write_u32(chunk_index);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -31,6 +31,7 @@ use crate::prepare::PreparedSegment;
 use crate::publish::Publication;
 use crate::reservation::Reservation;
 use crate::seal::SealInfo;
+use crate::segment_id::SegmentId;
 use crate::space::{ChunkSpace, Room};
 use crate::storage::Storage;
 use crate::supply::ChunkSupply;
@@ -41,7 +42,7 @@ use crate::sync_plan::{SyncPlan, SyncProgress};
 /// index file's tail (`index_tail.rs`), and the publication watermark (`publish.rs`).
 pub struct SegmentWriter<S: Storage> {
     path: PathBuf,
-    segment_id: u64,
+    segment_id: SegmentId,
     first_lsn: Lsn,
     space: ChunkSpace<S>,
     progress: SyncProgress,
@@ -73,7 +74,7 @@ impl<S: Storage> SegmentWriter<S> {
     pub fn create(
         storage: &S,
         dir: &Path,
-        segment_id: u64,
+        segment_id: SegmentId,
         first_lsn: Lsn,
         options: SegmentOptions,
     ) -> Result<SegmentWriter<S>, Error> {
@@ -91,7 +92,7 @@ impl<S: Storage> SegmentWriter<S> {
     pub fn prepare(
         storage: &S,
         dir: &Path,
-        segment_id: u64,
+        segment_id: SegmentId,
         options: SegmentOptions,
     ) -> Result<PreparedSegment<S>, Error> {
         PreparedSegment::create(storage, dir, segment_id, options)
@@ -139,7 +140,7 @@ impl<S: Storage> SegmentWriter<S> {
 
     /// The segment's id.
     #[must_use]
-    pub fn segment_id(&self) -> u64 {
+    pub fn segment_id(&self) -> SegmentId {
         self.segment_id
     }
 

@@ -236,7 +236,7 @@ fn a_superseded_segment_left_by_an_earlier_cut_is_not_judged_as_part_of_the_log(
         let last = *plan.kept.last().unwrap();
         (last.id, last.first)
     };
-    let saved: Vec<(std::path::PathBuf, Vec<u8>)> = [segment(dir.path(), superseded)]
+    let saved: Vec<(std::path::PathBuf, Vec<u8>)> = [segment(dir.path(), (superseded).0)]
         .into_iter()
         .chain([dir.path().join(format!("{superseded:020}.idx"))])
         .map(|path| {

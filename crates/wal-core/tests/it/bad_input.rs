@@ -3,6 +3,7 @@
 //! never a panic; whatever it reads back was written.
 
 use std::path::Path;
+use wal_core::SegmentId;
 
 use proptest::prelude::*;
 use wal_core::{ANCHOR_FILE_NAME, Durability, Wal};
@@ -48,9 +49,9 @@ proptest! {
         // The bytes, then zeros (as a preallocated chunk holds), so lengths reach past a chunk.
         let mut file = segment;
         file.resize(file.len() + zeros, 0);
-        std::fs::write(dir.path().join(segment_file_name(0)), &file).unwrap();
+        std::fs::write(dir.path().join(segment_file_name(SegmentId(0))), &file).unwrap();
         if let Some(index) = index {
-            std::fs::write(dir.path().join(index_file_name(0)), index).unwrap();
+            std::fs::write(dir.path().join(index_file_name(SegmentId(0))), index).unwrap();
         }
         if let Some(anchor) = anchor {
             std::fs::write(dir.path().join(ANCHOR_FILE_NAME), anchor).unwrap();

@@ -5,6 +5,7 @@
 //! returned without an error 0, damage silently treated as a torn tail (records lost without
 //! an error) 0.
 
+use wal_core::SegmentId;
 use wal_core::{Durability, Lsn, SimStorage, Wal};
 use wal_segment::{
     ChunkPreparation, SegmentOptions, scan_segment, segment_file_name, segment_first_lsn,
@@ -61,12 +62,13 @@ fn frame_ranges(storage: &SimStorage) -> (Vec<Frame>, Frame) {
     let mut ranges = Vec::new();
     let mut id = 0;
     loop {
-        let path = dir().join(segment_file_name(id));
+        let path = dir().join(segment_file_name(SegmentId(id)));
         if wal_core::Storage::open(storage, &path).is_err() {
             break;
         }
-        let first = segment_first_lsn(storage, dir(), id, segment_options()).unwrap().unwrap();
-        let scan = scan_segment(storage, dir(), id, first, segment_options()).unwrap();
+        let first =
+            segment_first_lsn(storage, dir(), SegmentId(id), segment_options()).unwrap().unwrap();
+        let scan = scan_segment(storage, dir(), SegmentId(id), first, segment_options()).unwrap();
         for record in &scan.records {
             let start = record.chunk as usize * CHUNK + record.record.offset;
             let end = start + wal_format::HEADER_SIZE_BYTES + record.record.payload.len();

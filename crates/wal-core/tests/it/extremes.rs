@@ -2,6 +2,7 @@
 //! overflow, a wrap, a panic, or durable records cut as if they were a torn tail.
 
 use std::path::Path;
+use wal_core::SegmentId;
 
 use wal_core::{Durability, Error, Options, RecoveryMode, Wal};
 
@@ -45,7 +46,7 @@ fn a_segment_with_the_largest_id_is_refused_not_wrapped() {
     let mut writer = wal_segment::SegmentWriter::create(
         &wal_core::RealStorage,
         dir.path(),
-        u64::MAX,
+        SegmentId(u64::MAX),
         wal_core::FIRST_LSN,
         segment,
     )
@@ -107,7 +108,7 @@ fn a_segment_file_cut_short_below_indexed_records_is_damage_not_a_torn_tail() {
     std::fs::OpenOptions::new().write(true).open(&last).unwrap().set_len(cut).unwrap();
     let inspector = wal_core::inspect::Inspector::open(dir.path()).unwrap();
     let id: u64 = last.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-    let judged = inspector.segment(id).unwrap();
+    let judged = inspector.segment(SegmentId(id)).unwrap();
     match &judged.outcome {
         wal_core::inspect::SegmentOutcome::Checked(check) => {
             assert!(check.damage.is_some(), "inspection calls it clean: {check:?}");
@@ -154,7 +155,7 @@ fn safe_code_cannot_resize_write_or_scan_a_live_segment() {
         preparation: wal_core::ChunkPreparation::Inline,
         ..Default::default()
     };
-    let scanned = wal_segment::scan_segment(&RealStorage, dir.path(), id, lsn, segment);
+    let scanned = wal_segment::scan_segment(&RealStorage, dir.path(), SegmentId(id), lsn, segment);
     assert!(matches!(scanned, Err(wal_segment::Error::LiveWriter { .. })), "{scanned:?}");
     assert_eq!(view.payload.as_ref(), b"viewed");
     drop(wal);

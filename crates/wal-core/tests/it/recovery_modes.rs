@@ -2,6 +2,7 @@
 //! log (in a sealed segment and in the last one), and a segment file missing in the middle.
 
 use std::path::{Path, PathBuf};
+use wal_core::SegmentId;
 
 use wal_core::{Durability, Error, Lsn, Options, RecoveryMode, SimStorage, Storage, Wal};
 
@@ -27,11 +28,13 @@ fn build() -> (SimStorage, Vec<PathBuf>) {
 fn record_at(storage: &SimStorage, path: &Path, nth: usize) -> (usize, Lsn) {
     let options = small(Durability::Buffered);
     let id: u64 = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-    let first = wal_segment::segment_first_lsn(storage, dir(), id, segment_options(&options))
-        .unwrap()
-        .unwrap();
+    let first =
+        wal_segment::segment_first_lsn(storage, dir(), SegmentId(id), segment_options(&options))
+            .unwrap()
+            .unwrap();
     let scan =
-        wal_segment::scan_segment(storage, dir(), id, first, segment_options(&options)).unwrap();
+        wal_segment::scan_segment(storage, dir(), SegmentId(id), first, segment_options(&options))
+            .unwrap();
     let record = &scan.records[nth.min(scan.records.len() - 1)];
     let offset = record.chunk as usize * options.chunk_bytes + record.record.offset;
     (offset, record.record.lsn)

@@ -13,8 +13,6 @@ mod sim;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::options::SpaceFill;
-
 pub use real::{RealLock, RealStorage};
 pub use sim::{Fault, SIM_PAGE_BYTES, SIM_SECTOR_BYTES, SimStorage};
 
@@ -48,6 +46,23 @@ pub trait Storage: Clone + Send + Sync + 'static {
     fn read(&self, path: &Path, limit: u64) -> io::Result<(Vec<u8>, u64)>;
     /// Makes the directory's entries (creations, deletions, renames) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// How a chunk's space is made ready before it is mapped and pre-faulted for stores
+/// (measured in `docs/PERFORMANCE.md`, "Preparing a 16 MiB chunk, by method").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SpaceFill {
+    /// Reserved with `fallocate` only: pre-faulting has the kernel zero each 4 KiB page, which
+    /// keeps small page-cache folios, so a small `msync` writes only the pages it covers. For
+    /// logs that sync every commit.
+    #[default]
+    Reserved,
+    /// Reserved, then zeros written in 64 KiB pieces into space the file never held: the page
+    /// cache keeps 64 KiB folios, so preparing a 16 MiB chunk costs about two thirds of
+    /// `Reserved` and its write-back about 25% less, but a small `msync` writes a whole folio.
+    /// For logs that sync rarely (`Buffered`, `Periodic`). (1 MiB pieces prepare as fast but
+    /// made W2 slower and erratic: the kernel must find 1 MiB of contiguous memory per folio.)
+    Zeroed,
 }
 
 /// One file, grown by reserved regions that are then mapped.

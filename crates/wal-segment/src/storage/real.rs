@@ -14,10 +14,9 @@ use memmap2::{Advice, MmapOptions, MmapRaw};
 use rustix::fs::{FallocateFlags, FlockOperation, fallocate, fcntl_lock};
 use rustix::io::Errno;
 
-use super::{MappedRegion, SegmentFile, Storage};
+use super::{MappedRegion, SegmentFile, SpaceFill, Storage};
 use crate::FileId;
 use crate::claim::MapHold;
-use crate::options::SpaceFill;
 
 /// Name of the lock file inside a log directory.
 const LOCK_FILE_NAME: &str = "LOCK";

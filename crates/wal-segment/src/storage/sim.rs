@@ -22,8 +22,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{MappedRegion, SegmentFile, Storage};
-use crate::options::SpaceFill;
+use super::{MappedRegion, SegmentFile, SpaceFill, Storage};
 
 /// Page size the simulation tracks dirtiness at.
 pub const SIM_PAGE_BYTES: usize = 4096;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use wal_segment::SegmentId;
 
 use wal_format::{Frames, Lsn, Record, Tag};
 use wal_segment::{DirLock, SegmentWriter, SimStorage, recover_segment};
@@ -17,7 +18,8 @@ fn a_hole_left_by_an_unwritten_reservation_ends_recovery_there() {
     let storage = SimStorage::new();
     let dir = sim_dir();
     let _lock = DirLock::acquire(&storage, &dir).unwrap();
-    let mut writer = SegmentWriter::create(&storage, &dir, 0, Lsn(1), inline_options(2)).unwrap();
+    let mut writer =
+        SegmentWriter::create(&storage, &dir, SegmentId(0), Lsn(1), inline_options(2)).unwrap();
     let written: Vec<Written> =
         (1..=3).map(|lsn| Written::new(Tag::ENTRY, payload(lsn, 100))).collect();
     let first = [written[0].record()];
@@ -47,7 +49,8 @@ fn a_hole_left_by_an_unwritten_reservation_ends_recovery_there() {
         assert_eq!(visible, 1);
         // The power goes now: the later frame may be on disk, the hole is zero.
         let crashed = storage.crash(11);
-        let recovered = recover_segment(&crashed, &dir, 0, Lsn(1), inline_options(2)).unwrap();
+        let recovered =
+            recover_segment(&crashed, &dir, SegmentId(0), Lsn(1), inline_options(2)).unwrap();
         assert_prefix(&recovered.scan, &written, Lsn(1), 1);
         // In this process, writing the hole lets the later reservation publish too.
         hole.complete().unwrap();
@@ -63,7 +66,8 @@ fn an_abandoned_reservation_poisons_the_segment_and_releases_its_successors() {
     let storage = SimStorage::new();
     let dir = sim_dir();
     let _lock = DirLock::acquire(&storage, &dir).unwrap();
-    let mut writer = SegmentWriter::create(&storage, &dir, 0, Lsn(1), inline_options(2)).unwrap();
+    let mut writer =
+        SegmentWriter::create(&storage, &dir, SegmentId(0), Lsn(1), inline_options(2)).unwrap();
     let records = [Record { tag: Tag::ENTRY, payload: b"abandoned" }];
     let later_records = [Record { tag: Tag::ENTRY, payload: b"later" }];
     let abandoned = writer.reserve(&records).unwrap();

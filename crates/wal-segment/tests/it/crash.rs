@@ -5,6 +5,7 @@
 //! was written (nothing after a gap), and no crash may be mistaken for damage.
 
 use wal_format::{Lsn, Record, Tag};
+use wal_segment::SegmentId;
 use wal_segment::{DirLock, Error, SegmentOptions, SegmentWriter, SimStorage, recover_segment};
 
 use crate::{Written, assert_prefix, inline_options, options, payload, sim_dir};
@@ -57,7 +58,8 @@ fn crash_workloads(options: SegmentOptions, workloads: u64) -> (u64, u64) {
         let storage = SimStorage::new();
         let dir = sim_dir();
         let _lock = DirLock::acquire(&storage, &dir).unwrap();
-        let mut writer = SegmentWriter::create(&storage, &dir, 1, Lsn(0), options).unwrap();
+        let mut writer =
+            SegmentWriter::create(&storage, &dir, SegmentId(1), Lsn(0), options).unwrap();
         let mut written: Vec<Written> = Vec::new();
         let mut acknowledged = 0;
         for _ in 0..STEPS {
@@ -85,7 +87,7 @@ fn crash_workloads(options: SegmentOptions, workloads: u64) -> (u64, u64) {
             for crash_seed in 0..SEEDS_PER_STEP {
                 let crashed = storage.crash(seed << 20 | states);
                 // Full recovery, index included: a crash must never look like damage.
-                let recovered = recover_segment(&crashed, &dir, 1, Lsn(0), options)
+                let recovered = recover_segment(&crashed, &dir, SegmentId(1), Lsn(0), options)
                     .unwrap_or_else(|error| panic!("seed {seed}/{crash_seed}: {error}"));
                 let scan = &recovered.scan;
                 let recovered = scan.records.len();

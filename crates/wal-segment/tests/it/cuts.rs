@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 use wal_format::{Lsn, Tag, frame_len};
+use wal_segment::SegmentId;
 use wal_segment::{CHUNK_HEADER_BYTES, SegmentEnd, SegmentWriter, SimStorage, scan_chunks};
 
 use crate::{CHUNK, Written, assert_prefix, inline_options, payload, segment_path, sim_dir};
@@ -79,7 +80,8 @@ fn intact_prefix(original: &[u8], damaged: &[u8], placed: &[Placed]) -> usize {
 fn image(records: &[Written]) -> (Vec<u8>, Vec<Placed>) {
     let storage = SimStorage::new();
     let dir = sim_dir();
-    let mut writer = SegmentWriter::create(&storage, &dir, 1, FIRST, inline_options(4)).unwrap();
+    let mut writer =
+        SegmentWriter::create(&storage, &dir, SegmentId(1), FIRST, inline_options(4)).unwrap();
     for written in records {
         writer.append(&[written.record()]).unwrap();
     }
@@ -105,7 +107,8 @@ fn image(records: &[Written]) -> (Vec<u8>, Vec<Placed>) {
 
 fn scan(bytes: &[u8]) -> wal_segment::SegmentScan {
     let chunks = bytes.chunks(CHUNK).map(Bytes::copy_from_slice);
-    scan_chunks(&segment_path(&sim_dir(), 1), 1, FIRST, inline_options(4), chunks).unwrap()
+    scan_chunks(&segment_path(&sim_dir(), 1), SegmentId(1), FIRST, inline_options(4), chunks)
+        .unwrap()
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -2,6 +2,7 @@
 //! what it had and works again once space is freed.
 
 use std::path::Path;
+use wal_segment::SegmentId;
 
 use wal_format::{Lsn, Record, Tag};
 use wal_segment::{
@@ -29,7 +30,8 @@ fn fill<S: Storage>(writer: &mut SegmentWriter<S>) -> u64 {
 
 fn check_full_disk<S: Storage>(storage: &S, dir: &Path, free_space: impl FnOnce()) {
     let _lock = DirLock::acquire(storage, dir).unwrap();
-    let mut writer = SegmentWriter::create(storage, dir, 1, Lsn(0), options(64)).unwrap();
+    let mut writer =
+        SegmentWriter::create(storage, dir, SegmentId(1), Lsn(0), options(64)).unwrap();
     let appended = fill(&mut writer);
     assert!(appended > 0);
     writer.sync().expect("what was appended before the full disk syncs");
@@ -40,7 +42,7 @@ fn check_full_disk<S: Storage>(storage: &S, dir: &Path, free_space: impl FnOnce(
         .expect("works again once space is freed");
     writer.sync().unwrap();
     drop(writer);
-    let scan = scan_segment(storage, dir, 1, Lsn(0), options(64)).unwrap();
+    let scan = scan_segment(storage, dir, SegmentId(1), Lsn(0), options(64)).unwrap();
     assert_eq!(scan.records.len() as u64, appended + 1, "nothing written is lost");
     println!("disk full after {appended} records: typed OutOfSpace, 0 lost, appends resumed");
 }
@@ -98,10 +100,10 @@ fn a_create_that_finds_the_disk_full_leaves_nothing_and_can_be_retried() {
     storage.set_capacity(Some(0));
     let options =
         SegmentOptions { preparation: ChunkPreparation::Inline, ..SegmentOptions::default() };
-    let refused = SegmentWriter::create(&storage, dir, 3, Lsn(1), options);
+    let refused = SegmentWriter::create(&storage, dir, SegmentId(3), Lsn(1), options);
     assert!(matches!(refused, Err(Error::OutOfSpace { .. })));
     assert!(storage.list(dir).unwrap().is_empty(), "{:?}", storage.list(dir));
     storage.set_capacity(None);
-    let mut writer = SegmentWriter::create(&storage, dir, 3, Lsn(1), options).unwrap();
+    let mut writer = SegmentWriter::create(&storage, dir, SegmentId(3), Lsn(1), options).unwrap();
     writer.append(&[Record { tag: Tag::ENTRY, payload: b"retried" }]).unwrap();
 }

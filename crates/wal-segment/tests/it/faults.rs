@@ -2,6 +2,7 @@
 //! acknowledged after the failure.
 
 use wal_format::{Lsn, Record, Tag};
+use wal_segment::SegmentId;
 use wal_segment::{
     Error, SegmentWriter, SimStorage, Storage, recover_segment, scan_segment, storage::Fault,
 };
@@ -12,7 +13,8 @@ use crate::{inline_options, sim_dir};
 fn a_failed_sync_poisons_the_writer() {
     let storage = SimStorage::new();
     let dir = sim_dir();
-    let mut writer = SegmentWriter::create(&storage, &dir, 1, Lsn(0), inline_options(4)).unwrap();
+    let mut writer =
+        SegmentWriter::create(&storage, &dir, SegmentId(1), Lsn(0), inline_options(4)).unwrap();
     writer.append(&[Record { tag: Tag::ENTRY, payload: b"durable" }]).unwrap();
     writer.sync().unwrap();
     writer.append(&[Record { tag: Tag::ENTRY, payload: b"in doubt" }]).unwrap();
@@ -24,7 +26,8 @@ fn a_failed_sync_poisons_the_writer() {
         writer.append(&[Record { tag: Tag::ENTRY, payload: b"later" }]),
         Err(Error::Poisoned { .. })
     ));
-    let scan = scan_segment(&storage.crash(1), &dir, 1, Lsn(0), inline_options(4)).unwrap();
+    let scan =
+        scan_segment(&storage.crash(1), &dir, SegmentId(1), Lsn(0), inline_options(4)).unwrap();
     assert_eq!(&scan.records[0].record.payload[..], b"durable");
 }
 
@@ -32,11 +35,11 @@ fn a_failed_sync_poisons_the_writer() {
 /// records or the first error; returns how many syncs succeeded and the error, if any.
 fn run(storage: &SimStorage, limit: usize) -> (usize, Option<Error>) {
     let record = [Record { tag: Tag::ENTRY, payload: &[3; 7000] }];
-    let mut writer = match SegmentWriter::create(storage, &sim_dir(), 1, Lsn(0), inline_options(3))
-    {
-        Ok(writer) => writer,
-        Err(error) => return (0, Some(error)),
-    };
+    let mut writer =
+        match SegmentWriter::create(storage, &sim_dir(), SegmentId(1), Lsn(0), inline_options(3)) {
+            Ok(writer) => writer,
+            Err(error) => return (0, Some(error)),
+        };
     for acknowledged in 0..limit {
         if let Err(error) = writer.append(&record).and_then(|_| writer.sync()) {
             // After any failure, a sync never reports success again.
@@ -70,8 +73,9 @@ fn an_io_error_at_every_storage_operation_loses_nothing_acknowledged() {
             if acknowledged == 0 && crashed.open(&crate::segment_path(&sim_dir(), 1)).is_err() {
                 continue; // the segment was never created
             }
-            let recovered = recover_segment(&crashed, &sim_dir(), 1, Lsn(0), inline_options(3))
-                .unwrap_or_else(|e| panic!("fault at {at}, seed {seed}: {e}"));
+            let recovered =
+                recover_segment(&crashed, &sim_dir(), SegmentId(1), Lsn(0), inline_options(3))
+                    .unwrap_or_else(|e| panic!("fault at {at}, seed {seed}: {e}"));
             assert!(recovered.scan.records.len() >= acknowledged, "fault at {at}, seed {seed}");
         }
     }

@@ -3,6 +3,7 @@
 //! damage inside durable data is an error that names where, never a silently shorter log.
 
 use wal_format::{Lsn, Record, Tag};
+use wal_segment::SegmentId;
 use wal_segment::{
     Error, IndexStatus, SegmentIndex, SegmentWriter, SimStorage, Storage, index_file_name,
     recover_segment, scan_segment, segment_first_lsn, storage::SegmentFile,
@@ -22,7 +23,7 @@ fn build_capturing(
     let written: Vec<Written> =
         (0..count).map(|i| Written::new(Tag::ENTRY, payload(i, (i as usize * 53) % 700))).collect();
     let mut writer =
-        SegmentWriter::create(storage, &sim_dir(), 1, FIRST, inline_options(4)).unwrap();
+        SegmentWriter::create(storage, &sim_dir(), SegmentId(1), FIRST, inline_options(4)).unwrap();
     let mut captured = (Vec::new(), Vec::new());
     for (index, batch) in written.chunks(5).enumerate() {
         let records: Vec<Record<'_>> = batch.iter().map(Written::record).collect();
@@ -41,7 +42,7 @@ fn build(storage: &SimStorage, count: u64) -> Vec<Written> {
 }
 
 fn index_path() -> std::path::PathBuf {
-    sim_dir().join(index_file_name(1))
+    sim_dir().join(index_file_name(SegmentId(1)))
 }
 
 fn replace_index(storage: &SimStorage, bytes: &[u8]) {
@@ -54,13 +55,17 @@ fn replace_index(storage: &SimStorage, bytes: &[u8]) {
 /// Recovers on a copy of the storage and checks the result equals a full scan, with an index
 /// that lists exactly the scanned records.
 fn check_equals_full_scan(storage: &SimStorage, written: &[Written], context: &str) -> IndexStatus {
-    let full = scan_segment(storage, &sim_dir(), 1, FIRST, inline_options(4)).unwrap();
-    let recovered = recover_segment(storage, &sim_dir(), 1, FIRST, inline_options(4))
+    let full = scan_segment(storage, &sim_dir(), SegmentId(1), FIRST, inline_options(4)).unwrap();
+    let recovered = recover_segment(storage, &sim_dir(), SegmentId(1), FIRST, inline_options(4))
         .unwrap_or_else(|error| panic!("{context}: {error}"));
     assert_eq!(recovered.scan.records, full.records, "{context}");
     assert_prefix(&recovered.scan, written, FIRST, written.len());
     let on_disk = storage.open(&index_path()).unwrap().read_to_end().unwrap();
-    assert_eq!(SegmentIndex::decode(&on_disk, 1, FIRST), recovered.index, "{context}: index file");
+    assert_eq!(
+        SegmentIndex::decode(&on_disk, SegmentId(1), FIRST),
+        recovered.index,
+        "{context}: index file"
+    );
     for (record, entry) in full.records.iter().zip(recovered.index.entries()) {
         assert_eq!(recovered.index.lookup(record.record.lsn), Some(*entry));
         assert_eq!((entry.chunk, entry.offset as usize), (record.chunk, record.record.offset));
@@ -139,12 +144,12 @@ fn a_stale_index_and_an_index_ahead_of_the_data_give_the_full_scan() {
 fn a_damaged_chunk_header_under_indexed_records_is_an_error() {
     let storage = SimStorage::new();
     build(&storage, 400);
-    let full = scan_segment(&storage, &sim_dir(), 1, FIRST, inline_options(4)).unwrap();
+    let full = scan_segment(&storage, &sim_dir(), SegmentId(1), FIRST, inline_options(4)).unwrap();
     let last_chunk = full.records.last().unwrap().chunk;
     assert!(last_chunk > 0, "the workload spans chunks");
     let header_at = last_chunk as usize * crate::CHUNK + 20;
     storage.edit_file(&segment_path(&sim_dir(), 1), |bytes| bytes[header_at] ^= 1);
-    match recover_segment(&storage, &sim_dir(), 1, FIRST, inline_options(4)) {
+    match recover_segment(&storage, &sim_dir(), SegmentId(1), FIRST, inline_options(4)) {
         Err(Error::Corrupt { chunk, .. }) => assert_eq!(chunk, last_chunk),
         other => panic!("expected Corrupt, got {other:?}"),
     }
@@ -161,7 +166,7 @@ fn a_missing_first_chunk_header_under_indexed_records_is_an_error_not_an_empty_s
             "zeroed" => bytes[..64].fill(0),
             _ => bytes[9] ^= 4,
         });
-        match segment_first_lsn(&storage, &sim_dir(), 1, inline_options(4)) {
+        match segment_first_lsn(&storage, &sim_dir(), SegmentId(1), inline_options(4)) {
             Err(Error::Corrupt { chunk: 0, reason, .. }) => {
                 assert!(reason.contains("index lists"), "{what}: {reason}");
             }
@@ -169,7 +174,10 @@ fn a_missing_first_chunk_header_under_indexed_records_is_an_error_not_an_empty_s
         }
         // With no index entries the same header means a segment that never held a record.
         replace_index(&storage, &[]);
-        assert_eq!(segment_first_lsn(&storage, &sim_dir(), 1, inline_options(4)).unwrap(), None);
+        assert_eq!(
+            segment_first_lsn(&storage, &sim_dir(), SegmentId(1), inline_options(4)).unwrap(),
+            None
+        );
     }
 }
 
@@ -177,11 +185,11 @@ fn a_missing_first_chunk_header_under_indexed_records_is_an_error_not_an_empty_s
 fn damage_inside_durable_data_is_an_error_naming_where() {
     let storage = SimStorage::new();
     let written = build(&storage, 60);
-    let full = scan_segment(&storage, &sim_dir(), 1, FIRST, inline_options(4)).unwrap();
+    let full = scan_segment(&storage, &sim_dir(), SegmentId(1), FIRST, inline_options(4)).unwrap();
     let victim = &full.records[30];
     let at = victim.chunk as usize * crate::CHUNK + victim.record.offset + 30;
     storage.edit_file(&segment_path(&sim_dir(), 1), |bytes| bytes[at] ^= 0x20);
-    match recover_segment(&storage, &sim_dir(), 1, FIRST, inline_options(4)) {
+    match recover_segment(&storage, &sim_dir(), SegmentId(1), FIRST, inline_options(4)) {
         Err(Error::Corrupt { chunk, reason, .. }) => {
             assert_eq!(chunk, victim.chunk);
             assert!(reason.contains(&format!("offset {}", victim.record.offset)), "{reason}");
@@ -190,6 +198,7 @@ fn damage_inside_durable_data_is_an_error_naming_where() {
     }
     // Without the index, nothing can tell this damage from a torn tail: the scan stops there.
     storage.remove(&index_path()).unwrap();
-    let recovered = recover_segment(&storage, &sim_dir(), 1, FIRST, inline_options(4)).unwrap();
+    let recovered =
+        recover_segment(&storage, &sim_dir(), SegmentId(1), FIRST, inline_options(4)).unwrap();
     assert_prefix(&recovered.scan, &written, FIRST, 30);
 }

@@ -2,6 +2,7 @@
 //! truncation: recovery finds either the whole segment or the cut one, never damage.
 
 use wal_format::{Lsn, Record, Tag};
+use wal_segment::SegmentId;
 use wal_segment::{
     Error, IndexStatus, SegmentEnd, SegmentWriter, SimStorage, Storage, delete_segment,
     index_file_name, recover_segment, storage::Fault,
@@ -17,7 +18,7 @@ fn writer_with(storage: &SimStorage, count: u64) -> (SegmentWriter<SimStorage>, 
         .map(|i| Written::new(Tag::DELTA, payload(i, (i as usize * 997) % 9000)))
         .collect();
     let mut writer =
-        SegmentWriter::create(storage, &sim_dir(), 1, FIRST, inline_options(8)).unwrap();
+        SegmentWriter::create(storage, &sim_dir(), SegmentId(1), FIRST, inline_options(8)).unwrap();
     for record in &written {
         writer.append(&[record.record()]).unwrap();
     }
@@ -34,8 +35,14 @@ fn a_sealed_segment_is_recognised_with_its_count() {
     let mut with_seal = written.clone();
     with_seal.push(Written::new(Tag::SEAL, info.encode().to_vec()));
     for seed in 0..5 {
-        let recovered =
-            recover_segment(&storage.crash(seed), &sim_dir(), 1, FIRST, inline_options(8)).unwrap();
+        let recovered = recover_segment(
+            &storage.crash(seed),
+            &sim_dir(),
+            SegmentId(1),
+            FIRST,
+            inline_options(8),
+        )
+        .unwrap();
         assert_eq!(recovered.sealed, Some(info));
         assert_eq!(
             recovered.index_status,
@@ -57,7 +64,7 @@ fn truncating_before_any_lsn_cuts_exactly_there() {
             let recovered = recover_segment(
                 &storage.crash(crash_seed),
                 &sim_dir(),
-                1,
+                SegmentId(1),
                 FIRST,
                 inline_options(8),
             )
@@ -73,7 +80,8 @@ fn truncating_before_any_lsn_cuts_exactly_there() {
         }
         // The log continues in a new segment from the cut.
         let mut next =
-            SegmentWriter::create(&storage, &sim_dir(), 2, Lsn(keep), inline_options(2)).unwrap();
+            SegmentWriter::create(&storage, &sim_dir(), SegmentId(2), Lsn(keep), inline_options(2))
+                .unwrap();
         next.append(&[Record { tag: Tag::ENTRY, payload: b"after the cut" }]).unwrap();
         next.sync().unwrap();
     }
@@ -108,7 +116,7 @@ fn a_failure_and_crash_at_every_step_of_a_truncation_leaves_whole_or_cut() {
             let recovered = recover_segment(
                 &storage.crash(crash_seed),
                 &sim_dir(),
-                1,
+                SegmentId(1),
                 FIRST,
                 inline_options(8),
             )
@@ -141,11 +149,18 @@ fn a_truncation_seen_in_the_page_cache_is_made_durable_by_recovery() {
     storage.fail_after(last_step, Fault::Io);
     assert!(writer.truncate(Lsn(FIRST.0 + 12)).is_err());
     assert!(storage.operations() > before);
-    let same_boot = recover_segment(&storage, &sim_dir(), 1, FIRST, inline_options(8)).unwrap();
+    let same_boot =
+        recover_segment(&storage, &sim_dir(), SegmentId(1), FIRST, inline_options(8)).unwrap();
     assert_prefix(&same_boot.scan, &written, FIRST, 12);
     for seed in 0..20 {
-        let after_power_loss =
-            recover_segment(&storage.crash(seed), &sim_dir(), 1, FIRST, inline_options(8)).unwrap();
+        let after_power_loss = recover_segment(
+            &storage.crash(seed),
+            &sim_dir(),
+            SegmentId(1),
+            FIRST,
+            inline_options(8),
+        )
+        .unwrap();
         assert_prefix(&after_power_loss.scan, &written, FIRST, 12);
     }
 }
@@ -155,10 +170,10 @@ fn a_deleted_segment_stays_deleted_after_a_crash() {
     let storage = SimStorage::new();
     let (writer, _) = writer_with(&storage, 3);
     writer.seal().unwrap();
-    delete_segment(&storage, &sim_dir(), 1).unwrap();
+    delete_segment(&storage, &sim_dir(), SegmentId(1)).unwrap();
     for seed in 0..10 {
         let crashed = storage.crash(seed);
         assert!(crashed.open(&segment_path(&sim_dir(), 1)).is_err());
-        assert!(crashed.open(&sim_dir().join(index_file_name(1))).is_err());
+        assert!(crashed.open(&sim_dir().join(index_file_name(SegmentId(1)))).is_err());
     }
 }

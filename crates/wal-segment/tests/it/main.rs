@@ -2,6 +2,7 @@
 //! every cut point, simulated crashes, the directory lock, a full disk and failed syncs.
 #![allow(clippy::cast_possible_truncation, reason = "small test indexes and byte patterns")]
 
+use wal_segment::SegmentId;
 mod concurrent;
 mod crash;
 mod cuts;
@@ -45,7 +46,7 @@ pub(crate) fn sim_dir() -> PathBuf {
 }
 
 pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join(wal_segment::segment_file_name(id))
+    dir.join(wal_segment::segment_file_name(SegmentId(id)))
 }
 
 /// A record as the tests remember it: tag and payload, its LSN given by its position.

@@ -1,6 +1,7 @@
 //! Records appended through mapped chunks read back exactly, on both storages.
 
 use wal_format::{Lsn, Record, Tag};
+use wal_segment::SegmentId;
 use wal_segment::storage::{MappedRegion, SegmentFile};
 use wal_segment::{
     CHUNK_HEADER_BYTES, DirLock, Error, RealStorage, SegmentEnd, SegmentOptions, SegmentWriter,
@@ -24,7 +25,8 @@ fn write_and_read_back<S: Storage>(storage: &S, dir: &std::path::Path, fill: Spa
     let _lock = DirLock::acquire(storage, dir).unwrap();
     let written = workload();
     let options_filled = SegmentOptions { space_fill: fill, ..options(8) };
-    let mut writer = SegmentWriter::create(storage, dir, 3, Lsn(500), options_filled).unwrap();
+    let mut writer =
+        SegmentWriter::create(storage, dir, SegmentId(3), Lsn(500), options_filled).unwrap();
     for (index, batch) in written.chunks(7).enumerate() {
         let records: Vec<Record<'_>> = batch.iter().map(Written::record).collect();
         writer.append(&records).unwrap();
@@ -36,11 +38,11 @@ fn write_and_read_back<S: Storage>(storage: &S, dir: &std::path::Path, fill: Spa
     assert_eq!(writer.durable_lsn(), Lsn(900));
     // While the writer lives, a scan's views would alias the bytes it writes: refused.
     assert!(matches!(
-        scan_segment(storage, dir, 3, Lsn(500), options(8)),
+        scan_segment(storage, dir, SegmentId(3), Lsn(500), options(8)),
         Err(Error::LiveWriter { .. })
     ));
     drop(writer);
-    let scan = scan_segment(storage, dir, 3, Lsn(500), options(8)).unwrap();
+    let scan = scan_segment(storage, dir, SegmentId(3), Lsn(500), options(8)).unwrap();
     assert_prefix(&scan, &written, Lsn(500), written.len());
     assert!(scan.records.iter().map(|r| r.chunk).max().unwrap() >= 2, "crossed chunks");
     assert!(
@@ -88,7 +90,8 @@ fn zero_filling_never_writes_over_bytes_the_file_held() {
 fn a_full_segment_and_an_oversized_record_are_typed_errors_and_a_full_segment_still_seals() {
     let storage = SimStorage::new();
     let dir = sim_dir();
-    let mut writer = SegmentWriter::create(&storage, &dir, 1, Lsn(0), options(2)).unwrap();
+    let mut writer =
+        SegmentWriter::create(&storage, &dir, SegmentId(1), Lsn(0), options(2)).unwrap();
     let max = options(2).max_payload_bytes();
     let seal_frame = wal_format::frame_len(wal_segment::SEAL_PAYLOAD_BYTES).unwrap();
     assert_eq!(max, CHUNK - CHUNK_HEADER_BYTES - wal_format::HEADER_SIZE_BYTES - seal_frame);
@@ -111,7 +114,7 @@ fn a_full_segment_and_an_oversized_record_are_typed_errors_and_a_full_segment_st
     ));
     let sealed = writer.seal().unwrap();
     assert_eq!(sealed.record_count, 2);
-    let scan = scan_segment(&storage, &dir, 1, Lsn(0), options(2)).unwrap();
+    let scan = scan_segment(&storage, &dir, SegmentId(1), Lsn(0), options(2)).unwrap();
     assert_eq!(scan.records.len(), 3);
     assert_eq!(scan.records[2].record.tag, Tag::SEAL);
 }
@@ -123,14 +126,14 @@ fn invalid_options_are_refused() {
         let options =
             SegmentOptions { chunk_bytes, chunks_per_segment: 1, ..SegmentOptions::default() };
         assert!(matches!(
-            SegmentWriter::create(&storage, &sim_dir(), 1, Lsn(0), options),
+            SegmentWriter::create(&storage, &sim_dir(), SegmentId(1), Lsn(0), options),
             Err(Error::InvalidOptions { .. })
         ));
     }
     let options =
         SegmentOptions { chunk_bytes: CHUNK, chunks_per_segment: 0, ..SegmentOptions::default() };
     assert!(matches!(
-        SegmentWriter::create(&storage, &sim_dir(), 1, Lsn(0), options),
+        SegmentWriter::create(&storage, &sim_dir(), SegmentId(1), Lsn(0), options),
         Err(Error::InvalidOptions { .. })
     ));
 }
