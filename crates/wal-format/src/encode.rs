@@ -71,6 +71,25 @@ impl FrameEncoder {
         Ok(needed)
     }
 
+    /// As [`FrameEncoder::encode_batch`], for a batch its writer already checked when it
+    /// reserved the space: every tag writable and every payload within bounds (`batch_len`
+    /// succeeded), the LSNs in range, and `dst` exactly as long as the frames (checked in debug
+    /// builds; a bounds check still stops a longer batch). Returns the bytes written.
+    ///
+    /// # Panics
+    /// If `dst` is shorter than the frames.
+    pub fn encode_checked(&self, dst: &mut [u8], first_lsn: Lsn, records: &[Record<'_>]) -> usize {
+        debug_assert_eq!(batch_len(records).ok(), Some(dst.len()));
+        debug_assert!(check_lsn_range(first_lsn, records.len()).is_ok());
+        let mut offset = 0;
+        let mut lsn = first_lsn;
+        for record in records {
+            offset += self.write_frame(&mut dst[offset..], lsn, record.tag, record.payload);
+            lsn = Lsn(lsn.0 + 1);
+        }
+        offset
+    }
+
     /// Closes a chunk: writes a padding frame at the start of `dst` (the rest of the chunk) and
     /// returns its length. `next_lsn` is the LSN the next record, in the next chunk, will have.
     /// Returns 0 and writes nothing when fewer than `HEADER_SIZE_BYTES` remain, because a reader

@@ -122,9 +122,11 @@ impl<M: MappedRegion> LiveChunk<M> {
     }
 
     /// Makes `[.., end)` visible; the caller holds the publication turn, and everything below
-    /// `end` is written.
+    /// `end` is written. A plain store: publication runs in LSN order, one turn at a time, so
+    /// the offsets a chunk is published to only grow (checked in debug builds).
     pub(crate) fn publish_to(&self, end: usize) {
-        self.published.fetch_max(end, Ordering::Release);
+        debug_assert!(self.published.load(Ordering::Relaxed) <= end, "published out of order");
+        self.published.store(end, Ordering::Release);
     }
 
     /// Marks the chunk final, once everything in it is published.

@@ -82,16 +82,20 @@ impl Publication {
     }
 
     /// Publishes `[first, end)`; the caller has waited for its turn and made its bytes visible.
+    ///
+    /// A plain store, not a read-modify-write: only the holder of the turn (the reservation
+    /// whose `first` the watermark has reached) ever moves the watermark, and every other
+    /// appender only reads it until its own turn, so no update can be lost. The check before
+    /// the store still catches a caller out of turn (a bug) without moving the watermark.
     pub(crate) fn advance(&self, first: u64, end: u64) -> Result<(), Abandoned> {
-        match self.lsn.compare_exchange(first, end, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => Ok(()),
+        if self.lsn.load(Ordering::Acquire) != first {
             // Out of turn: a bug, but never a watermark moved backwards. Nothing after this
             // can be published correctly any more.
-            Err(_) => {
-                self.poison();
-                Err(Abandoned)
-            }
+            self.poison();
+            return Err(Abandoned);
         }
+        self.lsn.store(end, Ordering::Release);
+        Ok(())
     }
 
     /// Releases every waiter with an error: a reservation will never be published.

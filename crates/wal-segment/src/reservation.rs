@@ -61,27 +61,42 @@ impl<'r, S: Storage> Reservation<'r, S> {
             self.completed = true;
             return Ok(self.first_lsn);
         }
-        for piece in std::iter::once(&self.first).chain(&self.more) {
-            // SAFETY: the writer handed this range to this reservation alone, nothing below the
-            // published offset overlaps it, and it is published only below.
-            let dst = unsafe { piece.chunk.map.region(piece.offset, piece.len) };
-            let records = &self.records[piece.records.clone()];
-            let written = piece.chunk.encoder.encode_batch(dst, piece.first_lsn, records)?;
-            debug_assert_eq!(written, piece.len);
+        self.first.write(self.records);
+        for piece in &self.more {
+            piece.write(self.records);
         }
         self.completed = true;
         if self.publication.wait_turn(self.first_lsn.0).is_err() {
             return Err(Error::Abandoned);
         }
-        for piece in std::iter::once(&self.first).chain(&self.more) {
-            if let Some(closed) = &piece.closes {
-                closed.publish_to(closed.len_bytes());
-                closed.close();
-            }
-            piece.chunk.publish_to(piece.offset + piece.len);
+        self.first.publish();
+        for piece in &self.more {
+            piece.publish();
         }
         self.publication.advance(self.first_lsn.0, self.end_lsn.0).map_err(|_| Error::Abandoned)?;
         Ok(self.first_lsn)
+    }
+}
+
+impl<S: Storage> Piece<S> {
+    /// Encodes this piece's records (of the reservation's `records`) into its range.
+    fn write(&self, records: &[Record<'_>]) {
+        // SAFETY: the writer handed this range to this reservation alone, nothing below the
+        // published offset overlaps it, and it is published only below.
+        let dst = unsafe { self.chunk.map.region(self.offset, self.len) };
+        // The writer checked every record and the LSN range when it reserved this.
+        let records = &records[self.records.clone()];
+        let written = self.chunk.encoder.encode_checked(dst, self.first_lsn, records);
+        debug_assert_eq!(written, self.len);
+    }
+
+    /// Makes the piece visible (and the chunk it closed, whole); the caller holds the turn.
+    fn publish(&self) {
+        if let Some(closed) = &self.closes {
+            closed.publish_to(closed.len_bytes());
+            closed.close();
+        }
+        self.chunk.publish_to(self.offset + self.len);
     }
 }
 

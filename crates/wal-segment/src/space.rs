@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wal_format::{Lsn, Record, batch_len, frame_len};
+use wal_format::{Lsn, Record, Tag, batch_len, frame_len};
 
 use crate::chunk_header::{CHUNK_HEADER_BYTES, ChunkIdentity};
 use crate::error::Error;
@@ -118,11 +118,7 @@ impl<S: Storage> ChunkSpace<S> {
         room: Room,
         publication: &Arc<Publication>,
     ) -> Result<Reservation<'r, S>, Error> {
-        let max = self.options.max_payload_bytes();
-        if let Some(record) = records.iter().find(|record| record.payload.len() > max) {
-            return Err(Error::RecordTooLarge { len: record.payload.len(), max });
-        }
-        let total = batch_len(records)?;
+        let total = self.checked_len(records, room)?;
         // LSN u64::MAX is never assigned: check the whole batch before reserving any of it.
         let end_lsn = self
             .next_lsn
@@ -146,6 +142,26 @@ impl<S: Storage> ChunkSpace<S> {
         let mut pieces = pieces.into_iter();
         let first = pieces.next().expect("a layout has a piece");
         Ok(reservation(first, pieces.collect()))
+    }
+
+    /// The bytes `records`' frames take, after checking each one in a single pass: its size
+    /// against what a chunk holds, and its tag (`SEAL` only for the seal itself, `Room::All`).
+    fn checked_len(&self, records: &[Record<'_>], room: Room) -> Result<usize, Error> {
+        let max = self.options.max_payload_bytes();
+        let mut total = 0;
+        for record in records {
+            let len = record.payload.len();
+            if len > max {
+                return Err(Error::RecordTooLarge { len, max });
+            }
+            let sealing = room == Room::All && record.tag == Tag::SEAL;
+            if !record.tag.is_writable() || (record.tag == Tag::SEAL && !sealing) {
+                return Err(wal_format::Error::ReservedTag { tag: record.tag }.into());
+            }
+            // `max` is below the format's largest payload, so the frame has a length.
+            total += frame_len(len).expect("checked against the chunk size");
+        }
+        Ok(total)
     }
 
     /// Lays the batch out over the chunks it needs, gets them all, then reserves the pieces.

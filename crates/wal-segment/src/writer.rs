@@ -221,9 +221,6 @@ impl<S: Storage> SegmentWriter<S> {
     /// [`SegmentWriter::seal`] writes one; or no LSN left), `SegmentFull` (the batch does not fit
     /// in the chunks left), `OutOfSpace` or `Io` (a chunk could not be prepared), `Poisoned`.
     pub fn reserve<'r>(&mut self, records: &'r [Record<'r>]) -> Result<Reservation<'r, S>, Error> {
-        if let Some(seal) = records.iter().find(|record| record.tag == Tag::SEAL) {
-            return Err(wal_format::Error::ReservedTag { tag: seal.tag }.into());
-        }
         self.check_usable()?;
         self.space.reserve(records, Room::KeepForSeal, &self.publication)
     }
