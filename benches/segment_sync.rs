@@ -293,6 +293,7 @@ fn chunk_preparation(dir: &Path) {
         ChunkPrep::PwriteZerosPopulateWrite(4 << 10),
         ChunkPrep::PwriteZerosPopulateWrite(64 << 10),
         ChunkPrep::PwriteZerosPopulateWrite(1 << 20),
+        ChunkPrep::FallocatePwriteZerosPopulateWrite(64 << 10),
         ChunkPrep::FallocatePwriteZerosPopulateWrite(1 << 20),
     ];
     println!("\n### Preparing a 16 MiB chunk, by method (8 chunks per cell, medians)\n");
