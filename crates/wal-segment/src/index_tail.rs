@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::index::{INDEX_ENTRY_BYTES, encode_entry, write_index_file};
+use crate::index::{INDEX_WORD_BYTES, WordEncoder, write_index_file};
 use crate::positions::RecordPositions;
 use crate::segment_id::SegmentId;
 use crate::storage::SegmentFile;
@@ -28,6 +28,8 @@ pub(crate) struct IndexTail<F> {
     buffer: Vec<u8>,
     /// An index write failed: stop writing it; the next open (or a seal) rebuilds it.
     broken: bool,
+    /// Where the file's words leave off (the chunk and LSN the next entry continues from).
+    words: WordEncoder,
 }
 
 /// The index part of one sync: the entries of the records it makes durable, appended once the
@@ -40,12 +42,22 @@ pub(crate) struct IndexAppend<F> {
     /// index is broken.
     target: Option<(Arc<F>, u64)>,
     written: bool,
+    /// Where the file's words leave off once `bytes` are appended.
+    words: WordEncoder,
 }
 
 impl<F: SegmentFile> IndexTail<F> {
     /// The tail of an index file `len` bytes long that lists no record yet.
     pub(crate) fn new(file: Arc<F>, segment_id: SegmentId, len: u64) -> Self {
-        IndexTail { file, segment_id, len, durable_records: 0, buffer: Vec::new(), broken: false }
+        IndexTail {
+            file,
+            segment_id,
+            len,
+            durable_records: 0,
+            buffer: Vec::new(),
+            broken: false,
+            words: WordEncoder::default(),
+        }
     }
 
     /// How many of the segment's records are durable.
@@ -58,13 +70,14 @@ impl<F: SegmentFile> IndexTail<F> {
         let mut bytes = std::mem::take(&mut self.buffer);
         bytes.clear();
         let range = self.durable_records..upto.max(self.durable_records);
-        bytes.reserve(range.len() * INDEX_ENTRY_BYTES);
+        bytes.reserve(range.len() * INDEX_WORD_BYTES);
+        let mut words = self.words;
         for entry in positions.entries(range) {
-            bytes.extend_from_slice(&encode_entry(&entry));
+            words.push(&entry, &mut bytes);
         }
         let target = (!self.broken && upto > self.durable_records)
             .then(|| (Arc::clone(&self.file), self.len));
-        IndexAppend { upto, bytes, target, written: false }
+        IndexAppend { upto, bytes, target, written: false, words }
     }
 
     /// Records a plan whose sync succeeded: its records are durable, and its entries are in the
@@ -72,6 +85,7 @@ impl<F: SegmentFile> IndexTail<F> {
     pub(crate) fn record(&mut self, append: IndexAppend<F>) {
         if append.written {
             self.len += append.bytes.len() as u64;
+            self.words = append.words;
         } else if append.target.is_some() {
             // The data is durable; only the hint is lost. The next open rebuilds it.
             self.broken = true;
@@ -111,6 +125,7 @@ impl<F: SegmentFile> IndexTail<F> {
         let index = positions.to_index(self.durable_records);
         self.len = write_index_file(&*self.file, &index, self.segment_id)
             .map_err(|error| Error::io("rewrite index of", path, error))?;
+        self.words = WordEncoder::after(index.entries().last());
         self.broken = false;
         Ok(())
     }

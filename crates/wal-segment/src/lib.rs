@@ -54,8 +54,8 @@ pub use files::{
     SegmentId, delete_segment, index_file_name, index_id_of, segment_file_name, segment_id_of,
 };
 pub use index::{
-    INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, INDEX_MAGIC, IndexEntry, IndexEntryBytes, IndexHeader,
-    SegmentIndex,
+    INDEX_CHUNK_MARK, INDEX_ENTRY_BYTES, INDEX_FORMAT_VERSION, INDEX_HEADER_BYTES, INDEX_MAGIC,
+    INDEX_SKIP_MARK, INDEX_WORD_BYTES, IndexEntry, IndexEntryBytes, IndexHeader, SegmentIndex,
 };
 pub use live::{ChunkRef, LiveChunk, MapOf};
 pub use lock::DirLock;

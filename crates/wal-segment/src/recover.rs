@@ -479,7 +479,8 @@ fn no_header_unless_indexed<S: Storage>(
             path,
             chunk: 0,
             reason: format!(
-                "the first chunk header is missing or damaged, yet the index lists {entries} records"
+                "the first chunk header is missing or damaged, yet its index lists at least \
+                 {entries} records"
             ),
         }),
     }
@@ -564,10 +565,11 @@ fn rewrite_index<S: Storage>(
         .map_err(|e| Error::io("rewrite", index_path, e))
 }
 
-/// How many whole entries the index file of a segment holds beyond its header (0 if missing).
-/// How many entries an index file of `len` bytes holds room for: what recovery counts as
-/// evidence that a segment held durable records (entries are written only after the sync that
-/// made them durable), whether or not the entries still read back.
+/// At least how many entries an index file of `len` bytes lists, in either version (0 when it
+/// has no room for one: a version-1 entry is 20 bytes, the smallest version-2 run a chunk mark
+/// and an offset, 24): what recovery counts as evidence that a segment held durable records
+/// (entries are written only after the sync that made them durable), whether or not the
+/// entries still read back.
 #[must_use]
 pub fn index_entry_count(len: u64) -> u64 {
     len.saturating_sub(crate::INDEX_HEADER_BYTES as u64) / crate::INDEX_ENTRY_BYTES as u64

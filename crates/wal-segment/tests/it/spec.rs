@@ -1,12 +1,15 @@
 //! Ties the on-disk structs of the segment layer to their tables in `docs/format.md`, field by
-//! field: the chunk header, the index header, the index entry and the seal record's payload.
+//! field: the chunk header, the index header, the index entry and the seal record's payload;
+//! and the index file of both versions to golden files written by hand from those tables.
 
 use std::mem::offset_of;
 
+use wal_format::{Lsn, Salt};
 use wal_segment::{
-    CHUNK_HEADER_BYTES, CHUNK_MAGIC, ChunkHeader, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES,
-    INDEX_MAGIC, IndexEntryBytes, IndexHeader, SEAL_PAYLOAD_BYTES, SEGMENT_FORMAT_VERSION,
-    SealPayload,
+    CHUNK_HEADER_BYTES, CHUNK_MAGIC, ChunkHeader, INDEX_CHUNK_MARK, INDEX_ENTRY_BYTES,
+    INDEX_FORMAT_VERSION, INDEX_HEADER_BYTES, INDEX_MAGIC, INDEX_SKIP_MARK, INDEX_WORD_BYTES,
+    IndexEntry, IndexEntryBytes, IndexHeader, SEAL_PAYLOAD_BYTES, SEGMENT_FORMAT_VERSION,
+    SealPayload, SegmentId, SegmentIndex,
 };
 
 const SPEC: &str = include_str!("../../../../docs/format.md");
@@ -102,4 +105,43 @@ fn seal_table_matches_the_struct() {
         SEAL_PAYLOAD_BYTES,
     );
     assert!(section("### Seal record").contains(&format!("{SEAL_PAYLOAD_BYTES}-byte payload")));
+}
+
+/// The recipe both golden index files hold: segment 7 from LSN 100; LSN 102 is a skipped
+/// frame; chunk 1 holds no record.
+fn golden_recipe() -> SegmentIndex {
+    let entry =
+        |lsn, chunk, offset, salt| IndexEntry { lsn: Lsn(lsn), chunk, offset, salt: Salt(salt) };
+    SegmentIndex::new(vec![
+        entry(100, 0, 64, 0xA1),
+        entry(101, 0, 96, 0xA1),
+        entry(103, 0, 160, 0xA1),
+        entry(104, 2, 64, 0xC3),
+        entry(105, 2, 200, 0xC3),
+    ])
+}
+
+fn golden(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// Version 2 is what this version writes, byte for byte; version 1, written by earlier
+/// versions, still reads back to the same entries.
+#[test]
+fn index_files_of_both_versions_match_their_golden_files() {
+    let recipe = golden_recipe();
+    assert_eq!(recipe.encode(SegmentId(7)), golden("index-v2.idx"), "this version writes v2");
+    for (name, version) in [("index-v1.idx", 1), ("index-v2.idx", 2)] {
+        let bytes = golden(name);
+        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), version);
+        assert_eq!(SegmentIndex::decode(&bytes, SegmentId(7), Lsn(100)), recipe, "{name}");
+    }
+    assert_eq!(INDEX_FORMAT_VERSION, 2);
+    let text = section("### Sidecar index");
+    assert!(text.contains(&format!("| {INDEX_FORMAT_VERSION} |")), "the header table's version");
+    for (mark, name) in [(INDEX_CHUNK_MARK, "chunk mark"), (INDEX_SKIP_MARK, "skip mark")] {
+        assert!(text.contains(&format!("`{mark:#010X}`")), "{name} {mark:#010X} in format.md");
+    }
+    assert_eq!(INDEX_WORD_BYTES, 4);
 }
