@@ -7,8 +7,12 @@
 //! (4) recover each segment (scan, index check, seal check; the last may end in a torn tail);
 //! (5) check that the chain is dense: each segment's records reach the next segment's first
 //! LSN, and the first segment starts at or before the logical start; (6) count the records and
-//! transactions; (7) delete what the chain or the start made obsolete. The engine then writes
-//! into a new segment, so bytes after a torn tail are never followed by new writes.
+//! transactions; (7) delete what the chain or the start made obsolete. Two last steps write to
+//! the log, so they wait until the caller accepts it (`Opening::finish` runs
+//! [`Deferred::perform`]): (8) make a cut durable, by starting the next segment right after
+//! what was kept; (9) close the transactions a crash left open, with an abort each. The engine
+//! always writes into a new segment, so bytes after a torn tail are never followed by new
+//! writes.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -16,7 +20,7 @@ use std::sync::Arc;
 
 use std::time::{Duration, Instant};
 
-use wal_format::Lsn;
+use wal_format::{Lsn, Record, Tag};
 use wal_segment::SegmentId;
 use wal_segment::{
     ChunkRef, RecordPositions, RecoveredSegment, SegmentEnd, Storage, delete_segment,
@@ -33,6 +37,7 @@ use crate::error::Error;
 use crate::options::{Options, RecoveryMode};
 use crate::plan::{PlanProblem, PlannedSegment};
 use crate::segments::{ClosedSegment, State};
+use crate::shared::{Shared, lock_state};
 
 /// The LSN of a new log's first record.
 pub const FIRST_LSN: Lsn = Lsn(1);
@@ -89,7 +94,63 @@ pub(crate) struct Recovered<S: Storage> {
     pub(crate) state: State<S>,
     pub(crate) report: RecoveryReport,
     pub(crate) next_txn: TxnId,
-    pub(crate) unfinished: Vec<TxnId>,
+    /// Recovery's last steps, which write to the log.
+    pub(crate) deferred: Deferred,
+}
+
+/// Recovery's steps that write to the log (8 and 9 in the module's list), deferred until the
+/// caller has read the report and accepted the log, so a log the caller refuses is left as
+/// it was. On a full disk each is left undone for the next open, which finds the same facts.
+pub(crate) struct Deferred {
+    /// Recovery cut something (a torn tail, or what point-in-time recovery dropped).
+    cut: bool,
+    /// The transactions a crash left open.
+    unfinished: Vec<TxnId>,
+}
+
+impl Deferred {
+    /// Performs the steps on the started log, in order.
+    ///
+    /// # Errors
+    /// The I/O errors of their writes and syncs; never a full disk (the log then opens for
+    /// reading and pruning, and the next open does them again).
+    pub(crate) fn perform<S: Storage>(self, shared: &Shared<S>) -> Result<(), Error> {
+        // The first segment of this run is created by the first append, so a log on a full
+        // disk still opens for reading and pruning; unless recovery cut something: then the
+        // next segment, starting right after what was kept, makes the cut durable (the chain
+        // rule), so a later open, in any mode, finds the same log.
+        if self.cut {
+            let mut state = lock_state(shared);
+            let made = state.writer(&shared.files).and_then(|writer| Ok(writer.sync()?));
+            tolerate_full_disk(made, "could not make recovery's cut durable; the next open will")?;
+        }
+        // Transactions a crash left open can never finish: close them, so replay and the next
+        // recovery need not carry them. On a full disk they stay open on disk (never visible:
+        // replay yields only committed ones) and the next open closes them.
+        if !self.unfinished.is_empty() {
+            let ids: Vec<[u8; 8]> = self.unfinished.iter().map(|id| id.to_le_bytes()).collect();
+            let aborts: Vec<Record<'_>> =
+                ids.iter().map(|id| Record { tag: Tag::TXN_ABORT, payload: id }).collect();
+            let closed =
+                shared.write(&aborts).and_then(|_| shared.wait_durable(shared.published_lsn()));
+            tolerate_full_disk(
+                closed,
+                "could not close the transactions a crash left open; the next open will",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// `result`, except that a full disk is only warned about.
+fn tolerate_full_disk<T>(result: Result<T, Error>, what: &'static str) -> Result<(), Error> {
+    match result {
+        Err(error) if error.is_out_of_space() => {
+            tracing::warn!(target: "wal::recovery", %error, "{what}");
+            Ok(())
+        }
+        other => other.map(drop),
+    }
 }
 
 pub(crate) fn recover<S: Storage>(
@@ -308,7 +369,9 @@ impl<S: Storage> Recovery<'_, S> {
                 reason: "transaction ids are exhausted (an id of u64::MAX is in the log)",
             })?,
         };
-        Ok(Recovered { state, report, next_txn, unfinished: counts.open.into_iter().collect() })
+        let cut = report.torn_tail.is_some() || report.dropped.is_some();
+        let deferred = Deferred { cut, unfinished: counts.open.into_iter().collect() };
+        Ok(Recovered { state, report, next_txn, deferred })
     }
 }
 

@@ -159,6 +159,9 @@ impl<S: Storage> Shared<S> {
                         self.roll(full)?;
                         continue;
                     }
+                    // The writer refuses because a failed sync or an abandoned reservation
+                    // poisoned it, which recorded the cause under this lock: name it.
+                    Err(wal_segment::Error::Poisoned { .. }) => return Err(self.poisoned_error()),
                     Err(error) => return Err(error.into()),
                 }
             };
@@ -226,7 +229,9 @@ impl<S: Storage> Shared<S> {
             state.next_lsn()
         );
         let writer = state.active.as_mut().expect("the sync role keeps the writer in place");
-        writer.finish_sync(plan)?;
+        // A failed sync records its cause before the group commit marks the role failed, so a
+        // waiter woken by that mark finds the cause (`poisoned_error`).
+        writer.finish_sync(plan).map_err(|error| self.poison_with(error.into()))?;
         debug_assert!(writer.durable_lsn() <= writer.published_lsn(), "durable past published");
         Ok(target.0)
     }
@@ -309,8 +314,10 @@ impl<S: Storage> Shared<S> {
     }
 
     fn poisoned_error(&self) -> Error {
-        let cause = lock(&self.poison).clone().unwrap_or(Error::Closed);
-        Error::Poisoned { cause: Box::new(cause) }
+        // Every path that marks the log poisoned records its cause first.
+        let cause = lock(&self.poison).clone();
+        debug_assert!(cause.is_some(), "poisoned without a cause");
+        Error::Poisoned { cause: Box::new(cause.unwrap_or(Error::Closed)) }
     }
 
     /// Records `error` as the reason the log refuses writes from now on, and returns it.

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use wal_telemetry::{EngineFigures, RecoveryFigures};
 
-/// Records and payload bytes appended, counted under the state lock.
+/// Records and payload bytes appended, counted under the state lock when they are reserved
+/// (a reservation that then fails poisons the log, so the count can exceed what landed only
+/// in a log that refuses every later write).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Appended {
     records: u64,

@@ -94,8 +94,8 @@ impl<S: Storage> Opening<S> {
         &self.recovered.report
     }
 
-    /// Starts the log: makes a cut durable, closes transactions a crash left open, and hands
-    /// the log out.
+    /// Starts the log: performs recovery's writes (a cut made durable, the transactions a
+    /// crash left open closed) and hands the log out.
     ///
     /// # Errors
     /// I/O errors of those writes (a full disk is not one: the log opens for reading and
@@ -110,42 +110,16 @@ impl<S: Storage> Opening<S> {
         let files = Files { storage, dir, options, ledger };
         let shared = Arc::new(Shared::new(files, recovered.state, recovered.next_txn, recovery));
         let report = recovered.report;
-        // The first segment of this run is created by the first append, so a log on a full
-        // disk still opens for reading and pruning; unless recovery cut something (a torn
-        // tail, or what point-in-time recovery dropped): then the next segment, starting right
-        // after what was kept, makes the cut durable (recovery's chain rule), so a later open,
-        // in any mode, finds the same log. On a full disk the cut stays in memory, and the next
-        // open makes it again.
-        lock_state(&shared).prepare_next(&shared.files);
-        if report.torn_tail.is_some() || report.dropped.is_some() {
-            let mut state = lock_state(&shared);
-            match state.writer(&shared.files).and_then(|writer| Ok(writer.sync()?)) {
-                Err(error) if error.is_out_of_space() => {}
-                other => {
-                    other?;
-                }
-            }
-        }
         // A log whose durability needs a thread that cannot start must not open without it.
+        // (Started first: a failure then leaves nothing behind; a thread already started
+        // stops once `shared` is gone.)
         let syncer = start_syncer(&shared)?;
         let housekeeper = start_housekeeper(&shared)?;
         let wal = Wal { syncer, housekeeper, shared, lock: Some(lock) };
-        // Transactions a crash left open can never finish: close them, so replay and the next
-        // recovery need not carry them. On a full disk they stay open on disk (never visible:
-        // replay yields only committed ones) and the next open closes them.
-        if !recovered.unfinished.is_empty() {
-            let ids: Vec<[u8; 8]> =
-                recovered.unfinished.iter().map(|id| id.to_le_bytes()).collect();
-            let aborts: Vec<Record<'_>> =
-                ids.iter().map(|id| Record { tag: Tag::TXN_ABORT, payload: id }).collect();
-            match wal.shared.write(&aborts).and_then(|_| wal.sync()) {
-                Err(error) if error.is_out_of_space() => {
-                    tracing::warn!(target: "wal::recovery", %error, unfinished = ids.len(),
-                        "could not close the transactions a crash left open; the next open will");
-                }
-                other => other?,
-            }
-        }
+        lock_state(&wal.shared).prepare_next(&wal.shared.files);
+        // On an error the `Wal` is dropped as any other: the segment prepared ahead is
+        // discarded and the directory released.
+        recovered.deferred.perform(&wal.shared)?;
         Ok((wal, report))
     }
 }

@@ -71,14 +71,21 @@ impl FrameEncoder {
         Ok(needed)
     }
 
-    /// As [`FrameEncoder::encode_batch`], for a batch its writer already checked when it
+    /// As [`FrameEncoder::encode_batch`] without its checks, for a batch its writer already
+    /// checked when it
     /// reserved the space: every tag writable and every payload within bounds (`batch_len`
     /// succeeded), the LSNs in range, and `dst` exactly as long as the frames (checked in debug
     /// builds; a bounds check still stops a longer batch). Returns the bytes written.
     ///
     /// # Panics
     /// If `dst` is shorter than the frames.
-    pub fn encode_checked(&self, dst: &mut [u8], first_lsn: Lsn, records: &[Record<'_>]) -> usize {
+    #[doc(hidden)]
+    pub fn encode_prechecked(
+        &self,
+        dst: &mut [u8],
+        first_lsn: Lsn,
+        records: &[Record<'_>],
+    ) -> usize {
         debug_assert_eq!(batch_len(records).ok(), Some(dst.len()));
         debug_assert!(check_lsn_range(first_lsn, records.len()).is_ok());
         let mut offset = 0;

@@ -39,7 +39,7 @@ pub const INDEX_MAGIC: [u8; 8] = *b"WALINDEX";
 pub struct IndexHeader {
     /// [`INDEX_MAGIC`].
     pub magic: [u8; 8],
-    /// The segment format version (1).
+    /// The index format version: 2 (version 1 is still read).
     pub format_version: U32,
     /// Written as zero.
     pub reserved: U32,

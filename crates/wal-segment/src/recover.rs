@@ -565,14 +565,15 @@ fn rewrite_index<S: Storage>(
         .map_err(|e| Error::io("rewrite", index_path, e))
 }
 
-/// At least how many entries an index file of `len` bytes lists, in either version (0 when it
-/// has no room for one: a version-1 entry is 20 bytes, the smallest version-2 run a chunk mark
-/// and an offset, 24): what recovery counts as evidence that a segment held durable records
-/// (entries are written only after the sync that made them durable), whether or not the
-/// entries still read back.
+/// At least how many entries an index file of `len` bytes lists, in either version, if it is
+/// well formed: 0 when it has no room for one (a version-1 entry is 20 bytes), else at least 1
+/// and no more than one per 24 bytes (a version-1 entry takes 20, a version-2 chunk with one
+/// record 24). What recovery counts as evidence that a segment held durable records (entries
+/// are written only after the sync that made them durable), whether or not they read back.
 #[must_use]
 pub fn index_entry_count(len: u64) -> u64 {
-    len.saturating_sub(crate::INDEX_HEADER_BYTES as u64) / crate::INDEX_ENTRY_BYTES as u64
+    let body = len.saturating_sub(crate::INDEX_HEADER_BYTES as u64);
+    if body < crate::INDEX_ENTRY_BYTES as u64 { 0 } else { (body / 24).max(1) }
 }
 
 fn indexed_entries<S: Storage>(

@@ -86,7 +86,7 @@ impl<S: Storage> Piece<S> {
         let dst = unsafe { self.chunk.map.region(self.offset, self.len) };
         // The writer checked every record and the LSN range when it reserved this.
         let records = &records[self.records.clone()];
-        let written = self.chunk.encoder.encode_checked(dst, self.first_lsn, records);
+        let written = self.chunk.encoder.encode_prechecked(dst, self.first_lsn, records);
         debug_assert_eq!(written, self.len);
     }
 

@@ -44,7 +44,7 @@ impl<S: Storage> ChunkSupply<S> {
         self.prepared = self.start(index);
     }
 
-    /// Starts preparing chunk `index`: on a thread of its own, or here. The same thread first
+    /// Starts preparing chunk `index`: on a thread of its own, or here. The same thread then
     /// starts the write-back of chunk `index - 2`, the one just closed: a firehose's data then
     /// streams to disk while later chunks fill, and the seal's sync waits only for the rest.
     fn start(&self, index: u32) -> Option<Prepared<S>> {
@@ -54,19 +54,22 @@ impl<S: Storage> ChunkSupply<S> {
             ChunkPreparation::Background => {
                 let preparing =
                     std::thread::Builder::new().name("wal-chunk-prepare".into()).spawn(move || {
+                        // The chunk first: the write-back may wait to queue its pages.
+                        let map = reserve_chunk::<S>(&file, &path, options, index);
                         if let Some(closed) = closed {
                             start_writeback::<S>(&file, options, closed);
                         }
-                        reserve_chunk::<S>(&file, &path, options, index)
+                        map
                     });
                 // If no thread can be started, `next_map` prepares the chunk itself.
                 preparing.ok().map(Prepared::Pending)
             }
             ChunkPreparation::Inline => {
+                let map = reserve_chunk::<S>(&file, &path, options, index);
                 if let Some(closed) = closed {
                     start_writeback::<S>(&file, options, closed);
                 }
-                reserve_chunk::<S>(&file, &path, options, index).ok().map(Prepared::Ready)
+                map.ok().map(Prepared::Ready)
             }
         }
     }

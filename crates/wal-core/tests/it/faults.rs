@@ -146,3 +146,36 @@ fn session(wal: &wal_core::Wal<SimStorage>) -> usize {
     }
     acknowledged
 }
+
+/// Committers racing a failed sync: each gets the sync's error itself or `Poisoned` naming it,
+/// never a cause it did not have (a waiter woken by the failed sync must find the cause
+/// recorded). Each round fails a different storage operation among four committing threads
+/// (the failed sync among them; a failed preparation of space fails one append only).
+#[test]
+fn every_committer_after_a_failed_sync_is_told_its_cause() {
+    let mut told = 0;
+    for round in 0..20u64 {
+        let storage = SimStorage::new();
+        let (wal, _) = open_sim(&storage, small(Durability::Commit));
+        storage.fail_after(round, Fault::Io);
+        // Bounded: a failed preparation of space is not poisonous, and appends go on.
+        let errors: Vec<Error> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| (0..200).find_map(|_| wal.append(TAG, &[3; 200]).err())))
+                .collect();
+            threads.into_iter().filter_map(|thread| thread.join().unwrap()).collect()
+        });
+        for error in errors {
+            let cause = match &error {
+                Error::Poisoned { cause } => cause.as_ref(),
+                other => other,
+            };
+            assert!(
+                matches!(cause, Error::Segment(wal_core::SegmentError::Io { .. })),
+                "round {round}: {error:?}"
+            );
+            told += 1;
+        }
+    }
+    println!("{told} committers after a failed sync: each told the sync's I/O error");
+}

@@ -59,7 +59,7 @@ pub enum SpaceFill {
     Reserved,
     /// Reserved, then zeros written in 64 KiB pieces into space the file never held: the page
     /// cache keeps 64 KiB folios, so preparing a 16 MiB chunk costs about two thirds of
-    /// `Reserved` and its write-back about 25% less, but a small `msync` writes a whole folio.
+    /// `Reserved` and its write-back about 20% less, but a small `msync` writes a whole folio.
     /// For logs that sync rarely (`Buffered`, `Periodic`). (1 MiB pieces prepare as fast but
     /// made W2 slower and erratic: the kernel must find 1 MiB of contiguous memory per folio.)
     Zeroed,
@@ -97,9 +97,11 @@ pub trait SegmentFile: Send + Sync + 'static {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Makes the file's data, and the metadata needed to read it, durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
-    /// Starts writing `[offset, offset + len)`'s dirty pages back, without waiting and without
-    /// promising anything: a later sync of the range then waits only for what is left. (A
-    /// crash may keep or lose any of those pages, as it may any unsynced page.)
+    /// Starts writing `[offset, offset + len)`'s dirty pages back, without waiting for the
+    /// writes to finish (queuing them may block briefly, under write-back throttling) and
+    /// without promising anything: a later sync of the range then waits only for what is
+    /// left. (A crash may keep or lose any of those pages, as it may any unsynced page; an
+    /// I/O error of that write-back is reported by the next sync of the file.)
     fn start_writeback(&self, offset: u64, len: u64);
     /// Writes `[offset, offset + len)` of a mapped file again with the bytes it holds, so that
     /// the page cache holds them dirty and the next sync writes them. Why: after a failed

@@ -115,6 +115,39 @@ fn an_index_truncated_at_every_offset_or_with_any_bit_flipped_gives_the_full_sca
     );
 }
 
+/// A multi-chunk index (version 2: chunk marks and 4-byte offsets) with any one word zeroed,
+/// or any 512-byte sector zeroed (a lost write): recovery never calls it damage, and equals a
+/// full scan. (A zeroed word reads as an offset of 0 or a mark's zero field; neither can make
+/// an entry whose frame validates in place with the LSN it claims.)
+#[test]
+fn an_index_with_any_word_or_sector_zeroed_gives_the_full_scan() {
+    let storage = SimStorage::new();
+    let written = build(&storage, 400);
+    let original = storage.open(&index_path()).unwrap().read_to_end().unwrap();
+    let full = scan_segment(&storage, &sim_dir(), SegmentId(1), FIRST, inline_options(4)).unwrap();
+    let chunks = full.records.iter().map(|record| record.chunk).max().unwrap() + 1;
+    assert!(chunks >= 3, "the index spans chunks: {chunks}");
+    let mut cases = 0;
+    let words = (original.len() - wal_segment::INDEX_HEADER_BYTES) / 4;
+    for word in 0..words {
+        let mut zeroed = original.clone();
+        let at = wal_segment::INDEX_HEADER_BYTES + word * 4;
+        zeroed[at..at + 4].fill(0);
+        replace_index(&storage, &zeroed);
+        check_equals_full_scan(&storage, &written, &format!("word {word} zeroed"));
+        cases += 1;
+    }
+    for sector in 0..original.len().div_ceil(512) {
+        let mut zeroed = original.clone();
+        let end = (sector * 512 + 512).min(zeroed.len());
+        zeroed[sector * 512..end].fill(0);
+        replace_index(&storage, &zeroed);
+        check_equals_full_scan(&storage, &written, &format!("sector {sector} zeroed"));
+        cases += 1;
+    }
+    println!("index of {chunks} chunks: {cases} words or sectors zeroed, a full scan each time");
+}
+
 #[test]
 fn a_stale_index_and_an_index_ahead_of_the_data_give_the_full_scan() {
     // Stale: the index as it was after 20 of the 40 records.
