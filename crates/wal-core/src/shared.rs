@@ -184,6 +184,14 @@ impl<S: Storage> Shared<S> {
         match self.commit.wait(lsn.0, || self.sync_published()) {
             Ok(Waited::Covered) => Ok(()),
             Ok(Waited::Synced { waiters }) => {
+                // The group commit's invariant, in the engine's terms: nothing is durable that
+                // was not published.
+                debug_assert!(
+                    self.commit.durable() <= self.published_lsn().0,
+                    "durable {} past published {}",
+                    self.commit.durable(),
+                    self.published_lsn()
+                );
                 self.stats.group(waiters as u64);
                 wal_telemetry::record_group_commit(waiters as u64);
                 Ok(())
