@@ -13,6 +13,11 @@ use crate::{Written, assert_prefix, inline_options, payload, segment_path, sim_d
 const FIRST: Lsn = Lsn(50);
 
 /// A writer holding `count` records of mixed sizes across chunks, all synced.
+/// Recovers segment 1 as this file's writers lay it out.
+fn recover_one(storage: &SimStorage) -> wal_segment::RecoveredSegment {
+    recover_segment(storage, &sim_dir(), SegmentId(1), FIRST, inline_options(8)).unwrap()
+}
+
 fn writer_with(storage: &SimStorage, count: u64) -> (SegmentWriter<SimStorage>, Vec<Written>) {
     let written: Vec<Written> = (0..count)
         .map(|i| Written::new(Tag::DELTA, payload(i, (i as usize * 997) % 9000)))
@@ -35,14 +40,7 @@ fn a_sealed_segment_is_recognised_with_its_count() {
     let mut with_seal = written.clone();
     with_seal.push(Written::new(Tag::SEAL, info.encode().to_vec()));
     for seed in 0..5 {
-        let recovered = recover_segment(
-            &storage.crash(seed),
-            &sim_dir(),
-            SegmentId(1),
-            FIRST,
-            inline_options(8),
-        )
-        .unwrap();
+        let recovered = recover_one(&storage.crash(seed));
         assert_eq!(recovered.sealed, Some(info));
         assert_eq!(
             recovered.index_status,
@@ -61,14 +59,7 @@ fn truncating_before_any_lsn_cuts_exactly_there() {
         let (writer, written) = writer_with(&storage, 30);
         writer.truncate(Lsn(keep)).unwrap();
         for crash_seed in 0..3 {
-            let recovered = recover_segment(
-                &storage.crash(crash_seed),
-                &sim_dir(),
-                SegmentId(1),
-                FIRST,
-                inline_options(8),
-            )
-            .unwrap();
+            let recovered = recover_one(&storage.crash(crash_seed));
             let kept = (keep - FIRST.0) as usize;
             assert_prefix(&recovered.scan, &written, FIRST, kept);
             if kept < written.len() {
@@ -149,18 +140,10 @@ fn a_truncation_seen_in_the_page_cache_is_made_durable_by_recovery() {
     storage.fail_after(last_step, Fault::Io);
     assert!(writer.truncate(Lsn(FIRST.0 + 12)).is_err());
     assert!(storage.operations() > before);
-    let same_boot =
-        recover_segment(&storage, &sim_dir(), SegmentId(1), FIRST, inline_options(8)).unwrap();
+    let same_boot = recover_one(&storage);
     assert_prefix(&same_boot.scan, &written, FIRST, 12);
     for seed in 0..20 {
-        let after_power_loss = recover_segment(
-            &storage.crash(seed),
-            &sim_dir(),
-            SegmentId(1),
-            FIRST,
-            inline_options(8),
-        )
-        .unwrap();
+        let after_power_loss = recover_one(&storage.crash(seed));
         assert_prefix(&after_power_loss.scan, &written, FIRST, 12);
     }
 }
