@@ -1,6 +1,6 @@
 //! Failures: a full disk, a failed sync, and an I/O error at every storage operation.
 
-use wal_core::{Durability, Error, SimStorage};
+use wal_core::{Durability, Error, SimStorage, SpaceFill};
 use wal_segment::storage::Fault;
 
 use crate::support::{TAG, committed_payloads, open_sim, small};
@@ -65,12 +65,19 @@ fn a_failed_sync_poisons_the_log_and_is_never_retried() {
 }
 
 /// Every storage operation of a busy session fails in turn; then the power goes. Whatever
-/// failed, every commit acknowledged is recovered.
+/// failed, every commit acknowledged is recovered. Both ways of preparing a chunk's space
+/// (the zero-filled one has a step of its own that can fail after the reservation).
 #[test]
 fn an_io_error_at_every_storage_operation_loses_nothing_acknowledged() {
+    for fill in [SpaceFill::Reserved, SpaceFill::Zeroed] {
+        io_error_at_every_storage_operation(small(Durability::Commit).with_space_fill(Some(fill)));
+    }
+}
+
+fn io_error_at_every_storage_operation(options: wal_core::Options) {
     let operations = {
         let storage = SimStorage::new();
-        let (wal, _) = open_sim(&storage, small(Durability::Commit));
+        let (wal, _) = open_sim(&storage, options);
         let before = storage.operations();
         assert_eq!(session(&wal), 120, "a clean session acknowledges every commit");
         storage.operations() - before
@@ -78,16 +85,15 @@ fn an_io_error_at_every_storage_operation_loses_nothing_acknowledged() {
     let (mut surfaced, mut reopened) = (0, 0);
     for step in 0..operations {
         let storage = SimStorage::new();
-        let (wal, _) = open_sim(&storage, small(Durability::Commit));
+        let (wal, _) = open_sim(&storage, options);
         storage.fail_after(step, Fault::Io);
         let acknowledged = session(&wal);
         surfaced += usize::from(acknowledged < 120);
         let crashed = storage.crash(step);
         drop(wal);
         {
-            let (wal, _) =
-                wal_core::Wal::open_in(crashed, crate::support::dir(), small(Durability::Commit))
-                    .unwrap_or_else(|e| panic!("step {step}: power loss after the failure: {e}"));
+            let (wal, _) = wal_core::Wal::open_in(crashed, crate::support::dir(), options)
+                .unwrap_or_else(|e| panic!("step {step}: power loss after the failure: {e}"));
             let kept = committed_payloads(&wal).len();
             assert!(
                 kept >= acknowledged,
@@ -98,31 +104,27 @@ fn an_io_error_at_every_storage_operation_loses_nothing_acknowledged() {
         // page cache but never written (as Linux does), so the reopen sees records the disk
         // may not have. Whatever it trusts, and the commit made after it, must survive the
         // power loss that follows.
-        let (wal, _) = wal_core::Wal::open_in(
-            storage.clone(),
-            crate::support::dir(),
-            small(Durability::Commit),
-        )
-        .unwrap_or_else(|e| panic!("step {step}: reopen in the same boot: {e}"));
+        let (wal, _) = wal_core::Wal::open_in(storage.clone(), crate::support::dir(), options)
+            .unwrap_or_else(|e| panic!("step {step}: reopen in the same boot: {e}"));
         let mut trusted = committed_payloads(&wal);
         assert!(trusted.len() >= acknowledged, "step {step}: reopen in the same boot");
         wal.append(TAG, b"after the reopen").unwrap();
         trusted.push(vec![b"after the reopen".to_vec()]);
         for seed in 0..3 {
             let crashed = storage.crash(step * 3 + seed);
-            let (after, _) =
-                wal_core::Wal::open_in(crashed, crate::support::dir(), small(Durability::Commit))
-                    .unwrap_or_else(|e| {
-                        panic!("step {step}, seed {seed}: power loss after the reopen: {e}")
-                    });
+            let (after, _) = wal_core::Wal::open_in(crashed, crate::support::dir(), options)
+                .unwrap_or_else(|e| {
+                    panic!("step {step}, seed {seed}: power loss after the reopen: {e}")
+                });
             assert_eq!(committed_payloads(&after), trusted, "step {step}, seed {seed}");
         }
         reopened += 1;
     }
     println!(
-        "faults: an I/O error at each of {operations} storage operations ({surfaced} surfaced as \
+        "faults ({:?}): an I/O error at each of {operations} storage operations ({surfaced} surfaced as \
          errors), then a power loss: 0 acknowledged commits lost; {reopened} reopens in the \
-         same boot after the failure, each then 3 power losses: 0 trusted records lost"
+         same boot after the failure, each then 3 power losses: 0 trusted records lost",
+        options.space_fill
     );
 }
 
