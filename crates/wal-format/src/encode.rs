@@ -58,24 +58,17 @@ impl FrameEncoder {
     ) -> Result<usize, Error> {
         let needed = batch_len(records)?;
         check_lsn_range(first_lsn, records.len())?;
-        if needed > dst.len() {
+        let Some(dst) = dst.get_mut(..needed) else {
             return Err(Error::NoSpace { needed, available: dst.len() });
-        }
-        let mut offset = 0;
-        for (index, record) in records.iter().enumerate() {
-            // check_lsn_range proved that first_lsn + records.len() does not overflow.
-            let lsn = Lsn(first_lsn.0 + index as u64);
-            offset += self.write_frame(&mut dst[offset..], lsn, record.tag, record.payload);
-        }
-        debug_assert_eq!(offset, needed);
-        Ok(needed)
+        };
+        Ok(self.encode_prechecked(dst, first_lsn, records))
     }
 
     /// As [`FrameEncoder::encode_batch`] without its checks, for a batch its writer already
-    /// checked when it
-    /// reserved the space: every tag writable and every payload within bounds (`batch_len`
-    /// succeeded), the LSNs in range, and `dst` exactly as long as the frames (checked in debug
-    /// builds; a bounds check still stops a longer batch). Returns the bytes written.
+    /// checked when it reserved the space: every tag writable and every payload within bounds
+    /// (`batch_len` succeeded), the LSNs in range, and `dst` exactly as long as the frames
+    /// (checked in debug builds; a bounds check still stops a longer batch). Returns the bytes
+    /// written.
     ///
     /// # Panics
     /// If `dst` is shorter than the frames.
@@ -92,6 +85,7 @@ impl FrameEncoder {
         let mut lsn = first_lsn;
         for record in records {
             offset += self.write_frame(&mut dst[offset..], lsn, record.tag, record.payload);
+            // The range was checked: the LSN after the last record still exists.
             lsn = Lsn(lsn.0 + 1);
         }
         offset
