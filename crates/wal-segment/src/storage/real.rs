@@ -173,9 +173,13 @@ impl SegmentFile for RealFile {
     }
 
     fn allocate(&self, offset: u64, len: u64, fill: SpaceFill) -> io::Result<()> {
-        let old_len = self.file.metadata()?.len();
+        // The file's end before the reservation, read only when zeros are to be written.
+        let old_len = match fill {
+            SpaceFill::Zeroed => Some(self.file.metadata()?.len()),
+            SpaceFill::Reserved => None,
+        };
         fallocate(&self.file, FallocateFlags::empty(), offset, len).map_err(io::Error::from)?;
-        if fill == SpaceFill::Zeroed {
+        if let Some(old_len) = old_len {
             // Only bytes past the old end: no mapping reaches past a file's end, so no view of
             // the file can see these writes (which is why `write_at`'s refusal of a mapped
             // file does not apply).
