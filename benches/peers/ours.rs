@@ -17,7 +17,14 @@ impl super::System for Ours {
 
     fn open(dir: &Path, durable: bool, _writers: usize) -> Self {
         let durability = if durable { Durability::Commit } else { Durability::Buffered };
-        let options = Options::default().with_durability(durability).with_space_fill(space_fill());
+        let mut options =
+            Options::default().with_durability(durability).with_space_fill(space_fill());
+        // `WAL_BENCH_SYNCS_IN_FLIGHT=N` overrides the group commit's depth (for A/B runs).
+        if let Some(depth) =
+            std::env::var("WAL_BENCH_SYNCS_IN_FLIGHT").ok().and_then(|d| d.parse().ok())
+        {
+            options = options.with_syncs_in_flight(depth);
+        }
         Ours(Wal::open(dir, options).expect("open").0)
     }
 

@@ -47,7 +47,7 @@ pub use anchor::ANCHOR_FILE_NAME;
 pub use damage::{Damage, DataEnd, TornTail};
 pub use entry::{Entry, EntryKind, TxnId};
 pub use error::Error;
-pub use options::{Durability, Options, RecoveryMode};
+pub use options::{DEFAULT_SYNCS_IN_FLIGHT, Durability, Options, RecoveryMode};
 pub use read::{Reader, Tail};
 pub use recovery::{Dropped, FIRST_LSN, RecoveryReport};
 pub use replay::{Committed, Replay, ReplaySummary};

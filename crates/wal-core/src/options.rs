@@ -75,7 +75,18 @@ pub struct Options {
     /// files of released segments (1 s by default; it also wakes on every release). `None`:
     /// no thread; call [`crate::Wal::housekeep`] yourself.
     pub housekeeping: Option<Duration>,
+    /// How many syncs the group commit may run at once (at least 1; default
+    /// [`DEFAULT_SYNCS_IN_FLIGHT`]). Above 1, the next sync starts as soon as the previous one
+    /// is planned, on the range published since. Measured on ext4 over a virtual disk with
+    /// small records, overlapping syncs were slower (consecutive ranges share a page, so the
+    /// second sync waits for the first one's write of it and writes it again:
+    /// `docs/PERFORMANCE.md`); a disk that serves concurrent syncs in parallel, with records of
+    /// a page or more, may gain from 2.
+    pub syncs_in_flight: usize,
 }
+
+/// The default of [`Options::syncs_in_flight`].
+pub const DEFAULT_SYNCS_IN_FLIGHT: usize = 1;
 
 impl Default for Options {
     fn default() -> Self {
@@ -91,6 +102,7 @@ impl Default for Options {
             track_handles: true,
             leak_thresholds: LeakThresholds::default(),
             housekeeping: Some(Duration::from_secs(1)),
+            syncs_in_flight: DEFAULT_SYNCS_IN_FLIGHT,
         }
     }
 }
@@ -166,6 +178,13 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::syncs_in_flight`].
+    #[must_use]
+    pub fn with_syncs_in_flight(mut self, syncs: usize) -> Self {
+        self.syncs_in_flight = syncs;
+        self
+    }
+
     /// The segment layer's view of these options.
     pub(crate) fn segment(&self) -> SegmentOptions {
         SegmentOptions {
@@ -186,6 +205,9 @@ impl Options {
             && interval.is_zero()
         {
             return Err(Error::InvalidOptions { reason: "a periodic sync interval must be > 0" });
+        }
+        if self.syncs_in_flight == 0 {
+            return Err(Error::InvalidOptions { reason: "syncs in flight must be at least 1" });
         }
         if self.housekeeping.is_some_and(|interval| interval.is_zero()) {
             return Err(Error::InvalidOptions { reason: "a housekeeping interval must be > 0" });

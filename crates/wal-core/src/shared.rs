@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use wal_format::{Lsn, Record};
-use wal_segment::{SegmentId, SegmentWriter, Storage};
+use wal_segment::{SegmentId, SegmentWriter, Storage, SyncPlan};
 use wal_telemetry::{
     HeldBack, Kind, LeakWatch, RecoveryFigures, Registration, Registry, SegmentLife,
 };
@@ -21,7 +21,7 @@ use wal_telemetry::{
 use crate::background::Signal;
 use crate::entry::TxnId;
 use crate::error::Error;
-use crate::group_commit::{GroupCommit, WaitError, Waited};
+use crate::group_commit::{GroupCommit, Syncer, WaitError, Waited};
 use crate::mutex::lock;
 use crate::options::Durability;
 use crate::segments::{ClosedSegment, Files, Force, PruneReport, State, life_of};
@@ -81,9 +81,10 @@ impl<S: Storage> Shared<S> {
         let housekeeping = Arc::new(Signal::default());
         let waking = Arc::clone(&housekeeping);
         files.ledger.set_waker(move || waking.wake());
+        let commit = GroupCommit::new(state.next_first_lsn.0, files.options.syncs_in_flight);
         Shared {
             files,
-            commit: GroupCommit::new(state.next_first_lsn.0),
+            commit,
             state: Mutex::new(state),
             tail: TailSignal::new(),
             epoch: AtomicU64::new(0),
@@ -179,9 +180,9 @@ impl<S: Storage> Shared<S> {
         }
     }
 
-    /// Returns once every record below `lsn` is durable, syncing if nobody else is.
+    /// Returns once every record below `lsn` is durable, syncing if it is this thread's turn.
     pub(crate) fn wait_durable(&self, lsn: Lsn) -> Result<(), Error> {
-        match self.commit.wait(lsn.0, || self.sync_published()) {
+        match self.commit.wait(lsn.0, self) {
             Ok(Waited::Covered) => Ok(()),
             Ok(Waited::Synced { waiters }) => {
                 // The group commit's invariant, in the engine's terms: nothing is durable that
@@ -205,43 +206,6 @@ impl<S: Storage> Shared<S> {
             }
             Err(WaitError::Short { target }) => Err(Error::Truncated { at: Lsn(target) }),
         }
-    }
-
-    /// Makes everything published durable; the caller holds the sync role. Returns the LSN
-    /// below which everything is durable.
-    fn sync_published(&self) -> Result<u64, Error> {
-        let mut plan = {
-            let mut state = lock_state(self);
-            match state.active.as_mut() {
-                Some(writer) => writer.begin_sync()?,
-                // Closing retired the active segment unsynced: nothing more becomes durable,
-                // and waiters beyond the watermark are told so (never acknowledged).
-                None if self.closed.load(Ordering::Acquire) => return Ok(self.commit.durable()),
-                // Every closed segment was sealed durable.
-                None => return Ok(state.next_first_lsn.0),
-            }
-        };
-        let started = Instant::now();
-        // The outcome stays in the plan; `finish_sync` reports it.
-        let _ = plan.run();
-        let took = started.elapsed();
-        self.stats.synced(took);
-        wal_telemetry::record_sync(took);
-        let target = plan.target();
-        let mut state = lock_state(self);
-        // What a sync covers was published, and nothing is published that was not reserved.
-        debug_assert!(
-            target <= state.published_lsn() && state.published_lsn() <= state.next_lsn(),
-            "sync target {target}, published {}, next {}",
-            state.published_lsn(),
-            state.next_lsn()
-        );
-        let writer = state.active.as_mut().expect("the sync role keeps the writer in place");
-        // A failed sync records its cause before the group commit marks the role failed, so a
-        // waiter woken by that mark finds the cause (`poisoned_error`).
-        writer.finish_sync(plan).map_err(|error| self.poison_with(error.into()))?;
-        debug_assert!(writer.durable_lsn() <= writer.published_lsn(), "durable past published");
-        Ok(target.0)
     }
 
     /// Seals the full segment `full` and starts the next one; another thread may have done it.
@@ -346,5 +310,73 @@ impl<S: Storage> Shared<S> {
     pub(crate) fn register(&self, kind: Kind) -> Option<Registration> {
         // Not `bool::then`: a closure would become the caller.
         if self.files.options.track_handles { Some(self.registry.register(kind)) } else { None }
+    }
+}
+
+/// What one sync of the group commit covers.
+pub(crate) enum Planned<S: Storage> {
+    /// Ranges of the active segment.
+    Segment(SyncPlan<S>),
+    /// Nothing to sync: everything below this LSN is already as durable as it will get
+    /// (every closed segment was sealed durable, or the log closed).
+    Nothing(u64),
+}
+
+impl<S: Storage> Syncer for Shared<S> {
+    type Plan = Planned<S>;
+    type Error = Error;
+
+    /// Notes what the active segment has published and not yet planned; the group commit
+    /// keeps the writer in place until the plan has run.
+    fn plan(&self) -> Result<(Planned<S>, u64), Error> {
+        let mut state = lock_state(self);
+        match state.active.as_mut() {
+            Some(writer) => {
+                let plan = writer.begin_sync()?;
+                let target = plan.target().0;
+                Ok((Planned::Segment(plan), target))
+            }
+            // Closing retired the active segment unsynced: nothing more becomes durable,
+            // and waiters beyond the watermark are told so (never acknowledged).
+            None if self.closed.load(Ordering::Acquire) => {
+                let durable = self.commit.durable();
+                Ok((Planned::Nothing(durable), durable))
+            }
+            // Every closed segment was sealed durable.
+            None => Ok((Planned::Nothing(state.next_first_lsn.0), state.next_first_lsn.0)),
+        }
+    }
+
+    /// Runs the plan without the state lock, records it, then writes the index entries of what
+    /// became durable (again without the lock). Returns the durable LSN.
+    fn run(&self, plan: Planned<S>) -> Result<u64, Error> {
+        let mut plan = match plan {
+            Planned::Segment(plan) => plan,
+            Planned::Nothing(durable) => return Ok(durable),
+        };
+        let started = Instant::now();
+        // The outcome stays in the plan; `finish_sync` reports it.
+        let _ = plan.run();
+        let took = started.elapsed();
+        self.stats.synced(took);
+        wal_telemetry::record_sync(took);
+        let target = plan.target();
+        let mut state = lock_state(self);
+        // What a sync covers was published, and nothing is published that was not reserved.
+        debug_assert!(
+            target <= state.published_lsn() && state.published_lsn() <= state.next_lsn(),
+            "sync target {target}, published {}, next {}",
+            state.published_lsn(),
+            state.next_lsn()
+        );
+        let writer = state.active.as_mut().expect("a sync in flight keeps the writer in place");
+        // A failed sync records its cause before the group commit marks the group failed, so
+        // a waiter woken by that mark finds the cause (`poisoned_error`).
+        let index = writer.finish_sync(plan).map_err(|error| self.poison_with(error.into()))?;
+        debug_assert!(writer.durable_lsn() <= writer.published_lsn(), "durable past published");
+        let durable = writer.durable_lsn();
+        drop(state);
+        index.write();
+        Ok(durable.0)
     }
 }

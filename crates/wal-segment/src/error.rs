@@ -54,9 +54,6 @@ pub enum Error {
     /// never be published, so the segment refuses everything until the log is reopened.
     #[error("an earlier reservation was abandoned unwritten; reopen the log")]
     Abandoned,
-    /// A sync plan older than the newest one was finished; nothing was recorded.
-    #[error("a stale sync plan was finished")]
-    StaleSync,
     /// A segment with a live writer in this process cannot be scanned, recovered or rewritten:
     /// a scan's views would alias the bytes the writer's reservations write.
     #[error("segment {path} has a live writer in this process; it cannot be scanned or recovered")]

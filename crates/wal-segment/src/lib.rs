@@ -57,6 +57,7 @@ pub use index::{
     INDEX_CHUNK_MARK, INDEX_ENTRY_BYTES, INDEX_FORMAT_VERSION, INDEX_HEADER_BYTES, INDEX_MAGIC,
     INDEX_SKIP_MARK, INDEX_WORD_BYTES, IndexEntry, IndexEntryBytes, IndexHeader, SegmentIndex,
 };
+pub use index_tail::IndexAppend;
 pub use live::{ChunkRef, LiveChunk, MapOf};
 pub use lock::DirLock;
 pub use options::{

@@ -31,8 +31,6 @@ pub struct LiveChunk<M> {
     pub(crate) encoder: FrameEncoder,
     published: AtomicUsize,
     closed: AtomicBool,
-    /// Bytes below this are durable (written by the one thread that syncs).
-    pub(crate) synced: AtomicUsize,
 }
 
 impl<M: MappedRegion> LiveChunk<M> {
@@ -46,7 +44,6 @@ impl<M: MappedRegion> LiveChunk<M> {
             encoder: FrameEncoder::new(salt),
             published: AtomicUsize::new(CHUNK_HEADER_BYTES),
             closed: AtomicBool::new(false),
-            synced: AtomicUsize::new(0),
         }
     }
 
@@ -60,7 +57,6 @@ impl<M: MappedRegion> LiveChunk<M> {
     ) -> Self {
         let chunk = LiveChunk::started(map, index, salt, first_lsn);
         chunk.published.store(end, Ordering::Relaxed);
-        chunk.synced.store(end, Ordering::Relaxed);
         chunk.closed.store(true, Ordering::Relaxed);
         chunk
     }

@@ -1,17 +1,25 @@
 //! Syncing a segment in three steps, so the slow one needs no lock: [`SyncProgress::plan`]
-//! notes under the writer's lock what a sync covers (every published byte not yet durable,
-//! and the index entries of its records); [`SyncPlan::run`] makes those ranges durable with
-//! `msync` and then appends the entries, without the lock; [`SyncProgress::record`] records
-//! the outcome. One plan at a time: a newer plan makes an older one stale.
+//! notes under the writer's lock what a sync covers (every published byte no earlier plan
+//! covers); [`SyncPlan::run`] makes those ranges durable with `msync`, without the lock;
+//! [`SyncProgress::record`] records the outcome (and the writer then hands out the index
+//! entries of the records that became durable, see `index_tail`).
+//!
+//! Several plans may be in flight at once (the engine's group commit overlaps syncs of
+//! consecutive ranges: the disk serves concurrent syncs faster than the same syncs one after
+//! the other). Plans are numbered in the order they were made, each starts where the one before
+//! it ended, and they may finish in any order; what is durable is the prefix of plans that all
+//! finished: the durable LSN is the target of the newest plan with no unfinished plan before
+//! it. Index entries are made only for records below that durable LSN, so an entry never
+//! vouches for a record whose sync is still running (an earlier plan's range could still be
+//! in flight when a later one finishes).
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use wal_format::Lsn;
 
 use crate::error::Error;
-use crate::index_tail::IndexAppend;
 use crate::live::Live;
 use crate::storage::Storage;
 
@@ -19,40 +27,47 @@ use crate::storage::Storage;
 pub struct SyncPlan<S: Storage> {
     path: PathBuf,
     target: Lsn,
-    /// Each chunk with unsynced published bytes, and the range to sync.
+    /// Each chunk with published bytes no earlier plan covers, and the range to sync.
     ranges: Vec<(Live<S>, usize, usize)>,
-    pub(crate) index: IndexAppend<S::File>,
-    generation: u64,
+    /// The plan's number: plans are made in this order.
+    sequence: u64,
     /// What `run` returned; `None` until it has run.
     outcome: Option<Result<(), Error>>,
 }
 
-/// What the writer knows to be durable, and which plan is the newest.
+/// What the writer knows to be durable, and the plans still running.
 pub(crate) struct SyncProgress {
-    /// Chunks before this one are closed and durable.
-    first_unsynced: usize,
     durable_lsn: Lsn,
-    /// Incremented by every plan: only the newest plan may be recorded.
-    generation: u64,
+    /// Where the next plan starts: the chunk and the offset the newest plan ended at.
+    planned: (usize, usize),
+    /// The number the next plan gets.
+    next_sequence: u64,
+    /// Plans made and not yet part of the durable prefix, oldest first.
+    flights: VecDeque<Flight>,
+}
+
+/// A plan in flight, as its writer tracks it.
+struct Flight {
+    sequence: u64,
+    target: Lsn,
+    finished: bool,
 }
 
 impl<S: Storage> SyncPlan<S> {
-    /// The LSN below which everything is durable once this plan has run.
+    /// The LSN below which everything is durable once this plan, and every plan made before
+    /// it, has run.
     #[must_use]
     pub fn target(&self) -> Lsn {
         self.target
     }
 
-    /// Makes the planned ranges durable, then appends their index entries.
+    /// Makes the planned ranges durable.
     ///
     /// # Errors
     /// `Poisoned` if an `msync` fails (the `Io` error itself is what
     /// [`crate::SegmentWriter::finish_sync`] returns).
     pub fn run(&mut self) -> Result<(), Error> {
         let outcome = self.sync_ranges();
-        if outcome.is_ok() {
-            self.index.write();
-        }
         let reported = match &outcome {
             Ok(()) => Ok(()),
             Err(_) => Err(Error::Poisoned { path: self.path.clone() }),
@@ -80,7 +95,12 @@ impl<S: Storage> SyncPlan<S> {
 impl SyncProgress {
     /// A segment whose records from `first_lsn` on are not durable yet.
     pub(crate) fn new(first_lsn: Lsn) -> Self {
-        SyncProgress { first_unsynced: 0, durable_lsn: first_lsn, generation: 0 }
+        SyncProgress {
+            durable_lsn: first_lsn,
+            planned: (0, 0),
+            next_sequence: 0,
+            flights: VecDeque::new(),
+        }
     }
 
     /// Every record below this LSN is durable.
@@ -89,54 +109,49 @@ impl SyncProgress {
     }
 
     /// Plans a sync up to `target` (the published LSN, read before the chunks' offsets, so the
-    /// offsets read here cover at least its records) of `chunks`, with the index entries in
-    /// `index`.
+    /// offsets read here cover at least its records) of `chunks`, from where the newest plan
+    /// ended.
     pub(crate) fn plan<S: Storage>(
         &mut self,
         path: &Path,
         chunks: &[Live<S>],
         target: Lsn,
-        index: IndexAppend<S::File>,
     ) -> SyncPlan<S> {
         let mut ranges = Vec::new();
-        for chunk in &chunks[self.first_unsynced..] {
-            let synced = chunk.synced.load(Ordering::Relaxed);
+        let (first_chunk, first_offset) = self.planned;
+        for (at, chunk) in chunks.iter().enumerate().skip(first_chunk) {
+            let start = if at == first_chunk { first_offset } else { 0 };
             let published = chunk.published();
-            if synced < published {
-                ranges.push((Arc::clone(chunk), synced, published));
+            if start < published {
+                ranges.push((Arc::clone(chunk), start, published));
+                self.planned = (at, published);
             }
         }
-        self.generation += 1;
-        SyncPlan {
-            path: path.to_path_buf(),
-            target,
-            ranges,
-            index,
-            generation: self.generation,
-            outcome: None,
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        self.flights.push_back(Flight { sequence, target, finished: false });
+        SyncPlan { path: path.to_path_buf(), target, ranges, sequence, outcome: None }
+    }
+
+    /// Records a plan that ran and succeeded; the durable LSN moves to the target of the newest
+    /// plan with no unfinished plan before it.
+    pub(crate) fn record<S: Storage>(&mut self, plan: &SyncPlan<S>) {
+        if let Some(flight) = self.flights.iter_mut().find(|f| f.sequence == plan.sequence) {
+            flight.finished = true;
+        }
+        while self.flights.front().is_some_and(|flight| flight.finished) {
+            let flight = self.flights.pop_front().expect("checked above");
+            self.durable_lsn = self.durable_lsn.max(flight.target);
         }
     }
 
-    /// Whether `plan` is the newest plan (only it may be recorded).
-    pub(crate) fn is_newest<S: Storage>(&self, plan: &SyncPlan<S>) -> bool {
-        plan.generation == self.generation
+    /// Whether a plan is still running.
+    pub(crate) fn in_flight(&self) -> bool {
+        !self.flights.is_empty()
     }
 
-    /// Records a plan that ran and succeeded: its ranges and its target are durable.
-    pub(crate) fn record<S: Storage>(&mut self, chunks: &[Live<S>], plan: &SyncPlan<S>) {
-        for (chunk, _, end) in &plan.ranges {
-            chunk.synced.store(*end, Ordering::Relaxed);
-        }
-        self.durable_lsn = self.durable_lsn.max(plan.target);
-        let current = chunks.len() - 1;
-        while self.first_unsynced < current {
-            let chunk = &chunks[self.first_unsynced];
-            let done =
-                chunk.is_closed() && chunk.synced.load(Ordering::Relaxed) == chunk.published();
-            if !done {
-                break;
-            }
-            self.first_unsynced += 1;
-        }
+    /// Whether `plan` is the only plan not yet recorded.
+    pub(crate) fn only<S: Storage>(&self, plan: &SyncPlan<S>) -> bool {
+        self.flights.len() == 1 && self.flights[0].sequence == plan.sequence
     }
 }

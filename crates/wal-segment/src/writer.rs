@@ -23,7 +23,7 @@ use wal_format::{HEADER_SIZE_BYTES, Lsn, Record, Tag};
 
 use crate::error::Error;
 use crate::index::IndexEntry;
-use crate::index_tail::IndexTail;
+use crate::index_tail::{IndexAppend, IndexTail};
 use crate::live::ChunkRef;
 use crate::options::SegmentOptions;
 use crate::positions::RecordPositions;
@@ -233,14 +233,18 @@ impl<S: Storage> SegmentWriter<S> {
     pub fn sync(&mut self) -> Result<(), Error> {
         self.wait_published()?;
         let mut plan = self.begin_sync()?;
+        // Seals, cuts and recovery sync this way: with every other sync finished first.
+        debug_assert!(!self.progress.in_flight() || self.progress.only(&plan), "a sync is running");
         // The outcome is kept in the plan; `finish_sync` reports it.
         let _ = plan.run();
-        self.finish_sync(plan)
+        self.finish_sync(plan)?.write();
+        Ok(())
     }
 
-    /// Notes what a sync now would cover: every published byte not yet durable.
+    /// Notes what a sync now would cover: every published byte no earlier plan covers.
     ///
-    /// One plan at a time: a newer plan makes an older one stale (finishing it is an error).
+    /// Several plans may be in flight; each must be handed to [`SegmentWriter::finish_sync`]
+    /// once it has run, in any order. A plan never finished holds the durable LSN back.
     ///
     /// # Errors
     /// `Poisoned`.
@@ -249,29 +253,26 @@ impl<S: Storage> SegmentWriter<S> {
         // Read the watermark first: the chunk offsets read after it cover at least its records.
         let target = self.published_lsn();
         debug_assert!(self.durable_lsn() <= target && target <= self.next_lsn());
-        let upto = self.records_below(target);
-        let index = self.index.plan(self.space.positions(), upto);
-        Ok(self.progress.plan(&self.path, self.space.chunks(), target, index))
+        Ok(self.progress.plan(&self.path, self.space.chunks(), target))
     }
 
-    /// Records the outcome of `plan`, which [`SyncPlan::run`] ran. A plan that failed, or never
-    /// ran, poisons the writer: its data is in an unknown state.
+    /// Records the outcome of `plan`, which [`SyncPlan::run`] ran: the durable LSN moves to the
+    /// target of the newest plan with no unfinished plan before it. Returns the index entries
+    /// of the records that became durable, for the caller to write once it holds no lock
+    /// (dropping the append writes it). A plan that failed, or never ran, poisons the writer:
+    /// its data is in an unknown state.
     ///
     /// # Errors
-    /// The error `run` returned; `Poisoned` for a plan that did not run; `StaleSync` for a plan
-    /// older than the newest one (nothing is recorded).
-    pub fn finish_sync(&mut self, mut plan: SyncPlan<S>) -> Result<(), Error> {
-        if !self.progress.is_newest(&plan) {
-            return Err(Error::StaleSync);
-        }
+    /// The error `run` returned; `Poisoned` for a plan that did not run.
+    pub fn finish_sync(&mut self, mut plan: SyncPlan<S>) -> Result<IndexAppend<S::File>, Error> {
         if let Err(error) = plan.take_outcome() {
             self.poisoned = true;
             return Err(error);
         }
-        self.progress.record(self.space.chunks(), &plan);
-        self.index.record(plan.index);
+        self.progress.record(&plan);
+        let durable = self.records_below(self.progress.durable_lsn());
         debug_assert!(self.durable_lsn() <= self.published_lsn());
-        Ok(())
+        Ok(self.index.durable_up_to(self.space.positions(), durable))
     }
 
     /// How many of the segment's records lie below `lsn`.

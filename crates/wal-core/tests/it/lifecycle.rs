@@ -186,3 +186,73 @@ fn power_losses_while_segments_are_prepared_ahead_keep_every_acknowledged_commit
     }
     println!("segments prepared ahead: {crashes} power losses, 0 acknowledged commits lost");
 }
+
+/// Committers racing each other with up to three syncs in flight (`syncs_in_flight`), on
+/// syncs of varying length (so overlapping ones finish out of order), across chunk and segment
+/// boundaries, and power losses at many moments while syncs run: every commit acknowledged
+/// before a power loss is recovered. A sync that finishes before an earlier one must
+/// acknowledge nobody past the earlier one's range; the simulated storage keeps only what a
+/// sync really wrote back, so such an acknowledgement is caught here.
+#[test]
+fn power_losses_under_overlapping_syncs_keep_every_acknowledged_commit() {
+    use std::sync::Mutex;
+    const THREADS: u8 = 4;
+    let (mut checked, mut crashes) = (0, 0);
+    for depth in 1..=3 {
+        let options = small(Durability::Commit).with_syncs_in_flight(depth);
+        let storage = SimStorage::new();
+        let (wal, _) = open_sim(&storage, options);
+        storage.set_sync_jitter(Duration::from_micros(300));
+        let acknowledged: Mutex<Vec<(Lsn, u8, u16)>> = Mutex::new(Vec::new());
+        let mut snapshots = Vec::new();
+        std::thread::scope(|scope| {
+            let running: Vec<_> = (0..THREADS)
+                .map(|thread| {
+                    let (wal, acknowledged) = (&wal, &acknowledged);
+                    scope.spawn(move || {
+                        for n in 0..120u16 {
+                            let mut payload = vec![thread; 300 + usize::from(n % 7) * 200];
+                            payload[1..3].copy_from_slice(&n.to_le_bytes());
+                            let lsn = wal.append(TAG, &payload).unwrap();
+                            acknowledged.lock().unwrap().push((lsn, thread, n));
+                            let pause = (u64::from(n) * 37 + u64::from(thread) * 101) % 250;
+                            // sleep: staggered arrivals, so some commits come while a sync runs.
+                            std::thread::sleep(Duration::from_micros(pause));
+                        }
+                    })
+                })
+                .collect();
+            let mut seen = 0;
+            while running.iter().any(|thread| !thread.is_finished()) {
+                let acked = acknowledged.lock().unwrap();
+                if acked.len() > seen {
+                    seen = acked.len();
+                    // Under the lock: every commit recorded so far returned before this.
+                    snapshots.push((storage.crash(seen as u64), acked.clone()));
+                }
+                drop(acked);
+                std::thread::yield_now();
+            }
+        });
+        drop(wal);
+        for (crashed, acked) in snapshots {
+            let (wal, _) = open_sim(&crashed, options);
+            for (lsn, thread, n) in &acked {
+                let entry = wal.get(*lsn).unwrap().unwrap_or_else(|| {
+                    panic!(
+                        "{depth} in flight: acknowledged {lsn} lost ({} acknowledged)",
+                        acked.len()
+                    )
+                });
+                assert_eq!(entry.payload[0], *thread);
+                assert_eq!(u16::from_le_bytes([entry.payload[1], entry.payload[2]]), *n);
+            }
+            checked += acked.len();
+            crashes += 1;
+        }
+    }
+    println!(
+        "overlapping syncs (1 to 3 in flight): {crashes} power losses, {checked} acknowledged \
+         commits checked, 0 lost"
+    );
+}

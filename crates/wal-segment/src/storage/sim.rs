@@ -61,6 +61,9 @@ struct State {
     /// Operations counted so far, and the failure planned at a given count.
     ops: u64,
     planned: Option<(u64, Fault)>,
+    /// The longest a mapping's sync waits before it writes back (see
+    /// [`SimStorage::set_sync_jitter`]).
+    sync_jitter: std::time::Duration,
 }
 
 /// What a rename replaced, to undo it in a crash.
@@ -219,6 +222,25 @@ impl SimStorage {
     pub fn fail_after(&self, n: u64, fault: Fault) {
         let mut state = lock(&self.state);
         state.planned = Some((state.ops + n, fault));
+    }
+
+    /// Makes every sync of a mapping wait a pseudo-random time up to `max` before it writes
+    /// back, as a real disk's syncs take varying times: concurrent syncs then finish in any
+    /// order, and a power loss can fall between a later sync's end and an earlier one's.
+    pub fn set_sync_jitter(&self, max: std::time::Duration) {
+        lock(&self.state).sync_jitter = max;
+    }
+
+    /// How long the sync counted as operation `op` waits (see `set_sync_jitter`).
+    fn sync_wait(&self, op: u64) -> std::time::Duration {
+        let max = lock(&self.state).sync_jitter;
+        let micros = u64::try_from(max.as_micros()).unwrap_or(u64::MAX);
+        if micros == 0 {
+            return std::time::Duration::ZERO;
+        }
+        // A multiplicative hash of the operation count: varied, and the same in every run.
+        let mixed = op.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        std::time::Duration::from_micros(mixed % (micros + 1))
     }
 
     /// Cancels a fault planned by [`SimStorage::fail_after`] that has not happened yet.
@@ -750,7 +772,11 @@ unsafe impl MappedRegion for SimMap {
     }
 
     fn sync(&self, offset: usize, len: usize) -> io::Result<()> {
+        let wait = self.storage.sync_wait(self.storage.operations());
         let fault = self.storage.planned_fault();
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
         let end = offset
             .checked_add(len)
             .filter(|end| *end <= self.len)
