@@ -37,14 +37,16 @@
 mod determinism;
 mod durable;
 mod error;
+mod events;
 mod file;
 pub mod kv;
 mod log;
 mod machine;
 mod rebuild;
+mod report;
 
 pub use determinism::{DeterminismReport, Digest, check_determinism, digest};
-pub use durable::{CheckpointReport, Durable, OpenReport, SnapshotOptions};
+pub use durable::{CheckpointReport, Durable, SnapshotOptions};
 pub use error::Error;
 pub use file::{
     SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotHeader, check_snapshot,
@@ -52,3 +54,4 @@ pub use file::{
 };
 pub use log::Log;
 pub use machine::{Body, Change, StateMachine, Unit};
+pub use report::OpenReport;
