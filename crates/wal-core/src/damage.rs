@@ -90,6 +90,25 @@ impl fmt::Display for DataEnd {
     }
 }
 
+/// Why a segment's data ends, in words (for the recovery report and its events; the
+/// `Display` of [`DataEnd`] names the variant instead).
+pub(crate) struct EndReason<'a>(pub(crate) &'a SegmentEnd);
+
+impl fmt::Display for EndReason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            SegmentEnd::Unwritten => write!(f, "space never written"),
+            SegmentEnd::UnstartedChunk => write!(f, "a chunk reserved but never started"),
+            SegmentEnd::EndOfFile => write!(f, "the end of the file"),
+            SegmentEnd::TornFrame(error) => write!(f, "a frame torn by a crash ({error})"),
+            SegmentEnd::TornChunkHeader => write!(f, "a chunk header torn by a crash"),
+            SegmentEnd::StaleChunk { found } => {
+                write!(f, "a chunk never continued (its header names LSN {found})")
+            }
+        }
+    }
+}
+
 impl fmt::Display for TornTail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.path.display(), self.at)

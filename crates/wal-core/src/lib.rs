@@ -18,6 +18,32 @@
 //!
 //! `docs/ARCHITECTURE.md` maps the modules; `docs/format.md` says what a crash at each step
 //! leaves.
+//!
+//! # Watching recovery
+//!
+//! Opening a log is observable through [`tracing`](https://docs.rs/tracing): recovery runs in
+//! an `info` span `wal.recover` (fields `dir`, `mode`; `segments`, `records` and `bytes_cut`
+//! recorded at its end), and every repair is a `warn` event with structured fields. A clean
+//! open emits one `info` event, and the append and commit paths emit nothing while they
+//! succeed. [`RecoveryReport`]'s `Display` says the same in a few lines.
+//!
+//! | level | target | when | fields |
+//! |---|---|---|---|
+//! | info | `wal::recovery` | a log is recovered (once per open) | `dir`, `mode`, `segments`, `records`, `start`, `end`, `elapsed_ms`, `report` (its `Display`) |
+//! | debug | `wal::recovery` | a segment is opened and scanned | `segment`, `first`, `next`, `frames`, `end_chunk`, `end_offset`, `end`, `index_confirmed`, `sealed` |
+//! | warn | `wal::recovery` | a torn tail is cut | `segment`, `path`, `chunk`, `offset` (in the chunk), `file_offset`, `bytes_cut`, `reason` |
+//! | warn | `wal::recovery` | an index is rebuilt | `segment`, `kept` (entries that agreed), `records` |
+//! | warn | `wal::recovery` | point-in-time recovery drops records | `segment`, `path`, `from`, `later_segments`, `damage` |
+//! | warn | `wal::recovery` | a file is deleted (obsolete segment, orphan index) | `path`, `reason` |
+//! | warn | `wal::recovery` | recovery refuses the log or fails | `dir`, `mode`, `error` |
+//! | warn | `wal::recovery` | a repair is left to the next open (full disk) | `error` |
+//! | warn | `wal::poison` | a failed write or sync poisons the log (once) | `dir`, `cause` |
+//! | info | `wal::segment` | `truncate_after` cuts the log | `next`, `superseded` |
+//! | debug | `wal::segment` | segments leave the front (prune, `truncate_before`) | `segments`, `start` |
+//! | warn | `wal::segment` | a segment is sealed but its index is left to rebuild | `segment`, `error` |
+//! | warn | `wal::prune` | a size-limit prune fails (retried at the next roll) | `error` |
+//! | warn | `wal::housekeeping` | deleting a retired segment fails (retried) | `error` |
+//! | warn | `wal::leak` | a handle outlives a threshold ([`LeakThresholds`]) | `kind`, `age_secs`, `site`, ... |
 
 mod anchor;
 mod background;
@@ -25,6 +51,7 @@ mod cuts;
 mod damage;
 mod entry;
 mod error;
+mod events;
 mod group_commit;
 pub mod inspect;
 mod live_txns;
@@ -34,6 +61,7 @@ pub mod plan;
 mod read;
 mod recovery;
 mod replay;
+mod report;
 mod segments;
 mod shared;
 mod stats;
@@ -49,8 +77,9 @@ pub use entry::{Entry, EntryKind, TxnId};
 pub use error::Error;
 pub use options::{DEFAULT_SYNCS_IN_FLIGHT, Durability, Options, RecoveryMode};
 pub use read::{Reader, Tail};
-pub use recovery::{Dropped, FIRST_LSN, RecoveryReport};
+pub use recovery::FIRST_LSN;
 pub use replay::{Committed, Replay, ReplaySummary};
+pub use report::{Dropped, RecoveryReport};
 pub use segments::{Force, PruneReport};
 pub use telemetry::Tracked;
 pub use txn::Txn;

@@ -15,10 +15,9 @@
 //! writes.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use wal_format::{Lsn, Record, Tag};
 use wal_segment::SegmentId;
@@ -34,60 +33,15 @@ use crate::anchor::Anchor;
 use crate::damage::{Damage, DataEnd, TornTail};
 use crate::entry::{EntryKind, TxnId, interpret, is_record_tag};
 use crate::error::Error;
+use crate::events;
 use crate::options::{Options, RecoveryMode};
 use crate::plan::{PlanProblem, PlannedSegment};
+use crate::report::{Dropped, RecoveryReport};
 use crate::segments::{ClosedSegment, State};
 use crate::shared::{Shared, lock_state};
 
 /// The LSN of a new log's first record.
 pub const FIRST_LSN: Lsn = Lsn(1);
-
-/// What recovery found and did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RecoveryReport {
-    /// Segment files holding the log's records.
-    pub segments: usize,
-    /// Records from the log's start to its end (seals and padding not counted).
-    pub records: u64,
-    /// Self-contained records among them.
-    pub self_contained: u64,
-    /// Transactions committed.
-    pub committed: u64,
-    /// Transactions aborted.
-    pub aborted: u64,
-    /// Transactions a crash left open; recovery appended an abort for each.
-    pub unfinished: u64,
-    /// Bytes of a torn tail cut off after the last complete record.
-    pub bytes_cut: u64,
-    /// Where and why the last segment's data ended early (a torn write), if it did.
-    pub torn_tail: Option<TornTail>,
-    /// Sidecar indexes that were missing, stale or damaged and were rebuilt.
-    pub indexes_rebuilt: usize,
-    /// Segment files deleted: emptied by a crash, cut away, or before the start.
-    pub segments_deleted: usize,
-    /// What point-in-time recovery dropped at the first damage.
-    pub dropped: Option<Dropped>,
-    /// The first LSN of the log.
-    pub start: Lsn,
-    /// The LSN after the last record.
-    pub end: Lsn,
-    /// Time taken.
-    pub elapsed: Duration,
-}
-
-/// The records point-in-time recovery dropped.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Dropped {
-    /// The file where the damage is.
-    pub path: PathBuf,
-    /// What the damage is and where in the file.
-    pub damage: Damage,
-    /// Records from this LSN on were dropped.
-    pub from: Lsn,
-    /// How many segment files after the damaged one were deleted.
-    pub later_segments: usize,
-}
 
 /// The recovered log, ready for the engine.
 pub(crate) struct Recovered<S: Storage> {
@@ -153,7 +107,25 @@ fn tolerate_full_disk<T>(result: Result<T, Error>, what: &'static str) -> Result
     }
 }
 
+/// Recovers the log in `dir` (the module's steps 1 to 7), in the span `wal.recover`: its
+/// events say what each step found and changed, the last one (`info`) gives the report.
 pub(crate) fn recover<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    options: &Options,
+    ledger: &Arc<Ledger>,
+) -> Result<Recovered<S>, Error> {
+    let span = events::recovery_span(dir, options.recovery);
+    let _entered = span.enter();
+    let recovered = recover_in_span(storage, dir, options, ledger);
+    match &recovered {
+        Ok(recovered) => events::recovered(&span, dir, options.recovery, &recovered.report),
+        Err(error) => events::recovery_failed(dir, options.recovery, error),
+    }
+    recovered
+}
+
+fn recover_in_span<S: Storage>(
     storage: &S,
     dir: &Path,
     options: &Options,
@@ -170,7 +142,7 @@ pub(crate) fn recover<S: Storage>(
         report: RecoveryReport { start, ..RecoveryReport::default() },
         counts: Counts::default(),
         closed: Vec::new(),
-        obsolete,
+        obsolete: obsolete.into_iter().map(|id| (id, Obsolete::Plan)).collect(),
         end: start,
     };
     let found = kept.len() as u64;
@@ -194,6 +166,27 @@ struct Listing<S: Storage> {
     kept: Vec<PlannedSegment>,
     /// The segments the plan leaves out, to be deleted.
     obsolete: Vec<SegmentId>,
+}
+
+/// Why recovery deletes a segment file.
+#[derive(Clone, Copy)]
+enum Obsolete {
+    /// The plan left it out: superseded by a later segment, cut away, or empty and newest.
+    Plan,
+    /// All its records lie before the log's start.
+    BeforeStart,
+    /// It follows the damage point-in-time recovery stopped at.
+    AfterDamage,
+}
+
+impl Obsolete {
+    fn reason(self) -> &'static str {
+        match self {
+            Obsolete::Plan => "superseded by a later segment, cut away, or empty",
+            Obsolete::BeforeStart => "all its records lie before the log's start",
+            Obsolete::AfterDamage => "it follows damage (point-in-time recovery)",
+        }
+    }
 }
 
 /// Steps (1) to (3): lists the files, reads the anchor and each segment's first LSN, and chains
@@ -250,7 +243,7 @@ struct Recovery<'a, S: Storage> {
     /// The segments kept so far, in order.
     closed: Vec<ClosedSegment<S>>,
     /// The segments to delete: left out by the plan, all before the start, or dropped.
-    obsolete: Vec<SegmentId>,
+    obsolete: Vec<(SegmentId, Obsolete)>,
     /// The LSN after the last record kept so far.
     end: Lsn,
 }
@@ -267,6 +260,7 @@ impl<S: Storage> Recovery<'_, S> {
         let path = self.dir.join(segment_file_name(segment.id));
         let is_last = later.len() == 0;
         let (recovered, chunks, damage) = open_one(self.storage, self.dir, &segment, self.options)?;
+        events::segment_scanned(segment.id, segment.first, &recovered);
         let scan_end = recovered.scan.next_lsn;
         let mut segment_end = segment.cap.map_or(scan_end, |cap| cap.min(scan_end));
         let data_end = DataEnd {
@@ -286,8 +280,10 @@ impl<S: Storage> Recovery<'_, S> {
             if self.options.recovery == RecoveryMode::AbsoluteConsistency {
                 return Err(Error::Damaged { path, damage: Damage::TornTail(torn) });
             }
-            self.report.torn_tail = Some(torn);
             self.report.bytes_cut += recovered.cut_bytes;
+            let chunk_bytes = self.options.chunk_bytes;
+            events::torn_tail_cut(segment.id, &torn, recovered.cut_bytes, chunk_bytes);
+            self.report.torn_tail = Some(torn);
         }
         if let Some(damage) = problem {
             if self.options.recovery != RecoveryMode::PointInTime {
@@ -296,14 +292,15 @@ impl<S: Storage> Recovery<'_, S> {
             // Keep what precedes the damage; everything after it goes.
             segment_end = segment_end.min(scan_end);
             let later: Vec<SegmentId> = later.map(|later| later.id).collect();
-            self.report.dropped =
-                Some(Dropped { path, damage, from: segment_end, later_segments: later.len() });
-            self.obsolete.extend(later);
+            let dropped = Dropped { path, damage, from: segment_end, later_segments: later.len() };
+            events::records_dropped(segment.id, &dropped);
+            self.report.dropped = Some(dropped);
+            self.obsolete.extend(later.into_iter().map(|id| (id, Obsolete::AfterDamage)));
         }
         // Records all before the start (the newest segment, after a crash lost what followed
         // a `truncate_before`): nothing of it is part of the log any more.
         if segment_end <= self.report.start && self.report.dropped.is_none() {
-            self.obsolete.push(segment.id);
+            self.obsolete.push((segment.id, Obsolete::BeforeStart));
             return Ok(());
         }
         self.keep(&segment, segment_end, &recovered, chunks)
@@ -320,6 +317,8 @@ impl<S: Storage> Recovery<'_, S> {
     ) -> Result<(), Error> {
         if recovered.index_status != wal_segment::IndexStatus::Confirmed {
             self.report.indexes_rebuilt += 1;
+            let records = recovered.index.entries().len();
+            events::index_rebuilt(segment.id, recovered.index_status, records);
         }
         self.counts.add(recovered, self.report.start, end)?;
         self.end = self.end.max(end);
@@ -341,8 +340,9 @@ impl<S: Storage> Recovery<'_, S> {
         started: Instant,
     ) -> Result<Recovered<S>, Error> {
         let Recovery { storage, dir, mut report, counts, closed, obsolete, end, .. } = self;
-        for &id in &obsolete {
+        for &(id, why) in &obsolete {
             delete_segment(storage, dir, id)?;
+            events::file_deleted(&dir.join(segment_file_name(id)), why.reason());
         }
         report.segments = closed.len();
         report.segments_deleted = obsolete.len();
@@ -359,6 +359,7 @@ impl<S: Storage> Recovery<'_, S> {
             storage
                 .remove(&path)
                 .map_err(|source| wal_segment::Error::io("remove", &path, source))?;
+            events::file_deleted(&path, "an index without its segment file");
         }
         let next_segment_id = next_segment_id(dir, ids, orphans, anchor.cut().below_segment)?;
         let state = State::recovered(closed, anchor, next_segment_id, end);

@@ -305,6 +305,7 @@ impl<S: Storage> State<S> {
     /// readers (the epoch).
     pub(crate) fn remove_front(&mut self, files: &Files<S>, count: usize) -> Vec<Arc<SegmentLife>> {
         let doomed: Vec<ClosedSegment<S>> = self.closed.drain(..count).collect();
+        crate::events::front_removed(count, self.anchor.start());
         // A reader caught up at the last deleted segment's seal lost nothing: it goes on at the
         // start (see `locate`).
         if let Some(last) = doomed.last().filter(|segment| segment.sealed) {

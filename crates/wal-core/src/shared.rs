@@ -295,6 +295,9 @@ impl<S: Storage> Shared<S> {
     /// Records `error` as the reason the log refuses writes from now on, and returns it.
     pub(crate) fn poison_with(&self, error: Error) -> Error {
         let mut poison = lock(&self.poison);
+        if poison.is_none() {
+            crate::events::poisoned(&self.files.dir, &error);
+        }
         poison.get_or_insert_with(|| error.clone());
         self.poisoned.store(true, Ordering::Release);
         error

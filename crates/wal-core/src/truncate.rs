@@ -128,6 +128,7 @@ fn cut_tail<S: Storage>(
     // header, durable (recovery's chain rule).
     state.writer(&shared.files)?.sync()?;
     shared.commit.reset(keep_below.0);
+    crate::events::tail_cut(keep_below, superseded.len());
     // Nobody is told who holds them back: `truncate_after` reports nothing.
     state.retire(&shared.files, superseded);
     Ok(())

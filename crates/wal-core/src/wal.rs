@@ -14,7 +14,8 @@ use crate::background::{Background, Signal};
 use crate::entry::is_record_tag;
 use crate::error::Error;
 use crate::options::{Durability, Options};
-use crate::recovery::{self, RecoveryReport};
+use crate::recovery;
+use crate::report::RecoveryReport;
 use crate::segments::Files;
 use crate::shared::{Shared, lock_state};
 

@@ -15,13 +15,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use wal_core::{Kind, Lsn, RealStorage, RecoveryReport, Storage, TxnId, Wal};
+use wal_core::{Kind, Lsn, RealStorage, Storage, TxnId, Wal};
 
 use crate::error::{Error, io_error};
+use crate::events;
 use crate::file::{self, SnapshotHeader};
 use crate::log::Log;
 use crate::machine::{Change, StateMachine, Unit};
 use crate::rebuild;
+use crate::report::OpenReport;
 
 /// Options of a [`Durable`] state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,26 +68,6 @@ impl SnapshotOptions {
         self.prune = prune;
         self
     }
-}
-
-/// What opening found and did.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct OpenReport {
-    /// The log's recovery.
-    pub wal: RecoveryReport,
-    /// The snapshot the state was restored from, if any.
-    pub snapshot: Option<(PathBuf, SnapshotHeader)>,
-    /// Newer snapshots that failed their checks and were passed over, and why.
-    pub skipped: Vec<(PathBuf, String)>,
-    /// Units applied from the log after the snapshot.
-    pub replayed: u64,
-    /// Units the log still holds that the snapshot already had (not applied again).
-    pub already_applied: u64,
-    /// Temporary files of interrupted checkpoints, deleted.
-    pub temporary_removed: usize,
-    /// Time taken, the log's recovery included.
-    pub elapsed: Duration,
 }
 
 /// What a checkpoint did.
@@ -199,16 +181,23 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         }
         let started = Instant::now();
         let dir = dir.as_ref().to_owned();
+        let span = events::open_span(&dir);
+        let _entered = span.enter();
         // Decide from the recovered log's bounds whether a snapshot and the log make a state,
         // before the log is written to (a cut made durable, aborts of unfinished
         // transactions): an open that fails leaves the log as it found it.
         let opening = Wal::recover_in(storage.clone(), &dir, options.wal)?;
         let (start, end) = (opening.report().start, opening.report().end);
         let choice = rebuild::choose(&storage, &dir, start, end, None)?;
+        let fallback = choice.snapshot.as_ref().map(|(path, _)| path.as_path());
+        for (path, reason) in &choice.skipped {
+            events::fell_back(path, reason, fallback);
+        }
         let (wal, wal_report) = opening.finish()?;
         let (_, temporary) = file::list(&storage, &dir)?;
         for path in &temporary {
             storage.remove(path).map_err(|e| io_error("remove", path, e))?;
+            events::temporary_deleted(path);
         }
         if !temporary.is_empty() {
             storage.sync_dir(&dir).map_err(|e| io_error("sync directory", &dir, e))?;
@@ -223,6 +212,7 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             temporary_removed: temporary.len(),
             elapsed: started.elapsed(),
         };
+        events::opened(&dir, &report);
         let durable = Durable {
             wal,
             storage,
@@ -437,7 +427,8 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
     fn delete(&self, doomed: &[PathBuf]) -> Result<usize, Error> {
         for path in doomed {
             self.storage.remove(path).map_err(|e| io_error("remove", path, e))?;
-            lock(&self.damaged).remove(path);
+            let damaged = lock(&self.damaged).remove(path);
+            events::snapshot_deleted(path, damaged);
         }
         if !doomed.is_empty() {
             self.storage

@@ -17,6 +17,18 @@
 //! [`kv::KvStore`] is a small key-value state machine, the example and the test workload. The
 //! snapshot file is specified in `docs/format.md`. This crate uses only `wal-core`'s public API.
 //!
+//! Opening is observable through `tracing`: an `info` span `wal.snapshot.open` (field `dir`)
+//! holds the log's own recovery events (`wal-core`'s table) and these, at target
+//! `wal::snapshot`; [`OpenReport`]'s `Display` says the same in a few lines.
+//!
+//! | level | when | fields |
+//! |---|---|---|
+//! | info | a state is opened (once per open) | `dir`, `snapshot` (or `none`), `skipped`, `replayed`, `elapsed_ms`, `report` (its `Display`) |
+//! | warn | a snapshot fails its checks and the state falls back | `path`, `reason`, `fallback` (an older snapshot, or the log's beginning) |
+//! | warn | a temporary file of an interrupted checkpoint is deleted | `path` |
+//! | warn | a checkpoint deletes a snapshot recovery passed over as damaged | `path` |
+//! | debug | a checkpoint deletes a snapshot no longer kept | `path` |
+//!
 //! ```
 //! use wal_snapshot::{Durable, SnapshotOptions, kv::KvStore};
 //!
@@ -37,14 +49,16 @@
 mod determinism;
 mod durable;
 mod error;
+mod events;
 mod file;
 pub mod kv;
 mod log;
 mod machine;
 mod rebuild;
+mod report;
 
 pub use determinism::{DeterminismReport, Digest, check_determinism, digest};
-pub use durable::{CheckpointReport, Durable, OpenReport, SnapshotOptions};
+pub use durable::{CheckpointReport, Durable, SnapshotOptions};
 pub use error::Error;
 pub use file::{
     SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotHeader, check_snapshot,
@@ -52,3 +66,4 @@ pub use file::{
 };
 pub use log::Log;
 pub use machine::{Body, Change, StateMachine, Unit};
+pub use report::OpenReport;

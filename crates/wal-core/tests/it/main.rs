@@ -4,6 +4,7 @@ mod bad_input;
 mod basics;
 mod corruption;
 mod disk_full;
+mod events;
 mod extremes;
 mod faults;
 mod kill;

@@ -1,6 +1,7 @@
 //! Integration tests of snapshots and checkpoints, in one binary.
 
 mod checkpoint_crashes;
+mod events;
 mod failed_open;
 mod recovery;
 mod spec;
