@@ -527,8 +527,9 @@ fn check_seal(
             path: path.to_owned(),
             chunk: last.chunk,
             reason: format!(
-                "seal record at offset {} states {stated:?}, the data gives {expected:?}",
-                last.record.offset
+                "seal record at offset {} states {}; the data gives {expected}",
+                last.record.offset,
+                stated.map_or_else(|| "nothing readable".to_owned(), |info| info.to_string())
             ),
         }),
     }
