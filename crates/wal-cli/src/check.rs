@@ -31,6 +31,8 @@ pub(crate) struct SegmentSummary {
     pub(crate) pruned: usize,
     /// Recovery would delete it: cut away, or wholly before the start.
     pub(crate) discarded: bool,
+    /// Damage ends its records before this LSN (where point-in-time recovery would cut).
+    pub(crate) damaged_at: Option<Lsn>,
 }
 
 /// A snapshot file and what its check found.
@@ -99,6 +101,11 @@ pub(crate) fn check_log(
     // A torn end counts only in the log's last segment: an older one with bytes after its
     // records was cut by a recovery that went on in a new segment.
     let mut torn: Option<Finding> = None;
+    // Point-in-time recovery keeps what precedes the first damage in a segment, unless the plan
+    // or the anchor is damage (it refuses those in every mode).
+    let salvageable = inspected.unreadable.is_empty()
+        && plan.problems.is_empty()
+        && check.anchor != AnchorState::Damaged;
     for &id in inspector.segment_ids() {
         let segment = inspector.segment(id)?;
         let planned = plan.kept.iter().find(|planned| planned.id == id);
@@ -114,6 +121,9 @@ pub(crate) fn check_log(
         let kept = summary.lsns.is_some();
         let parts = (&mut check.findings, &mut check.repair);
         crate::repair::segment(&inspected, &segment, kept, summary.discarded, parts);
+        if planned.is_some() && salvageable {
+            crate::repair::salvage(&mut check.repair.salvage, &segment, summary.damaged_at);
+        }
         check.segments.push(summary);
     }
     check.findings.extend(torn);
@@ -229,6 +239,7 @@ fn summarize(
         records: 0,
         pruned: 0,
         discarded: false,
+        damaged_at: None,
     };
     let finding = |verdict, what: String| Finding { verdict, file: segment.path.clone(), what };
     // Recovery deletes the segments its plan leaves out (superseded by a later segment, cut
@@ -241,6 +252,7 @@ fn summarize(
         SegmentOutcome::Checked(checked) => checked,
         SegmentOutcome::Unreadable(error) => {
             findings.push(finding(Verdict::Corrupt, describe(error)));
+            summary.damaged_at = Some(planned.first);
             return (summary, None);
         }
         _ => return (summary, None),
@@ -251,11 +263,15 @@ fn summarize(
         // Its end and its index follow from the damage: one finding says it all, and where
         // the segment really ends is unknown.
         findings.push(finding(Verdict::Corrupt, describe(damage)));
+        summary.damaged_at = Some(scan.next_lsn);
         return (summary, None);
     }
     // Recovery ends each kept segment at its cap (the next segment's first LSN, or a cut); one
     // whose records end before it leaves a gap: damage, even if it all lies before the start.
-    findings.extend(gap_in_chain(scan, planned).map(|what| finding(Verdict::Corrupt, what)));
+    if let Some(what) = gap_in_chain(scan, planned) {
+        findings.push(finding(Verdict::Corrupt, what));
+        summary.damaged_at = Some(scan.next_lsn);
+    }
     let end = planned.cap.map_or(scan.next_lsn, |cap| cap.min(scan.next_lsn));
     // A segment all of whose records lie before the start: recovery deletes it.
     if end <= start {

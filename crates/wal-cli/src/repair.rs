@@ -13,7 +13,7 @@ use wal_core::inspect::{
 };
 use wal_core::plan::PlanProblem;
 
-use crate::verdict::{Finding, Repair, Verdict, count};
+use crate::verdict::{Finding, Repair, Salvage, Verdict, count};
 
 /// A missing anchor beside segment files: never left by a crash, since the anchor is made
 /// durable before the first segment is created. Recovery would create a new one at LSN 1.
@@ -172,4 +172,30 @@ pub(crate) fn unfinished(
             shown.join(", ")
         ),
     });
+}
+
+/// Notes a segment of the log for point-in-time recovery: the first one damaged (`damaged_at`,
+/// where its records stop) starts what it drops; each one after it is dropped whole.
+pub(crate) fn salvage(
+    salvage: &mut Option<Salvage>,
+    segment: &InspectedSegment,
+    damaged_at: Option<wal_core::Lsn>,
+) {
+    match salvage {
+        Some(salvage) => {
+            let records = segment.records().filter(|(_, _, _, entry)| entry.is_some()).count();
+            salvage.later_segments += 1;
+            salvage.later_bytes += segment.file_bytes;
+            salvage.later_records += records;
+        }
+        None => {
+            *salvage = damaged_at.map(|from| Salvage {
+                from,
+                file: segment.path.clone(),
+                later_segments: 0,
+                later_bytes: 0,
+                later_records: 0,
+            });
+        }
+    }
 }

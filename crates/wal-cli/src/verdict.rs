@@ -68,6 +68,35 @@ pub(crate) struct Repair {
     pub(crate) aborts: u64,
     /// A new anchor file created (the log then starts at LSN 1).
     pub(crate) anchor_created: bool,
+    /// What point-in-time recovery would drop, if the log is damaged where it can cut.
+    pub(crate) salvage: Option<Salvage>,
+}
+
+/// What point-in-time recovery drops: the records from the first damage on.
+#[derive(Debug)]
+pub(crate) struct Salvage {
+    /// The first LSN dropped, and the damaged segment's file.
+    pub(crate) from: wal_core::Lsn,
+    pub(crate) file: PathBuf,
+    /// The kept segments after it, deleted whole: files, bytes, records (seals not counted).
+    pub(crate) later_segments: usize,
+    pub(crate) later_bytes: u64,
+    pub(crate) later_records: usize,
+}
+
+impl Salvage {
+    /// The sentence `verify` prints for it.
+    pub(crate) fn line(&self) -> String {
+        format!(
+            "point-in-time recovery would keep the records before LSN {} and drop the rest: what \
+             follows the damage in {}, and {} after it ({} bytes, {})",
+            self.from,
+            self.file.display(),
+            count(self.later_segments as u64, "segment file"),
+            self.later_bytes,
+            count(self.later_records as u64, "record")
+        )
+    }
 }
 
 impl Repair {

@@ -34,6 +34,9 @@ pub(crate) fn verify(dir: &Path, out: &mut dyn Write) -> Result<ExitCode, crate:
             writeln!(out, "  {change}")?;
         }
     }
+    if let Some(salvage) = &check.repair.salvage {
+        writeln!(out, "{}", salvage.line())?;
+    }
     let shown = dir.display();
     let summary = match verdict {
         Verdict::Clean => "clean: recovery would change nothing".to_owned(),

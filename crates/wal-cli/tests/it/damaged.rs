@@ -77,6 +77,17 @@ fn random_bytes_inside_a_sealed_segment_are_corruption_in_dump_and_verify() {
     let (code, text) = wal(dir.path(), &["verify", "[dir]"]);
     assert_eq!(code, 3, "{text}");
     insta::assert_snapshot!("verify_random_bytes", text);
+    // What verify says point-in-time recovery would drop is what its dry run drops.
+    let (code, dry_run) = wal(dir.path(), &["recover", "[dir]", "--mode", "point-in-time"]);
+    assert_eq!(code, 0, "{dry_run}");
+    let dropped = dry_run.lines().find(|line| line.starts_with("dropped:")).unwrap();
+    let from = |text: &str, key: &str| -> u64 {
+        let at = text.find(key).unwrap_or_else(|| panic!("{key:?} in {text}")) + key.len();
+        text[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    assert_eq!(from(dropped, "records from LSN "), from(&text, "keep the records before LSN "));
+    assert!(dropped.ends_with(", 1 later files"), "{dropped}");
+    assert!(text.contains("and 1 segment file after it"), "{text}");
 }
 
 /// The anchor deleted from a log whose start `truncate_before` had moved: recovery would bring
