@@ -52,10 +52,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-#[command(after_help = EXIT_CODES)]
 enum Command {
     /// Commit transactions from several threads in a child process, kill it with SIGKILL,
     /// recover, and check that every acknowledged transaction survived.
+    #[command(after_help = EXIT_CODES)]
     Demo {
         /// Where the log goes (default: a new directory under the system's temporary
         /// directory, printed at the start).

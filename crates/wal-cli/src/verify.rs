@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::check::check_log;
-use crate::verdict::Verdict;
+use crate::verdict::{Verdict, count};
 
 pub(crate) fn verify(dir: &Path, out: &mut dyn Write) -> Result<ExitCode, crate::Failure> {
     let segments = crate::check::open_log(dir)?.segment_ids().len();
@@ -18,10 +18,11 @@ pub(crate) fn verify(dir: &Path, out: &mut dyn Write) -> Result<ExitCode, crate:
     let bytes: u64 = check.segments.iter().map(|s| s.file_bytes).sum();
     writeln!(
         out,
-        "{}: {} segments ({bytes} bytes, {records} records), {} snapshots",
+        "{}: {} ({bytes} bytes, {}), {}",
         dir.display(),
-        check.segments.len(),
-        check.snapshots.len()
+        count(check.segments.len() as u64, "segment"),
+        count(records as u64, "record"),
+        count(check.snapshots.len() as u64, "snapshot"),
     )?;
     for finding in &check.findings {
         writeln!(out, "{}: {}: {}", finding.verdict.level(), finding.file.display(), finding.what)?;

@@ -133,8 +133,11 @@ pub(crate) fn dump(
             walked.end.0.saturating_sub(1)
         )));
     }
-    if printer.printed == 0 {
-        eprintln!("wal: no record matches");
+    if printer.printed == 0 && walked.end <= start {
+        eprintln!("wal: the log holds no record");
+    } else if printer.printed == 0 {
+        let last = walked.end.0 - 1;
+        eprintln!("wal: no record matches (the log holds LSNs {start} to {last})");
     }
     Ok(ExitCode::from(worst.exit_code()))
 }
