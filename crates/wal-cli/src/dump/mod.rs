@@ -105,6 +105,12 @@ pub(crate) fn dump(
     }
     let inspector = crate::check::open_log(dir)?;
     let (start, mut worst) = start_of(&inspector);
+    if let Some(to) = request.to.filter(|&to| to < start) {
+        return Err(crate::Failure::Usage(format!(
+            "--to {to} is before the log's start, LSN {start}: records before it were truncated \
+             or pruned"
+        )));
+    }
     if request.from.is_some_and(|from| from < start) {
         eprintln!("wal: the log starts at LSN {start}: records before it were truncated or pruned");
     }

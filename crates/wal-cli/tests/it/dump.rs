@@ -12,9 +12,14 @@ use crate::{TAG, fixture, options, wal, wal_split};
 #[test]
 fn a_range_outside_the_log_is_a_usage_error_not_an_empty_listing() {
     let dir = fixture();
-    let cases: [(&[&str], &str); 2] = [
+    {
+        let (wal, _) = wal_core::Wal::open(dir.path(), options()).unwrap();
+        wal.truncate_before(wal_core::Lsn(20)).unwrap();
+    }
+    let cases: [(&[&str], &str); 3] = [
         (&["--from", "400"], "--from 400 is past the end of the log: its last record is LSN 310"),
         (&["--from", "100", "--to", "50"], "--from 100 is after --to 50"),
+        (&["--to", "10"], "--to 10 is before the log's start, LSN 20"),
     ];
     for (range, message) in cases {
         let args: Vec<&str> = ["dump", "[dir]"].iter().chain(range).copied().collect();
