@@ -133,10 +133,12 @@ pub(crate) fn dump(
         return follow::follow(dir, &mut printer);
     }
     if let Some(from) = request.from.filter(|&from| from >= walked.end && from >= start) {
+        let last = match walked.end.0.checked_sub(1).filter(|_| walked.end > start) {
+            Some(last) => format!("its last record is LSN {last}"),
+            None => "it holds no record".to_owned(),
+        };
         return Err(crate::Failure::Usage(format!(
-            "--from {from} is past the end of the log: its last record is LSN {} (--follow \
-             waits for new records)",
-            walked.end.0.saturating_sub(1)
+            "--from {from} is past the end of the log: {last} (--follow waits for new records)"
         )));
     }
     if printer.printed == 0 && walked.end <= start {
