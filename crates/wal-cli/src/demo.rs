@@ -40,7 +40,9 @@ pub(crate) fn run(
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_secs());
-        PathBuf::from(format!("wal-demo-{stamp}"))
+        // Not the working directory: run from a checkout, the demo's tens of megabytes would
+        // land in the working tree.
+        std::env::temp_dir().join(format!("wal-demo-{stamp}-{}", std::process::id()))
     });
     if !seconds.is_finite() || !(0.1..=3600.0).contains(&seconds) {
         return Err(crate::Failure::Log(format!("--seconds {seconds}: give 0.1 to 3600")));
@@ -67,6 +69,11 @@ pub(crate) fn run(
         return Err(crate::Failure::Lost(lost));
     }
     writeln!(out, "every acknowledged transaction survived the kill")?;
+    writeln!(
+        out,
+        "the log stays in {} (try `wal verify` or `wal stats` on it; delete it when done)",
+        dir.display()
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

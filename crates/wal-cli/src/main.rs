@@ -6,15 +6,18 @@
 //!   `wal_core::inspect`, and never change them (no lock, no recovery, no write).
 //! - `wal recover DIR --mode MODE`: recovery in a chosen mode, on a copy unless `--apply`.
 //!
-//! Exit codes: 0 clean (or done), 1 a torn tail or a stale index only (recovery repairs it),
-//! 2 usage, 3 corruption, 4 the log could not be read (bad path, I/O error), 5 the demo lost an
-//! acknowledged transaction.
+//! Exit codes ([`EXIT_CODES`], shown by `--help`): 0 clean (or done), 1 only what a crash
+//! leaves (recovery repairs it), 2 usage, 3 corruption, 4 the log could not be read (bad path,
+//! I/O error), 5 the demo lost an acknowledged transaction, 6 recovery would make changes no
+//! crash explains (a stray segment file, a missing anchor).
 
 mod check;
 mod demo;
 mod dump;
 mod recover;
+mod repair;
 mod stats;
+mod verdict;
 mod verify;
 
 use std::path::PathBuf;
@@ -23,11 +26,25 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use wal_core::Lsn;
 
+/// The exit codes, as `--help` lists them (the README lists the same).
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  clean: nothing to report (verify: recovery would change nothing), or done
+  1  only what a crash leaves: a torn tail, a stale index, files of an interrupted prune or
+     cut, open transactions; recovery repairs it and loses nothing that was synced
+  2  usage: a bad argument, or a range (--from, --to) outside the log
+  3  corruption: damage recovery refuses (the file, offset and what to do are printed)
+  4  the log could not be read: no log there, a bad path, an I/O error, a locked directory
+  5  the demo lost an acknowledged transaction
+  6  recovery would accept the log but make changes no crash explains: a stray segment
+     file it would delete, a missing anchor it would recreate (the start is then unknown)";
+
 #[derive(Parser)]
 #[command(
     name = "wal",
     version,
-    about = "A write-ahead log: a crash-and-recover demo, and tools to look inside a log"
+    about = "A write-ahead log: a crash-and-recover demo, and tools to look inside a log",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -38,8 +55,10 @@ struct Cli {
 enum Command {
     /// Commit transactions from several threads in a child process, kill it with SIGKILL,
     /// recover, and check that every acknowledged transaction survived.
+    #[command(after_help = EXIT_CODES)]
     Demo {
-        /// Where the log goes (default: a new directory under the current one).
+        /// Where the log goes (default: a new directory under the system's temporary
+        /// directory, printed at the start).
         dir: Option<PathBuf>,
         /// Writer threads.
         #[arg(long, default_value_t = 4)]
@@ -48,7 +67,9 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
-    /// One line per record: LSN, position, tag, transaction, length, payload preview.
+    /// One line per record: LSN, position, kind, transaction, length, payload (a preview in
+    /// text, whole in JSON). Stops at damage, saying where, with a non-zero exit.
+    #[command(after_help = EXIT_CODES)]
     Dump {
         /// The log's directory.
         dir: PathBuf,
@@ -58,21 +79,41 @@ enum Command {
         /// Last LSN shown.
         #[arg(long)]
         to: Option<u64>,
-        /// One JSON object per line.
+        /// At most this many records.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// Only records of this kind (record, begin, delta, commit, abort, seal) or tag (a
+        /// number such as 65 or 0x41, matching a record's or delta's own tag, or a system tag's
+        /// name such as TXN_BEGIN); repeat for any of several.
+        #[arg(long, value_name = "KIND|TAG", value_parser = dump::TagFilter::parse)]
+        tag: Vec<dump::TagFilter>,
+        /// Only the records of this transaction (begin, deltas, commit or abort).
+        #[arg(long, value_name = "ID")]
+        txn: Option<u64>,
+        /// One JSON object per line, with the whole payload in hex (and as text when it is
+        /// printable UTF-8).
         #[arg(long)]
         json: bool,
+        /// After the last record, keep printing records as they are written, until
+        /// interrupted (reads the files every 250 ms; takes no lock).
+        #[arg(long)]
+        follow: bool,
     },
-    /// Check every segment, index and snapshot; report the file and offset of any damage.
+    /// Check every segment, index and snapshot; report the file and offset of any damage,
+    /// and every change recovery would make, counted.
+    #[command(after_help = EXIT_CODES)]
     Verify {
         /// The log's directory.
         dir: PathBuf,
     },
     /// Segments, sizes, records, transactions by outcome, index coverage, snapshots.
+    #[command(after_help = EXIT_CODES)]
     Stats {
         /// The log's directory.
         dir: PathBuf,
     },
     /// Run recovery in a chosen mode and report what it did (on a copy unless --apply).
+    #[command(after_help = EXIT_CODES)]
     Recover {
         /// The log's directory.
         dir: PathBuf,
@@ -108,6 +149,8 @@ enum Mode {
 pub(crate) enum Failure {
     /// The log could not be read or recovered.
     Log(String),
+    /// The arguments ask for something the log cannot give (a range outside it).
+    Usage(String),
     /// Writing the output failed (a closed pipe, say).
     Output(std::io::Error),
     /// The demo lost acknowledged transactions.
@@ -117,6 +160,12 @@ pub(crate) enum Failure {
 impl From<wal_core::Error> for Failure {
     fn from(error: wal_core::Error) -> Self {
         Failure::Log(error.to_string())
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Failure::Output(error)
     }
 }
 
@@ -132,8 +181,17 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo { dir, threads, seconds } => demo::run(dir, threads, seconds, stdout),
         Command::DemoWriter { dir, threads } => demo::writer(&dir, threads),
-        Command::Dump { dir, from, to, json } => {
-            dump::dump(&dir, from.map(Lsn), to.map(Lsn), json, stdout).map(|()| ExitCode::SUCCESS)
+        Command::Dump { dir, from, to, limit, tag, txn, json, follow } => {
+            let request = dump::Request {
+                from: from.map(Lsn),
+                to: to.map(Lsn),
+                limit,
+                json,
+                follow,
+                tags: tag,
+                txn,
+            };
+            dump::dump(&dir, &request, stdout)
         }
         Command::Verify { dir } => verify::verify(&dir, stdout),
         Command::Stats { dir } => stats::stats(&dir, stdout).map(|()| ExitCode::SUCCESS),
@@ -144,6 +202,10 @@ fn main() -> ExitCode {
         Err(Failure::Log(message)) => {
             eprintln!("wal: {message}");
             ExitCode::from(4)
+        }
+        Err(Failure::Usage(message)) => {
+            eprintln!("wal: {message}");
+            ExitCode::from(2)
         }
         Err(Failure::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
             ExitCode::SUCCESS

@@ -72,10 +72,33 @@ pub(crate) fn recover(
             ),
         ) => Err(crate::Failure::Log(show(&error.to_string()))),
         Err(error) => {
-            writeln!(out, "{what}: recovery refused the log: {}", show(&error.to_string()))?;
+            writeln!(out, "{}", refusal(dir, apply, &show(&error.to_string())))?;
             Ok(ExitCode::from(3))
         }
     }
+}
+
+/// What a refused recovery did and did not do, why it refused, and what to do next.
+fn refusal(dir: &Path, apply: bool, why: &str) -> String {
+    let shown = dir.display();
+    let next = format!(
+        "next: `wal verify {shown}` lists every finding; `wal recover {shown} --mode \
+         point-in-time` shows, on a copy, what keeping only the records before the damage would \
+         drop"
+    );
+    if !apply {
+        return format!(
+            "dry run (on a copy; the log is unchanged): recovery would refuse the log: {why}\n{next}"
+        );
+    }
+    // Recovery fails before its deletions, cuts and aborts; by then opening has made the anchor
+    // durable again (creating a missing one), and may have rewritten the index of a segment
+    // before the damage from that segment's own data.
+    format!(
+        "recovery refused the log: {why}\nnothing was cut, deleted or appended (opening made the \
+         anchor durable again, creating it if it was missing, and may have rewritten an index \
+         from its own segment's data)\n{next}"
+    )
 }
 
 /// Options matching the log's files: their chunk size, and segments at least as long as the

@@ -1,12 +1,10 @@
 //! `wal stats`: what the log holds, read without changing it.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use wal_core::inspect::{AnchorState, InspectedSegment};
-use wal_core::{EntryKind, Lsn};
+use wal_core::inspect::AnchorState;
 
 use crate::check::{LogCheck, SnapshotSummary, check_log};
 
@@ -24,50 +22,11 @@ pub(crate) fn progress_bar(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// How the log's transactions ended.
-#[derive(Default)]
-struct Outcomes {
-    records: u64,
-    committed: u64,
-    aborted: u64,
-    /// Begun, not ended (yet, or ever: recovery closes them with an abort).
-    open: HashMap<u64, ()>,
-}
-
-impl Outcomes {
-    /// Counts the entries of one segment's records the log holds (`held`: their LSNs).
-    fn count(&mut self, segment: &InspectedSegment, held: Option<(Lsn, Lsn)>) {
-        // Only the records the log holds: from the start, below the segment's cap.
-        let Some((first, end)) = held else { return };
-        let held = |lsn: Lsn| lsn >= first && lsn < end;
-        for (_, _, _, entry) in segment.records().filter(|(_, _, lsn, _)| held(*lsn)) {
-            match entry.and_then(Result::ok).map(|entry| entry.kind) {
-                Some(EntryKind::Record { .. }) => self.records += 1,
-                Some(EntryKind::Begin { txn }) => {
-                    self.open.insert(txn, ());
-                }
-                Some(EntryKind::Commit { txn }) => {
-                    self.open.remove(&txn);
-                    self.committed += 1;
-                }
-                Some(EntryKind::Abort { txn }) => {
-                    self.open.remove(&txn);
-                    self.aborted += 1;
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
 pub(crate) fn stats(dir: &Path, out: &mut dyn Write) -> Result<(), crate::Failure> {
-    let segments = wal_core::inspect::Inspector::open(dir)?.segment_ids().len();
+    let segments = crate::check::open_log(dir)?.segment_ids().len();
     let progress = progress_bar(segments as u64, "reading");
-    let mut outcomes = Outcomes::default();
-    let check = check_log(dir, |segment, held| {
-        progress.inc(1);
-        outcomes.count(segment, held);
-    })?;
+    let check = check_log(dir, |_| progress.inc(1))?;
+    let outcomes = &check.outcomes;
     progress.finish_and_clear();
     writeln!(out, "log:          {}", dir.display())?;
     write_anchor(out, check.anchor)?;

@@ -86,7 +86,7 @@ fn in_segment(error: &wal_segment::Error) -> String {
 
 impl fmt::Display for DataEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "chunk {}, offset {}: {:?}", self.chunk, self.offset, self.end)
+        write!(f, "chunk {}, offset {}: {}", self.chunk, self.offset, self.end)
     }
 }
 

@@ -254,7 +254,7 @@ fn layout_of(
     let corrupt =
         |reason: String| wal_segment::Error::Corrupt { path: path.to_owned(), chunk: 0, reason };
     match segment_layout(data, id) {
-        Err(problem) => Err(corrupt(format!("{problem:?}"))),
+        Err(problem) => Err(corrupt(problem.to_string())),
         Ok(None) if index_entries > 0 => Err(corrupt(
             "the first chunk header is missing or damaged, yet the index lists records".into(),
         )),

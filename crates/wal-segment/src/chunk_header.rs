@@ -75,6 +75,24 @@ pub enum HeaderProblem {
     Misplaced,
 }
 
+/// What a human reads, for a message naming the segment and chunk.
+impl std::fmt::Display for HeaderProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HeaderProblem::Unstarted => f.write_str("the chunk header is all zero (never started)"),
+            HeaderProblem::Damaged => {
+                f.write_str("the chunk header fails its checks (bad magic or checksum)")
+            }
+            HeaderProblem::UnsupportedVersion(version) => {
+                write!(f, "chunk header of unsupported segment format version {version}")
+            }
+            HeaderProblem::Misplaced => {
+                f.write_str("chunk header of another segment, chunk or chunk size")
+            }
+        }
+    }
+}
+
 impl ChunkIdentity {
     /// The header bytes for this chunk.
     #[must_use]

@@ -261,7 +261,7 @@ fn assess(
             path: path.to_owned(),
             chunk: scan.end_chunk,
             reason: format!(
-                "damaged at offset {} ({:?}), before LSN {} at chunk {} offset {}, which is \
+                "damaged at offset {} ({}), before LSN {} at chunk {} offset {}, which is \
                  intact and was indexed as durable",
                 scan.end_offset, scan.end, entry.lsn, entry.chunk, entry.offset
             ),
@@ -461,7 +461,7 @@ pub fn segment_first_lsn<S: Storage>(
         Err(HeaderProblem::Unstarted | HeaderProblem::Damaged) => {
             no_header_unless_indexed(storage, dir, segment_id, path)
         }
-        Err(problem) => Err(Error::Corrupt { path, chunk: 0, reason: format!("{problem:?}") }),
+        Err(problem) => Err(Error::Corrupt { path, chunk: 0, reason: problem.to_string() }),
     }
 }
 
@@ -527,8 +527,9 @@ fn check_seal(
             path: path.to_owned(),
             chunk: last.chunk,
             reason: format!(
-                "seal record at offset {} states {stated:?}, the data gives {expected:?}",
-                last.record.offset
+                "seal record at offset {} states {}; the data gives {expected}",
+                last.record.offset,
+                stated.map_or_else(|| "nothing readable".to_owned(), |info| info.to_string())
             ),
         }),
     }

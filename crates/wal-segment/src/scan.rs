@@ -212,6 +212,22 @@ pub fn scan_chunks(
     Ok(scan)
 }
 
+/// What a human reads: why the data ends there, without the type's field names.
+impl std::fmt::Display for SegmentEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SegmentEnd::Unwritten => f.write_str("zero bytes where the next frame would start"),
+            SegmentEnd::UnstartedChunk => f.write_str("the next chunk was never started"),
+            SegmentEnd::EndOfFile => f.write_str("the end of the file"),
+            SegmentEnd::TornFrame(error) => write!(f, "{error}"),
+            SegmentEnd::TornChunkHeader => f.write_str("a chunk header that fails its checksum"),
+            SegmentEnd::StaleChunk { found } => {
+                write!(f, "a stale chunk (its header names LSN {found}, not the next one)")
+            }
+        }
+    }
+}
+
 fn ended(mut scan: SegmentScan, end: SegmentEnd) -> SegmentScan {
     scan.end = end;
     scan

@@ -45,6 +45,17 @@ pub struct SealInfo {
     pub index_crc: u32,
 }
 
+/// What a human reads, for a message comparing a stated seal with the one the data gives.
+impl std::fmt::Display for SealInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "LSN {}, {} records before it, index checksum {:#010x}",
+            self.seal_lsn, self.record_count, self.index_crc
+        )
+    }
+}
+
 impl SealInfo {
     /// The seal that belongs after the records `index` lists, as record `seal_lsn`.
     #[must_use]
