@@ -1,6 +1,12 @@
 //! The flusher: one thread that makes appended entries durable and then calls openraft's flush
 //! callbacks, in order. Callbacks that queue while a sync runs are served by the next one, so one
 //! sync acknowledges every append made meanwhile (group commit).
+//!
+//! An append that finds the flusher idle (nothing queued, no batch being synced) syncs on its
+//! own thread instead and completes its callback there ([`Flusher::complete_inline`]): the
+//! hand-off to the flusher thread and back costs about as much as a third of a sync on this
+//! machine (`docs/PERFORMANCE.md`), so one append at a time is served at the sync's own speed;
+//! under load, appends queue and the flusher gathers them as before.
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -54,6 +60,16 @@ impl<C: RaftTypeConfig> Drop for InFlight<C> {
     }
 }
 
+/// Completes every callback of `batch` with the outcome of the sync that covered it.
+fn answer<C: RaftTypeConfig>(mut batch: InFlight<C>, result: Result<(), wal_core::Error>) {
+    for (_, callback) in batch.0.drain(..) {
+        callback.io_completed(match &result {
+            Ok(()) => Ok(()),
+            Err(error) => Err(std::io::Error::other(error.to_string())),
+        });
+    }
+}
+
 fn dead() -> std::io::Error {
     std::io::Error::other("the wal-raft flusher thread panicked; nothing more is made durable")
 }
@@ -71,6 +87,28 @@ impl<C: RaftTypeConfig> Flusher<C> {
             wake: Condvar::new(),
             gate: Mutex::new(()),
         }
+    }
+
+    /// Makes every record below `end` durable and completes `callback` on this thread, if the
+    /// flusher is idle: nothing queued (so no earlier callback is still unanswered) and no
+    /// batch being synced. Holding the gate meanwhile keeps a batch queued later from being
+    /// answered first. Otherwise hands `callback` back, for [`Flusher::push`].
+    pub(crate) fn complete_inline<S: Storage>(
+        &self,
+        wal: &Wal<S>,
+        end: Lsn,
+        callback: IOFlushed<C>,
+    ) -> Option<IOFlushed<C>> {
+        let Ok(_gate) = self.gate.try_lock() else { return Some(callback) };
+        {
+            let queue = lock(&self.queue);
+            if !queue.pending.is_empty() || queue.dead || queue.stop {
+                return Some(callback);
+            }
+        }
+        let batch = InFlight(vec![(end, callback)]);
+        answer(batch, wal.sync_below(end));
+        None
     }
 
     /// Queues `callback`, to be called once every record below `end` is durable.
@@ -115,17 +153,11 @@ impl<C: RaftTypeConfig> Flusher<C> {
     /// Syncs below the highest end queued and completes every queued callback (with the
     /// sync's error, if it failed: openraft then stops the node). Called holding the gate.
     fn serve<S: Storage>(&self, wal: &Wal<S>) {
-        let mut batch = InFlight(std::mem::take(&mut lock(&self.queue).pending));
+        let batch = InFlight(std::mem::take(&mut lock(&self.queue).pending));
         let Some(end) = batch.0.iter().map(|(end, _)| *end).max() else {
             return;
         };
-        let result = wal.sync_below(end);
-        for (_, callback) in batch.0.drain(..) {
-            callback.io_completed(match &result {
-                Ok(()) => Ok(()),
-                Err(error) => Err(std::io::Error::other(error.to_string())),
-            });
-        }
+        answer(batch, wal.sync_below(end));
     }
 
     /// Asks the thread to serve what is queued and stop.

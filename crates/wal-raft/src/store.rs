@@ -270,7 +270,9 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         let core = self.core();
         match self.write_entries(entries) {
             Ok(end) => {
-                core.flusher.push(end, callback);
+                if let Some(callback) = core.flusher.complete_inline(&core.wal, end, callback) {
+                    core.flusher.push(end, callback);
+                }
                 Ok(())
             }
             Err(error) => {
