@@ -80,6 +80,7 @@ pub struct Options {
     /// process are two series. `None` (default): the directory as given to [`crate::Wal::open`]
     /// (`dir.display()`), stable across reopens as long as the path is written the same way. A
     /// name is `'static` to keep `Options` `Copy`; for names made at run time, leave it `None`.
+    /// Two logs given the same name share their series, each export overwriting the other's.
     pub metrics_label: Option<&'static str>,
 }
 
