@@ -11,8 +11,9 @@
 //! - [`Wal::truncate_before`], [`Wal::truncate_after`] and [`Wal::prune`] remove records on
 //!   record boundaries, crash-safely.
 //! - [`Wal::telemetry`] tells which handles are alive, where they were created and what they
-//!   hold back; the same figures go to the `metrics` facade ([`METRICS`]), and leaks are
-//!   warned about through `tracing` ([`LeakThresholds`]).
+//!   hold back; the same figures go to the `metrics` facade ([`METRICS`]), each series
+//!   labelled with its log ([`Options::metrics_label`]), and leaks are warned about through
+//!   `tracing` ([`LeakThresholds`]). `examples/prometheus.rs` serves them to Prometheus.
 //! - [`inspect::Inspector`] looks at a log without changing it (what recovery would find),
 //!   for tools such as the `wal` command.
 //!

@@ -1,5 +1,6 @@
 //! How a log is opened: layout, durability, recovery, and pruning.
 
+use std::path::Path;
 use std::time::Duration;
 
 use wal_segment::{ChunkPreparation, SegmentOptions, SpaceFill};
@@ -83,6 +84,12 @@ pub struct Options {
     /// `docs/PERFORMANCE.md`); a disk that serves concurrent syncs in parallel, with records of
     /// a page or more, may gain from 2.
     pub syncs_in_flight: usize,
+    /// The value of the `log` label on every metric this log exports, so that two logs in one
+    /// process are two series. `None` (default): the directory as given to [`crate::Wal::open`]
+    /// (`dir.display()`), stable across reopens as long as the path is written the same way. A
+    /// name is `'static` to keep `Options` `Copy`; for names made at run time, leave it `None`.
+    /// Two logs given the same name share their series, each export overwriting the other's.
+    pub metrics_label: Option<&'static str>,
 }
 
 /// The default of [`Options::syncs_in_flight`].
@@ -103,6 +110,7 @@ impl Default for Options {
             leak_thresholds: LeakThresholds::default(),
             housekeeping: Some(Duration::from_secs(1)),
             syncs_in_flight: DEFAULT_SYNCS_IN_FLIGHT,
+            metrics_label: None,
         }
     }
 }
@@ -185,6 +193,18 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::metrics_label`].
+    #[must_use]
+    pub fn with_metrics_label(mut self, label: Option<&'static str>) -> Self {
+        self.metrics_label = label;
+        self
+    }
+
+    /// The `log` label of the metrics of the log in `dir`.
+    pub(crate) fn metrics_label_for(&self, dir: &Path) -> String {
+        self.metrics_label.map_or_else(|| dir.display().to_string(), str::to_owned)
+    }
+
     /// The segment layer's view of these options.
     pub(crate) fn segment(&self) -> SegmentOptions {
         SegmentOptions {
@@ -211,6 +231,10 @@ impl Options {
         }
         if self.housekeeping.is_some_and(|interval| interval.is_zero()) {
             return Err(Error::InvalidOptions { reason: "a housekeeping interval must be > 0" });
+        }
+        if self.metrics_label == Some("") {
+            // Prometheus reads an empty label as no label: the logs' series would merge.
+            return Err(Error::InvalidOptions { reason: "a metrics label must not be empty" });
         }
         Ok(())
     }

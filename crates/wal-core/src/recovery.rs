@@ -27,7 +27,7 @@ use wal_segment::{
     segment_first_lsn, segment_id_of,
 };
 
-use wal_telemetry::{Ledger, SegmentLife};
+use wal_telemetry::{Ledger, LogMetrics, SegmentLife};
 
 use crate::anchor::Anchor;
 use crate::damage::{Damage, DataEnd, TornTail};
@@ -147,11 +147,12 @@ fn recover_in_span<S: Storage>(
     };
     let found = kept.len() as u64;
     let mut planned = kept.into_iter();
+    let metrics = LogMetrics::new(&options.metrics_label_for(dir));
     while let Some(segment) = planned.next() {
-        wal_telemetry::recovery_progress(found - planned.len() as u64 - 1, found);
+        metrics.recovery_progress(found - planned.len() as u64 - 1, found);
         recovery.recover_segment(segment, &mut planned)?;
     }
-    wal_telemetry::recovery_progress(found, found);
+    metrics.recovery_progress(found, found);
     recovery.finish(&ids, &orphans, anchor, started)
 }
 

@@ -15,7 +15,7 @@ use std::time::Instant;
 use wal_format::{Lsn, Record};
 use wal_segment::{SegmentId, SegmentWriter, Storage, SyncPlan};
 use wal_telemetry::{
-    HeldBack, Kind, LeakWatch, RecoveryFigures, Registration, Registry, SegmentLife,
+    HeldBack, Kind, LeakWatch, LogMetrics, RecoveryFigures, Registration, Registry, SegmentLife,
 };
 
 use crate::background::Signal;
@@ -53,6 +53,8 @@ pub(crate) struct Shared<S: Storage> {
     /// The live readers, tailing readers and transactions.
     pub(crate) registry: Arc<Registry>,
     pub(crate) leaks: LeakWatch,
+    /// This log's series (its `log` label).
+    pub(crate) metrics: LogMetrics,
     pub(crate) recovery: RecoveryFigures,
     /// Wakes the housekeeper (a segment was released).
     pub(crate) housekeeping: Arc<Signal>,
@@ -82,6 +84,7 @@ impl<S: Storage> Shared<S> {
         let waking = Arc::clone(&housekeeping);
         files.ledger.set_waker(move || waking.wake());
         let commit = GroupCommit::new(state.next_first_lsn.0, files.options.syncs_in_flight);
+        let metrics = LogMetrics::new(&files.options.metrics_label_for(&files.dir));
         Shared {
             files,
             commit,
@@ -95,6 +98,7 @@ impl<S: Storage> Shared<S> {
             stats: Stats::default(),
             registry: Registry::new(),
             leaks: LeakWatch::default(),
+            metrics,
             recovery,
             housekeeping,
         }
@@ -194,7 +198,7 @@ impl<S: Storage> Shared<S> {
                     self.published_lsn()
                 );
                 self.stats.group(waiters as u64);
-                wal_telemetry::record_group_commit(waiters as u64);
+                self.metrics.record_group_commit(waiters as u64);
                 Ok(())
             }
             Err(WaitError::Failed) => Err(self.poisoned_error()),
@@ -285,6 +289,11 @@ impl<S: Storage> Shared<S> {
         if self.poisoned.load(Ordering::Acquire) { Err(self.poisoned_error()) } else { Ok(()) }
     }
 
+    /// Whether a failed write or sync poisoned the log.
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
     fn poisoned_error(&self) -> Error {
         // Every path that marks the log poisoned records its cause first.
         let cause = lock(&self.poison).clone();
@@ -362,7 +371,7 @@ impl<S: Storage> Syncer for Shared<S> {
         let _ = plan.run();
         let took = started.elapsed();
         self.stats.synced(took);
-        wal_telemetry::record_sync(took);
+        self.metrics.record_sync(took);
         let target = plan.target();
         let mut state = lock_state(self);
         // What a sync covers was published, and nothing is published that was not reserved.

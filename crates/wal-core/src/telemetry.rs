@@ -14,7 +14,9 @@
 use std::sync::Arc;
 
 use wal_segment::{RealStorage, Storage};
-use wal_telemetry::{HeldBack, Kind, LeakWarning, Registration, SegmentLife, Telemetry};
+use wal_telemetry::{
+    EngineFigures, HeldBack, Kind, LeakWarning, Registration, SegmentLife, Telemetry,
+};
 
 use crate::error::Error;
 use crate::shared::{Shared, lock_state};
@@ -60,15 +62,29 @@ impl<S: Storage> Wal<S> {
     pub fn housekeep(&self) -> Result<Vec<LeakWarning>, Error> {
         self.shared.housekeep()
     }
+
+    /// Exports the telemetry through the `metrics` facade now, as housekeeping does: every
+    /// series labelled `log` with [`crate::Options::metrics_label`] ([`Wal::metrics_label`]).
+    /// For a scrape that must see the latest figures; the housekeeping thread does it every
+    /// [`crate::Options::housekeeping`]. Appends never export.
+    pub fn export_metrics(&self) {
+        self.shared.metrics.export(&self.shared.telemetry());
+    }
+
+    /// The value of the `log` label on this log's metrics.
+    #[must_use]
+    pub fn metrics_label(&self) -> &str {
+        self.shared.metrics.log()
+    }
 }
 
 impl<S: Storage> Shared<S> {
     pub(crate) fn housekeep(&self) -> Result<Vec<LeakWarning>, Error> {
         let deleted = lock_state(self).delete_released(&self.files);
         let telemetry = self.telemetry();
-        wal_telemetry::export(&telemetry);
-        let warnings =
-            self.leaks.check(&self.registry, &telemetry, &self.files.options.leak_thresholds);
+        self.metrics.export(&telemetry);
+        let thresholds = &self.files.options.leak_thresholds;
+        let warnings = self.leaks.check(&self.registry, &telemetry, thresholds, &self.metrics);
         deleted.map(|()| warnings)
     }
 
@@ -84,9 +100,26 @@ impl<S: Storage> Shared<S> {
         }
         telemetry.chunks = self.files.ledger.counts();
         telemetry.leak_warnings = self.leaks.warnings();
-        let appended = lock_state(self).appended;
-        telemetry.engine = self.stats.figures(appended, self.recovery);
+        telemetry.engine = self.engine_figures();
         telemetry
+    }
+
+    /// The engine's counters, and where the log stands: its segments, their bytes, the next and
+    /// durable LSNs, whether it is poisoned. Read under one short hold of the state lock, when
+    /// asked (by a scrape, the housekeeper or the caller): the append path keeps no gauge.
+    pub(crate) fn engine_figures(&self) -> EngineFigures {
+        let (mut figures, segments, segment_bytes, next_lsn) = {
+            let state = lock_state(self);
+            let segments = state.closed.len() + usize::from(state.active.is_some());
+            let figures = self.stats.figures(state.appended, self.recovery);
+            (figures, segments as u64, state.bytes_held(), state.next_lsn())
+        };
+        figures.segments = segments;
+        figures.segment_bytes = segment_bytes;
+        figures.next_lsn = next_lsn.0;
+        figures.durable_lsn = self.commit.durable();
+        figures.poisoned = self.is_poisoned();
+        figures
     }
 
     /// Who holds each of `lives` (the registered handles positioned in it).

@@ -262,12 +262,12 @@ impl<S: Storage> Wal<S> {
         &self.shared.files.dir
     }
 
-    /// Counters of what the log has done since it was opened, and what opening recovered (the
-    /// same figures [`Wal::telemetry`] reports as `engine`).
+    /// Counters of what the log has done since it was opened, what opening recovered, and
+    /// where the log stands (segments, their bytes, next and durable LSNs, poisoned): the same
+    /// figures [`Wal::telemetry`] reports as `engine`.
     #[must_use]
     pub fn stats(&self) -> EngineFigures {
-        let appended = lock_state(&self.shared).appended;
-        self.shared.stats.figures(appended, self.shared.recovery)
+        self.shared.engine_figures()
     }
 }
 

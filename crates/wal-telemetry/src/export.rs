@@ -1,17 +1,9 @@
-//! Exporting through the `metrics` facade. Names follow Prometheus conventions: a `wal_`
-//! prefix, base units in the name (`_bytes`, `_seconds`), `_total` on counters.
-//!
-//! Counters and gauges are exported from the log's own atomics by [`export`], which the log
-//! calls periodically and on request: the append path pays nothing for metrics. Histograms
-//! (sync latency, group-commit batch) are recorded per sync, where a few hundred nanoseconds
-//! vanish in the sync's hundred microseconds.
+//! The names of the metrics exported through the `metrics` facade ([`METRICS`]), with their
+//! types, labels and help texts, and their descriptions for the installed recorder. Names
+//! follow Prometheus conventions: a `wal_` prefix, base units in the name (`_bytes`,
+//! `_seconds`), `_total` on counters. Sending values is `log_metrics`'s, not this module's.
 
-use metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
-};
-
-use crate::kind::Kind;
-use crate::report::Telemetry;
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 
 /// One exported metric: its name, its type, its unit and what it means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,11 +12,20 @@ pub struct MetricInfo {
     pub name: &'static str,
     /// `"counter"`, `"gauge"` or `"histogram"`.
     pub kind: &'static str,
-    /// Whether it carries a `kind` label (the kind of handle).
-    pub by_handle_kind: bool,
+    /// The labels each of its series carries: always [`LOG_LABEL`], and `kind` for the
+    /// metrics kept per kind of handle.
+    pub labels: &'static [&'static str],
     /// What it counts.
     pub help: &'static str,
 }
+
+/// The label that names the log a series belongs to, so that two logs in one process are two
+/// series. Its value is chosen when the log opens (`wal_core::Options::metrics_label`).
+pub const LOG_LABEL: &str = "log";
+
+/// The label that names a kind of handle ([`crate::Kind::name`]), or `held_back` for the leak
+/// warning about held-back bytes.
+pub const KIND_LABEL: &str = "kind";
 
 const fn metric(
     name: &'static str,
@@ -32,7 +33,9 @@ const fn metric(
     by_handle_kind: bool,
     help: &'static str,
 ) -> MetricInfo {
-    MetricInfo { name, kind, by_handle_kind, help }
+    let labels: &'static [&'static str] =
+        if by_handle_kind { &[LOG_LABEL, KIND_LABEL] } else { &[LOG_LABEL] };
+    MetricInfo { name, kind, labels, help }
 }
 
 /// Every metric the log exports.
@@ -62,6 +65,27 @@ pub const METRICS: &[MetricInfo] = &[
     metric("wal_group_commit_syncs_total", "counter", false, "Syncs run for waiting commits."),
     metric("wal_group_commit_waiters_total", "counter", false, "Commits those syncs served."),
     metric("wal_segments_rolled_total", "counter", false, "Segments sealed and replaced."),
+    metric("wal_segments", "gauge", false, "Segments in the log, the active one included."),
+    metric(
+        "wal_segment_bytes",
+        "gauge",
+        false,
+        "Bytes of the log's segment files, as the size limit counts them; retired files still \
+         on disk are in wal_held_back_bytes.",
+    ),
+    metric(
+        "wal_unsynced_records",
+        "gauge",
+        false,
+        "Records reserved but not yet durable: the next LSN minus the durable LSN.",
+    ),
+    metric(
+        "wal_poisoned",
+        "gauge",
+        false,
+        "1 once a failed write or sync poisoned the log (it refuses writes until reopened), \
+         else 0.",
+    ),
     metric("wal_sync_duration_seconds", "histogram", false, "Latency of one sync."),
     metric("wal_group_commit_batch_size", "histogram", false, "Commits served by one sync."),
     metric("wal_recovery_segments", "gauge", false, "Segments the last recovery opened so far."),
@@ -86,61 +110,4 @@ pub fn describe() {
             _ => describe_histogram!(info.name, unit, info.help),
         }
     }
-}
-
-/// Sets every counter and gauge from `telemetry`.
-#[allow(clippy::cast_precision_loss)] // gauges are f64; exact up to 2^53
-pub fn export(telemetry: &Telemetry) {
-    for kind in Kind::ALL {
-        let counts = telemetry.kind(kind);
-        let label = kind.name();
-        gauge!("wal_live_references", "kind" => label).set(counts.live as f64);
-        counter!("wal_references_created_total", "kind" => label).absolute(counts.created);
-        counter!("wal_references_dropped_total", "kind" => label).absolute(counts.dropped);
-        gauge!("wal_pinned_bytes", "kind" => label).set(counts.pinned_bytes as f64);
-        gauge!("wal_pinned_chunks", "kind" => label).set(counts.pinned_chunks as f64);
-        let oldest = counts.oldest.map_or(0.0, |handle| handle.age.as_secs_f64());
-        gauge!("wal_oldest_reference_age_seconds", "kind" => label).set(oldest);
-    }
-    gauge!("wal_payload_views").set(telemetry.payload_views as f64);
-    let chunks = &telemetry.chunks;
-    counter!("wal_chunks_mapped_total").absolute(chunks.chunks_mapped);
-    counter!("wal_chunks_unmapped_total").absolute(chunks.chunks_unmapped);
-    gauge!("wal_mapped_bytes").set(chunks.mapped_bytes as f64);
-    gauge!("wal_held_back_segments").set(chunks.held_back_segments as f64);
-    gauge!("wal_held_back_bytes").set(chunks.held_back_bytes as f64);
-    counter!("wal_held_back_bytes_total").absolute(chunks.held_back_bytes_total);
-    let engine = &telemetry.engine;
-    counter!("wal_appended_records_total").absolute(engine.records);
-    counter!("wal_appended_bytes_total").absolute(engine.bytes);
-    counter!("wal_syncs_total").absolute(engine.syncs);
-    counter!("wal_group_commit_syncs_total").absolute(engine.group_syncs);
-    counter!("wal_group_commit_waiters_total").absolute(engine.group_waiters);
-    counter!("wal_segments_rolled_total").absolute(engine.segments_rolled);
-    let recovery = &engine.recovery;
-    gauge!("wal_recovery_segments").set(recovery.segments as f64);
-    gauge!("wal_recovery_records").set(recovery.records as f64);
-    gauge!("wal_recovery_duration_seconds").set(recovery.elapsed.as_secs_f64());
-}
-
-/// Records one sync's latency.
-pub fn record_sync(took: std::time::Duration) {
-    histogram!("wal_sync_duration_seconds").record(took.as_secs_f64());
-}
-
-/// Records how many waiting commits one sync served.
-#[allow(clippy::cast_precision_loss)]
-pub fn record_group_commit(waiters: u64) {
-    histogram!("wal_group_commit_batch_size").record(waiters as f64);
-}
-
-/// Reports recovery progress: `done` of `found` segments opened.
-#[allow(clippy::cast_precision_loss)]
-pub fn recovery_progress(done: u64, found: u64) {
-    gauge!("wal_recovery_segments").set(done as f64);
-    gauge!("wal_recovery_segments_found").set(found as f64);
-}
-
-pub(crate) fn count_leak_warning(what: &'static str) {
-    counter!("wal_leak_warnings_total", "kind" => what).increment(1);
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::export::count_leak_warning;
+use crate::log_metrics::{HELD_BACK, LogMetrics};
 use crate::registry::Registry;
 use crate::report::Telemetry;
 use crate::sync::{AtomicU64, Ordering};
@@ -91,12 +91,13 @@ impl LeakWatch {
     }
 
     /// Checks `telemetry` (just taken from `registry`'s log) against `thresholds`, emits a
-    /// warning for each new crossing, and returns them.
+    /// warning for each new crossing, counts it in the log's `metrics`, and returns them.
     pub fn check(
         &self,
         registry: &Registry,
         telemetry: &Telemetry,
         thresholds: &LeakThresholds,
+        metrics: &LogMetrics,
     ) -> Vec<LeakWarning> {
         let mut emitted = Vec::new();
         if let Some(max_age) = thresholds.max_age {
@@ -115,7 +116,7 @@ impl LeakWatch {
                             handle.age.as_secs_f64(),
                             max_age.as_secs_f64(),
                         );
-                        self.count(kind.name());
+                        self.count(metrics, kind.name());
                         emitted.push(LeakWarning::OldHandle(handle));
                     }
                 }
@@ -149,15 +150,15 @@ impl LeakWatch {
                      still view them: {}",
                     if names.is_empty() { "payload views only".to_owned() } else { names.join(", ") },
                 );
-                self.count("held_back");
+                self.count(metrics, HELD_BACK);
                 emitted.push(LeakWarning::HeldBack { bytes, holders });
             }
         }
         emitted
     }
 
-    fn count(&self, what: &'static str) {
+    fn count(&self, metrics: &LogMetrics, what: &'static str) {
         self.warnings.fetch_add(1, Ordering::Relaxed);
-        count_leak_warning(what);
+        metrics.count_leak_warning(what);
     }
 }

@@ -69,6 +69,16 @@ pub struct EngineFigures {
     pub group_waiters: u64,
     /// Segments sealed and replaced.
     pub segments_rolled: u64,
+    /// Segments in the log now, the active one included (not the retired ones held back).
+    pub segments: u64,
+    /// Bytes of those segments' files, as the log's size limit counts them.
+    pub segment_bytes: u64,
+    /// The LSN the next record will get.
+    pub next_lsn: u64,
+    /// Every record below this LSN is durable.
+    pub durable_lsn: u64,
+    /// Whether a failed write or sync poisoned the log (it refuses writes until reopened).
+    pub poisoned: bool,
     /// What opening the log recovered.
     pub recovery: RecoveryFigures,
 }

@@ -104,6 +104,7 @@ fn the_waker_runs_on_every_release() {
 fn leak_checks_warn_once_per_crossing() {
     let registry = Registry::new();
     let watch = LeakWatch::default();
+    let metrics = LogMetrics::new("test");
     let thresholds = LeakThresholds::disabled()
         .with_max_age(Some(Duration::ZERO))
         .with_max_held_back_bytes(Some(100));
@@ -112,22 +113,22 @@ fn leak_checks_warn_once_per_crossing() {
     // sleep: the reader must be older than the zero age threshold
     std::thread::sleep(Duration::from_millis(5));
     let mut telemetry = Telemetry::default();
-    let warned = watch.check(&registry, &telemetry, &thresholds);
+    let warned = watch.check(&registry, &telemetry, &thresholds, &metrics);
     assert!(matches!(&warned[..], [LeakWarning::OldHandle(h)] if h.kind == Kind::Reader));
-    assert!(watch.check(&registry, &telemetry, &thresholds).is_empty(), "named once");
+    assert!(watch.check(&registry, &telemetry, &thresholds, &metrics).is_empty(), "named once");
     telemetry.chunks.held_back_bytes = 101;
-    let warned = watch.check(&registry, &telemetry, &thresholds);
+    let warned = watch.check(&registry, &telemetry, &thresholds, &metrics);
     assert!(matches!(&warned[..], [LeakWarning::HeldBack { bytes: 101, .. }]));
-    assert!(watch.check(&registry, &telemetry, &thresholds).is_empty(), "still over");
+    assert!(watch.check(&registry, &telemetry, &thresholds, &metrics).is_empty(), "still over");
     telemetry.chunks.held_back_bytes = 0;
-    assert!(watch.check(&registry, &telemetry, &thresholds).is_empty());
+    assert!(watch.check(&registry, &telemetry, &thresholds, &metrics).is_empty());
     telemetry.chunks.held_back_bytes = 500;
-    assert_eq!(watch.check(&registry, &telemetry, &thresholds).len(), 1, "crossed again");
+    assert_eq!(watch.check(&registry, &telemetry, &thresholds, &metrics).len(), 1, "crossed again");
     assert_eq!(watch.warnings(), 3);
 }
 
 #[test]
-fn export_sets_every_counter_and_gauge() {
+fn export_sets_every_metric_of_each_log_under_its_label() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let mut telemetry = Telemetry::default();
@@ -136,36 +137,56 @@ fn export_sets_every_counter_and_gauge() {
     telemetry.handles = vec![(Kind::Reader, reader)];
     telemetry.chunks.held_back_bytes = 4096;
     telemetry.engine.records = 42;
+    (telemetry.engine.next_lsn, telemetry.engine.durable_lsn) = (10, 7);
+    telemetry.engine.poisoned = true;
+    let mut other = Telemetry::default();
+    other.engine.records = 3;
+    let (one, two) = (LogMetrics::new("one"), LogMetrics::new("two"));
     metrics::with_local_recorder(&recorder, || {
         describe();
-        export(&telemetry);
-        record_sync(Duration::from_micros(100));
-        record_group_commit(3);
+        for (log, telemetry) in [(&one, &telemetry), (&two, &other)] {
+            log.recovery_progress(1, 1);
+            log.export(telemetry);
+            log.record_sync(Duration::from_micros(100));
+            log.record_group_commit(3);
+        }
     });
     let snapshot = snapshotter.snapshot().into_vec();
-    let value = |name: &str, kind: Option<&str>| {
+    let value = |name: &str, log: &str, kind: Option<&str>| {
         snapshot.iter().find_map(|(key, _, _, value)| {
             let key = key.key();
-            let label = key.labels().find(|l| l.key() == "kind").map(|l| l.value().to_owned());
-            (key.name() == name && label.as_deref() == kind).then_some(value)
+            let label = |name| key.labels().find(|l| l.key() == name).map(|l| l.value().to_owned());
+            let found = (label(LOG_LABEL), label(KIND_LABEL));
+            let wanted = (Some(log.to_owned()), kind.map(str::to_owned));
+            (key.name() == name && found == wanted).then_some(value)
         })
     };
-    assert_eq!(value("wal_live_references", Some("reader")), Some(&DebugValue::Gauge(2.0.into())));
+    let gauge = |v: f64| DebugValue::Gauge(v.into());
+    assert_eq!(value("wal_live_references", "one", Some("reader")), Some(&gauge(2.0)));
     assert_eq!(
-        value("wal_references_created_total", Some("reader")),
+        value("wal_references_created_total", "one", Some("reader")),
         Some(&DebugValue::Counter(5))
     );
-    assert_eq!(value("wal_held_back_bytes", None), Some(&DebugValue::Gauge(4096.0.into())));
-    assert_eq!(value("wal_appended_records_total", None), Some(&DebugValue::Counter(42)));
-    assert!(
-        matches!(value("wal_sync_duration_seconds", None), Some(DebugValue::Histogram(h)) if h.len() == 1)
-    );
-    // Every documented name but the per-event ones is exported.
-    for info in METRICS.iter().filter(|info| info.kind != "histogram") {
-        if info.name == "wal_leak_warnings_total" || info.name == "wal_recovery_segments_found" {
-            continue; // emitted when a warning fires / during recovery
+    assert_eq!(value("wal_held_back_bytes", "one", None), Some(&gauge(4096.0)));
+    assert_eq!(value("wal_unsynced_records", "one", None), Some(&gauge(3.0)));
+    assert_eq!(value("wal_poisoned", "one", None), Some(&gauge(1.0)));
+    assert_eq!(value("wal_poisoned", "two", None), Some(&gauge(0.0)));
+    // Two logs, two series: neither count overwrites the other.
+    assert_eq!(value("wal_appended_records_total", "one", None), Some(&DebugValue::Counter(42)));
+    assert_eq!(value("wal_appended_records_total", "two", None), Some(&DebugValue::Counter(3)));
+    let syncs = value("wal_sync_duration_seconds", "two", None);
+    assert!(matches!(syncs, Some(DebugValue::Histogram(h)) if h.len() == 1), "{syncs:?}");
+    // Every documented metric is exported for each log, with the documented labels.
+    for info in METRICS {
+        let kind = info.labels.contains(&KIND_LABEL).then_some("reader");
+        for log in ["one", "two"] {
+            assert!(
+                value(info.name, log, kind).is_some(),
+                "{} of {log} was not exported",
+                info.name
+            );
         }
-        let kind = info.by_handle_kind.then_some("reader");
-        assert!(value(info.name, kind).is_some(), "{} was not exported", info.name);
     }
+    let held_back_warnings = value("wal_leak_warnings_total", "one", Some("held_back"));
+    assert_eq!(held_back_warnings, Some(&DebugValue::Counter(0)), "exported before any warning");
 }

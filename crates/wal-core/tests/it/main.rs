@@ -11,6 +11,7 @@ mod kill;
 mod lifecycle;
 mod model;
 mod open_txns;
+mod prometheus;
 mod recovery_crashes;
 mod recovery_modes;
 mod stress;

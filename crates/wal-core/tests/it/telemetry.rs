@@ -226,6 +226,50 @@ fn exported_metrics_match_the_log() {
 }
 
 #[test]
+fn the_gauges_follow_segments_unsynced_records_and_poisoning() {
+    let storage = SimStorage::new();
+    let (wal, _) = open_sim(&storage, small(Durability::Buffered).with_housekeeping(None));
+    fill(&wal, 300); // segments of 128 KiB: a few rolls, each sealed durable
+    assert_eq!(wal.metrics_label(), "/log", "no name given: the directory");
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let exported = || {
+        metrics::with_local_recorder(&recorder, || wal.export_metrics());
+        let metrics = metrics_of(&snapshotter);
+        let gauge = |name| match metric(&metrics, name, None) {
+            Some(DebugValue::Gauge(value)) => value.0,
+            other => panic!("{name}: {other:?}"),
+        };
+        let labelled = metrics.iter().all(|(key, _)| {
+            key.key().labels().any(|label| label.key() == "log" && label.value() == "/log")
+        });
+        assert!(labelled, "every series is labelled log=\"/log\"");
+        ["wal_segments", "wal_segment_bytes", "wal_unsynced_records", "wal_poisoned"].map(gauge)
+    };
+
+    let stats = wal.stats();
+    let unsynced = stats.next_lsn - stats.durable_lsn;
+    assert!(stats.segments >= 3 && unsynced > 0 && !stats.poisoned, "{stats:?}");
+    #[allow(clippy::cast_precision_loss)] // small numbers
+    let expected = [stats.segments, stats.segment_bytes, unsynced, 0].map(|n| n as f64);
+    assert_eq!(exported(), expected);
+    assert_eq!(wal.telemetry().engine, stats, "one set of figures");
+
+    wal.sync().expect("sync");
+    assert_eq!(exported()[2], 0.0, "nothing unsynced after a sync");
+
+    wal.append(TAG, b"in doubt").expect("append");
+    storage.fail_after(0, wal_core::storage::Fault::Io); // the sync's msync
+    assert!(wal.sync().is_err());
+    assert!(wal.stats().poisoned);
+    let [segments, _, unsynced, poisoned] = exported();
+    assert_eq!((unsynced, poisoned), (1.0, 1.0));
+    #[allow(clippy::cast_precision_loss)] // small numbers
+    let before = stats.segments as f64;
+    assert_eq!(segments, before);
+}
+
+#[test]
 fn untracked_handles_are_not_registered() {
     let storage = SimStorage::new();
     let (wal, _) = open_sim(&storage, options().with_track_handles(false));
