@@ -262,6 +262,12 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
     }
 
     /// Appends and queues `callback`; on an error, completes it with the error.
+    ///
+    /// A single entry finding the flusher idle is synced here, its callback answered before
+    /// this returns: that is a leader under light load (or a client waiting on each write),
+    /// served at the sync's own latency without two thread hand-offs. A batch is queued for
+    /// the flusher, so a leader streaming batches keeps appending while earlier ones sync; and
+    /// a busy leader's batches grow while an inline sync runs, which moves it to the flusher.
     fn append_entries(
         &self,
         entries: impl IntoIterator<Item = C::Entry>,
@@ -269,8 +275,13 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
     ) -> Result<(), Error> {
         let core = self.core();
         match self.write_entries(entries) {
-            Ok(end) => {
-                if let Some(callback) = core.flusher.complete_inline(&core.wal, end, callback) {
+            Ok((end, count)) => {
+                let queued = if count == 1 {
+                    core.flusher.complete_inline(&core.wal, end, callback)
+                } else {
+                    Some(callback)
+                };
+                if let Some(callback) = queued {
                     core.flusher.push(end, callback);
                 }
                 Ok(())
@@ -282,11 +293,15 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
         }
     }
 
-    /// Writes `entries` to the log; returns the LSN below which they lie. On an error part-way
+    /// Writes `entries` to the log; returns the LSN below which they lie, and how many were
+    /// written. On an error part-way
     /// through a batch written in pieces, the pieces already in the log stay the store's (its
     /// last log id is the last entry written), so openraft's view and a resend continue from
     /// what the log holds.
-    fn write_entries(&self, entries: impl IntoIterator<Item = C::Entry>) -> Result<Lsn, Error> {
+    fn write_entries(
+        &self,
+        entries: impl IntoIterator<Item = C::Entry>,
+    ) -> Result<(Lsn, usize), Error> {
         let core = self.core();
         let mut state = lock(&core.state);
         let mut next = state.last_index().map(|index| index + 1);
@@ -311,7 +326,7 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
             ids.push(entry.log_id());
         }
         let Some(first) = first else {
-            return Ok(core.wal.next_lsn());
+            return Ok((core.wal.next_lsn(), 0));
         };
         // The LSN of the last entry written: a piece continues its run if it follows it.
         let mut previous = state.last.as_ref().map(|last| state.lsn_of(last.index));
@@ -328,7 +343,8 @@ impl<C: RaftTypeConfig, S: Storage> WalLogStore<C, S> {
             state.last = Some(ids[written - 1].clone());
         });
         appended?;
-        Ok(previous.map_or_else(|| core.wal.next_lsn(), |lsn| Lsn(lsn.0 + 1)))
+        let end = previous.map_or_else(|| core.wal.next_lsn(), |lsn| Lsn(lsn.0 + 1));
+        Ok((end, written))
     }
 
     fn save_vote(&self, vote: &VoteOf<C>) -> Result<(), Error> {
