@@ -73,6 +73,9 @@ struct Inner {
     exclusive_waiting: usize,
     /// Sleeping waiters, each with the LSN it needs durable.
     waiters: Vec<(u64, Arc<Signal>)>,
+    /// Signals fired under the lock, notified once it is released ([`Locked`]): a woken
+    /// thread then finds the lock free instead of blocking on it at once.
+    to_notify: Vec<Arc<Signal>>,
     /// Threads the last finished sync released (its leader included), and how many threads
     /// came to wait since: a leader gathers until they are back, within a window.
     released: usize,
@@ -125,7 +128,7 @@ struct Exclusive<'g> {
 
 impl Drop for Exclusive<'_> {
     fn drop(&mut self) {
-        let mut inner = lock(&self.group.inner);
+        let mut inner = Locked::new(&self.group.inner);
         inner.exclusive = false;
         let _ = self.group.wake(&mut inner);
     }
@@ -135,6 +138,64 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every field is updated whole under the lock: a panic elsewhere cannot leave it
     // half-written.
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The group's lock, held; releasing it notifies the signals fired meanwhile.
+struct Locked<'g> {
+    guard: Option<MutexGuard<'g, Inner>>,
+}
+
+impl<'g> Locked<'g> {
+    fn new(mutex: &'g Mutex<Inner>) -> Locked<'g> {
+        Locked { guard: Some(lock(mutex)) }
+    }
+
+    /// Waits on `condvar`, releasing the lock meanwhile (signals fired so far are notified
+    /// first: nobody else may release the lock before this thread sleeps).
+    fn wait(mut self, condvar: &Condvar) -> Locked<'g> {
+        let mut guard = self.guard.take().expect("held until dropped");
+        notify(std::mem::take(&mut guard.to_notify));
+        let guard = condvar.wait(guard).unwrap_or_else(std::sync::PoisonError::into_inner);
+        Locked { guard: Some(guard) }
+    }
+
+    /// As [`Locked::wait`], for at most `timeout`.
+    fn wait_timeout(mut self, condvar: &Condvar, timeout: Duration) -> Locked<'g> {
+        let mut guard = self.guard.take().expect("held until dropped");
+        notify(std::mem::take(&mut guard.to_notify));
+        let (guard, _) = (condvar.wait_timeout(guard, timeout))
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Locked { guard: Some(guard) }
+    }
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        self.guard.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        self.guard.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if let Some(mut guard) = self.guard.take() {
+            let signals = std::mem::take(&mut guard.to_notify);
+            drop(guard);
+            notify(signals);
+        }
+    }
+}
+
+fn notify(signals: Vec<Arc<Signal>>) {
+    for signal in signals {
+        signal.woken.notify_one();
+    }
 }
 
 impl GroupCommit {
@@ -153,6 +214,7 @@ impl GroupCommit {
                 exclusive: false,
                 exclusive_waiting: 0,
                 waiters: Vec::new(),
+                to_notify: Vec::new(),
                 released: 0,
                 arrived: 0,
                 gathering: false,
@@ -183,7 +245,7 @@ impl GroupCommit {
         if self.durable() >= lsn {
             return Ok(Waited::Covered);
         }
-        let mut inner = lock(&self.inner);
+        let mut inner = Locked::new(&self.inner);
         inner.arrived += 1;
         if inner.gathering && inner.arrived >= inner.released {
             self.gathered.notify_one();
@@ -218,16 +280,16 @@ impl GroupCommit {
     /// its target.
     fn lead<'g, S: Syncer>(
         &'g self,
-        mut inner: MutexGuard<'g, Inner>,
+        mut inner: Locked<'g>,
         syncer: &S,
-    ) -> Result<(MutexGuard<'g, Inner>, usize, u64), WaitError<S::Error>> {
+    ) -> Result<(Locked<'g>, usize, u64), WaitError<S::Error>> {
         inner.in_flight += 1;
         inner.planning = true;
         let inner = self.gather(inner);
         let waiters = inner.waiters.len() + 1;
         drop(inner);
         let planned = syncer.plan();
-        let mut inner = lock(&self.inner);
+        let mut inner = Locked::new(&self.inner);
         inner.planning = false;
         let (plan, target) = match planned {
             Ok(planned) => planned,
@@ -244,7 +306,7 @@ impl GroupCommit {
         let started = Instant::now();
         let ran = syncer.run(plan);
         let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let mut inner = lock(&self.inner);
+        let mut inner = Locked::new(&self.inner);
         inner.in_flight -= 1;
         inner.sync_nanos = (inner.sync_nanos.saturating_mul(7) / 8).saturating_add(took / 8);
         match ran {
@@ -268,7 +330,7 @@ impl GroupCommit {
     /// The wait ends by its deadline when a thread does not come back, which loom cannot model
     /// (its timed waits never time out): the loom models run without gathering, and a unit
     /// test covers the deadline.
-    fn gather<'g>(&'g self, mut inner: MutexGuard<'g, Inner>) -> MutexGuard<'g, Inner> {
+    fn gather<'g>(&'g self, mut inner: Locked<'g>) -> Locked<'g> {
         let window = Duration::from_nanos(inner.sync_nanos / 2);
         if cfg!(loom) || window.is_zero() || inner.arrived >= inner.released {
             return inner;
@@ -277,20 +339,18 @@ impl GroupCommit {
         inner.gathering = true;
         while inner.arrived < inner.released {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
-            inner = (self.gathered.wait_timeout(inner, left))
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+            inner = inner.wait_timeout(&self.gathered, left);
         }
         inner.gathering = false;
         inner
     }
 
     /// Sleeps until a sync covers `lsn`, fails, or this thread may lead.
-    fn sleep<'g>(&'g self, mut inner: MutexGuard<'g, Inner>, lsn: u64) -> MutexGuard<'g, Inner> {
+    fn sleep<'g>(&'g self, mut inner: Locked<'g>, lsn: u64) -> Locked<'g> {
         let signal = Arc::new(Signal::default());
         inner.waiters.push((lsn, Arc::clone(&signal)));
         while !signal.fired.load(Ordering::Relaxed) {
-            inner = signal.woken.wait(inner).unwrap_or_else(std::sync::PoisonError::into_inner);
+            inner = inner.wait(&signal.woken);
         }
         inner
     }
@@ -318,17 +378,22 @@ impl GroupCommit {
                 .min_by_key(|(_, (lsn, _))| *lsn)
                 .map(|(at, _)| at);
             if let Some(at) = next {
-                inner.waiters.swap_remove(at).1.fire();
+                let (_, signal) = inner.waiters.swap_remove(at);
+                signal.fired.store(true, Ordering::Relaxed);
+                inner.to_notify.push(signal);
             }
         }
         let after_leader = inner.waiters.len();
+        let mut woken = std::mem::take(&mut inner.to_notify);
         inner.waiters.retain(|(lsn, signal)| {
             let done = failed || *lsn <= durable;
             if done {
-                signal.fire();
+                signal.fired.store(true, Ordering::Relaxed);
+                woken.push(Arc::clone(signal));
             }
             !done
         });
+        inner.to_notify = woken;
         if inner.in_flight == 0 && inner.exclusive_waiting > 0 {
             self.drained.notify_all();
         }
@@ -338,10 +403,10 @@ impl GroupCommit {
 
     /// Runs `f` with the log to itself: no sync runs meanwhile, and none starts.
     pub(crate) fn with_role<T>(&self, f: impl FnOnce() -> T) -> T {
-        let mut inner = lock(&self.inner);
+        let mut inner = Locked::new(&self.inner);
         inner.exclusive_waiting += 1;
         while inner.exclusive || inner.in_flight > 0 {
-            inner = self.drained.wait(inner).unwrap_or_else(std::sync::PoisonError::into_inner);
+            inner = inner.wait(&self.drained);
         }
         inner.exclusive_waiting -= 1;
         inner.exclusive = true;
@@ -353,7 +418,7 @@ impl GroupCommit {
     /// Raises the watermark to `lsn` (everything below it was made durable by other means,
     /// such as sealing a segment), inside [`GroupCommit::with_role`].
     pub(crate) fn raise(&self, lsn: u64) {
-        let mut inner = lock(&self.inner);
+        let mut inner = Locked::new(&self.inner);
         self.raise_locked(&mut inner, lsn);
         let _ = self.wake(&mut inner);
     }
@@ -375,7 +440,7 @@ impl GroupCommit {
 
     /// Marks the group failed (a sync outside `wait` failed).
     pub(crate) fn fail(&self) {
-        let mut inner = lock(&self.inner);
+        let mut inner = Locked::new(&self.inner);
         self.fail_locked(&mut inner);
     }
 
@@ -386,12 +451,7 @@ impl GroupCommit {
     }
 }
 
-impl Signal {
-    fn fire(&self) {
-        self.fired.store(true, Ordering::Relaxed);
-        self.woken.notify_one();
-    }
-}
+
 
 #[cfg(all(test, not(loom)))]
 mod tests {
