@@ -34,6 +34,7 @@ const TAG: Tag = match Tag::user(0x40) {
 };
 
 #[path = "measure.rs"]
+#[allow(dead_code, reason = "this bench reports no memory peaks")]
 mod measure;
 
 use measure::{Cell, drop_cache, percentiles, run_in_process, timed_threads};

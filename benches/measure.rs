@@ -53,13 +53,55 @@ pub(crate) fn report_fields(fields: &[f64]) {
 /// This process's peak resident set in MiB (`VmHWM`; file pages it mapped count too).
 #[allow(dead_code, reason = "used by the peers bench, not by the engine bench")]
 pub(crate) fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let kib: f64 = status
+    status_kib("VmHWM:") as f64 / 1024.0
+}
+
+/// A field of `/proc/self/status` in KiB (0 if absent).
+pub(crate) fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in kB");
-    kib / 1024.0
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Samples the process's anonymous and file-mapped resident memory every 2 ms and keeps the
+/// peak of each (the kernel keeps only the peak of their sum, `VmHWM`).
+pub(crate) struct MemoryPeaks {
+    peaks: std::sync::Arc<[std::sync::atomic::AtomicU64; 2]>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sampler: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MemoryPeaks {
+    pub(crate) fn start() -> MemoryPeaks {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let peaks = std::sync::Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let (peaks, stop) = (std::sync::Arc::clone(&peaks), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    peaks[0].fetch_max(status_kib("RssAnon:"), Ordering::Relaxed);
+                    peaks[1].fetch_max(status_kib("RssFile:"), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        MemoryPeaks { peaks, stop, sampler: Some(sampler) }
+    }
+
+    /// Stops sampling; the peaks of anonymous and file-mapped memory, in MiB.
+    pub(crate) fn finish(mut self) -> (f64, f64) {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(sampler) = self.sampler.take() {
+            sampler.join().expect("sampler");
+        }
+        let mib = |at: usize| self.peaks[at].load(Ordering::Relaxed) as f64 / 1024.0;
+        (mib(0), mib(1))
+    }
 }
 
 /// The 50th and 99th percentiles.

@@ -16,9 +16,11 @@
 #![expect(clippy::cast_precision_loss, reason = "byte counts far below 2^52")]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
+
+#[path = "measure.rs"]
+#[allow(dead_code, reason = "this bench uses only the memory figures")]
+mod measure;
 
 use wal_core::{Durability, Options};
 use wal_snapshot::kv::KvStore;
@@ -110,17 +112,7 @@ fn run_cell(cell: &str, dir: &Path) {
         let file = std::fs::File::open(&file).expect("open");
         rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
     }
-    let peak_anon = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (peak_anon, stop) = (Arc::clone(&peak_anon), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                peak_anon.fetch_max(status_kib("RssAnon:"), Ordering::Relaxed);
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
-        })
-    };
+    let memory = measure::MemoryPeaks::start();
     let started = Instant::now();
     let units = match cell {
         "read" => {
@@ -149,12 +141,12 @@ fn run_cell(cell: &str, dir: &Path) {
             for path in &snapshots {
                 std::fs::rename(aside.join(path.file_name().expect("name")), path).expect("back");
             }
-            finish(took.as_secs_f64(), &stop, sampler, &peak_anon, units);
+            finish(took.as_secs_f64(), memory, units);
             return;
         }
         other => panic!("unknown cell {other}"),
     };
-    finish(started.elapsed().as_secs_f64(), &stop, sampler, &peak_anon, units);
+    finish(started.elapsed().as_secs_f64(), memory, units);
 }
 
 fn open(dir: &Path) -> u64 {
@@ -164,26 +156,8 @@ fn open(dir: &Path) -> u64 {
     report.replayed
 }
 
-fn finish(
-    seconds: f64,
-    stop: &AtomicBool,
-    sampler: std::thread::JoinHandle<()>,
-    peak_anon: &AtomicU64,
-    units: u64,
-) {
-    stop.store(true, Ordering::Relaxed);
-    sampler.join().expect("sampler");
-    let anon = peak_anon.load(Ordering::Relaxed).max(status_kib("RssAnon:"));
-    let peak = status_kib("VmHWM:");
-    println!("RESULT {seconds:.3} {:.0} {:.0} {units}", peak as f64 / 1024.0, anon as f64 / 1024.0);
-}
-
-/// A `/proc/self/status` figure in KiB.
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+fn finish(seconds: f64, memory: measure::MemoryPeaks, units: u64) {
+    let (anon, _) = memory.finish();
+    let anon = anon.max(measure::status_kib("RssAnon:") as f64 / 1024.0);
+    println!("RESULT {seconds:.3} {:.0} {anon:.0} {units}", measure::peak_rss_mib());
 }

@@ -49,7 +49,7 @@ const W1_APPEND_PHASE: Workload = Workload {
     limit: limits::Bound::Memcpy(RECORD),
 };
 
-const WORKLOADS: [Workload; 7] = [
+const WORKLOADS: [Workload; 8] = [
     Workload {
         id: "w1",
         name: "W1: 1M x 128 B, one per call, one sync at the end",
@@ -89,6 +89,12 @@ const WORKLOADS: [Workload; 7] = [
     Workload {
         id: "w6",
         name: "W6: recover a 1 GiB log (1 KiB records) with a cold cache: open and read it all",
+        unit: "MB/s",
+        limit: limits::Bound::ColdRead(1_000_000),
+    },
+    Workload {
+        id: "w6-4g",
+        name: "W6 at 4 GiB: the same with a log four times larger (what grows with the log)",
         unit: "MB/s",
         limit: limits::Bound::ColdRead(1_000_000),
     },
@@ -212,8 +218,9 @@ fn run<S: System>(workload: &str) -> Vec<f64> {
             }
             vec![fields[0]]
         }
-        "w6" => {
-            let count = ((1 << 30) / RECOVERY_RECORD / scale).max(1000) / 1000 * 1000;
+        "w6" | "w6-4g" => {
+            let gib = if workload == "w6" { 1 } else { 4 };
+            let count = ((gib << 30) / RECOVERY_RECORD / scale).max(1000) / 1000 * 1000;
             fill::<S>(&dir, count, RECOVERY_RECORD, 1000);
             drop_cache(&dir);
             let fields = reopen(&dir);
@@ -221,8 +228,8 @@ fn run<S: System>(workload: &str) -> Vec<f64> {
                 return fields;
             }
             assert_eq!(fields[3], count as f64, "every record read back");
-            let (seconds, rss) = (fields[1], fields[2]);
-            vec![(count * RECOVERY_RECORD) as f64 / seconds / 1e6, seconds, rss, fields[3]]
+            let (seconds, rss, anon, file) = (fields[1], fields[2], fields[4], fields[5]);
+            vec![(count * RECOVERY_RECORD) as f64 / seconds / 1e6, seconds, rss, anon, file]
         }
         other => panic!("unknown workload {other}"),
     }
@@ -237,14 +244,17 @@ fn reopen(dir: &Path) -> Vec<f64> {
 }
 
 /// Opens the log in `dir` and reads every record: records/s, seconds, peak RSS in MiB,
-/// records read (all `NaN` if the system keeps nothing to read back).
+/// records read, then the peaks of anonymous and of file-mapped memory in MiB (all `NaN` if
+/// the system keeps nothing to read back).
 fn reopen_here<S: System>(dir: &Path) -> Vec<f64> {
+    let memory = measure::MemoryPeaks::start();
     let started = Instant::now();
     let Some(read) = S::read_all(dir) else {
-        return vec![f64::NAN; 4];
+        return vec![f64::NAN; 6];
     };
     let seconds = started.elapsed().as_secs_f64();
-    vec![read as f64 / seconds, seconds, measure::peak_rss_mib(), read as f64]
+    let (anon, file) = memory.finish();
+    vec![read as f64 / seconds, seconds, measure::peak_rss_mib(), read as f64, anon, file]
 }
 
 /// How long a fill took.

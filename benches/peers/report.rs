@@ -11,6 +11,10 @@ fn cell(fields: &[f64]) -> String {
     match *fields {
         [rate, ..] if rate.is_nan() => "n/a".to_owned(),
         [rate, p50, p99] => format!("{rate:.0} (p50 {p50:.0} us, p99 {p99:.0} us)"),
+        [rate, seconds, rss, anon, file] => format!(
+            "{rate:.0} ({seconds:.2} s, peak RSS {rss:.0} MiB: anonymous {anon:.0}, file-mapped \
+             {file:.0})"
+        ),
         [rate, seconds, rss, _] => format!("{rate:.0} ({seconds:.2} s, peak RSS {rss:.0} MiB)"),
         [rate, ..] if rate < 100.0 => format!("{rate:.1}"),
         [rate, ..] => format!("{rate:.0}"),
