@@ -22,6 +22,7 @@ use crate::events;
 use crate::file::{self, SnapshotHeader};
 use crate::log::Log;
 use crate::machine::{Change, StateMachine, Unit};
+use crate::opening::LogOpening;
 use crate::rebuild;
 use crate::report::OpenReport;
 
@@ -167,6 +168,10 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
     /// interrupted checkpoints, restores the newest snapshot that passes its checks, and
     /// applies the units committed after it.
     ///
+    /// Damage in the log below the newest valid snapshot's `replay_from` (history kept only for
+    /// older snapshots) does not stop the open: the log's start moves past it, durably, and
+    /// the report says so ([`OpenReport::front_cut`]; [`crate::recover_log`]).
+    ///
     /// # Errors
     /// The log's recovery errors; `MissingHistory` when the log no longer holds what the
     /// snapshot (or, without one, the beginning) needs, naming the gap; `AheadOfLog`;
@@ -185,10 +190,10 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         let _entered = span.enter();
         // Decide from the recovered log's bounds whether a snapshot and the log make a state,
         // before the log is written to (a cut made durable, aborts of unfinished
-        // transactions): an open that fails leaves the log as it found it.
-        let opening = Wal::recover_in(storage.clone(), &dir, options.wal)?;
-        let (start, end) = (opening.report().start, opening.report().end);
-        let choice = rebuild::choose(&storage, &dir, start, end, None)?;
+        // transactions): an open that fails leaves the log as it found it (but for a front
+        // cut past damage the newest snapshot covers, `opening.rs`).
+        let LogOpening { opening, choice, front_cut } =
+            crate::opening::recover_log(storage.clone(), &dir, options.wal)?;
         let fallback = choice.snapshot.as_ref().map(|(path, _)| path.as_path());
         for (path, reason) in &choice.skipped {
             events::fell_back(path, reason, fallback);
@@ -207,6 +212,7 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             wal: wal_report,
             snapshot: rebuilt.snapshot,
             skipped: rebuilt.skipped,
+            front_cut,
             replayed: rebuilt.replayed,
             already_applied: rebuilt.already_applied,
             temporary_removed: temporary.len(),
@@ -226,7 +232,16 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             open: Mutex::new(BTreeMap::new()),
             checkpointing: Mutex::new(()),
             apply_panicked: AtomicBool::new(false),
-            damaged: Mutex::new(report.skipped.iter().map(|(path, _)| path.clone()).collect()),
+            // Passed over, or needing history a front cut removed: never among those kept.
+            damaged: Mutex::new(
+                report
+                    .skipped
+                    .iter()
+                    .map(|(path, _)| path)
+                    .chain(report.front_cut.iter().flat_map(|cut| &cut.unusable))
+                    .cloned()
+                    .collect(),
+            ),
         };
         // Keep what every snapshot recovery could fall back to needs, and what this one used
         // (nothing is cut here: a newer snapshot may have been passed over as damaged).

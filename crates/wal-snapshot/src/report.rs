@@ -10,11 +10,12 @@ use std::time::Duration;
 use wal_core::RecoveryReport;
 
 use crate::file::SnapshotHeader;
+use crate::opening::FrontCut;
 
 /// What opening found and did.
 ///
-/// `Display` gives how the state was rebuilt, then a line per snapshot passed over and for the
-/// temporary files deleted, then the log's [`RecoveryReport`] after `log: `.
+/// `Display` gives how the state was rebuilt, then a line for a front cut, a line per snapshot
+/// passed over and for the temporary files deleted, then the log's [`RecoveryReport`] after `log: `.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct OpenReport {
@@ -24,6 +25,8 @@ pub struct OpenReport {
     pub snapshot: Option<(PathBuf, SnapshotHeader)>,
     /// Newer snapshots that failed their checks and were passed over, and why.
     pub skipped: Vec<(PathBuf, String)>,
+    /// The log's start moved past damage below the snapshot's point (`None`: no damage there).
+    pub front_cut: Option<FrontCut>,
     /// Units applied from the log after the snapshot.
     pub replayed: u64,
     /// Units the log still holds that the snapshot already had (not applied again).
@@ -53,6 +56,9 @@ impl fmt::Display for OpenReport {
             write!(f, " ({units} the snapshot already held were read, not applied)")?;
         }
         write!(f, ", in {:.1} ms", self.elapsed.as_secs_f64() * 1000.0)?;
+        if let Some(cut) = &self.front_cut {
+            write!(f, "\n{cut}")?;
+        }
         for (path, reason) in &self.skipped {
             write!(f, "\npassed over the damaged snapshot {}: {reason}", path.display())?;
         }
