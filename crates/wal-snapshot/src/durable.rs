@@ -208,6 +208,9 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             storage.sync_dir(&dir).map_err(|e| io_error("sync directory", &dir, e))?;
         }
         let rebuilt = rebuild::rebuild_from::<M, S>(Log::new(&wal), &storage, choice, None)?;
+        // Snapshots needing history before the log's start (a front cut, now or at an earlier
+        // open, removed it) are no fallbacks: never among those kept.
+        let unusable = crate::opening::unusable(&storage, &dir, wal.start_lsn())?;
         let report = OpenReport {
             wal: wal_report,
             snapshot: rebuilt.snapshot,
@@ -232,15 +235,9 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             open: Mutex::new(BTreeMap::new()),
             checkpointing: Mutex::new(()),
             apply_panicked: AtomicBool::new(false),
-            // Passed over, or needing history a front cut removed: never among those kept.
+            // Passed over, or needing history the log no longer holds: never among those kept.
             damaged: Mutex::new(
-                report
-                    .skipped
-                    .iter()
-                    .map(|(path, _)| path)
-                    .chain(report.front_cut.iter().flat_map(|cut| &cut.unusable))
-                    .cloned()
-                    .collect(),
+                report.skipped.iter().map(|(path, _)| path.clone()).chain(unusable).collect(),
             ),
         };
         // Keep what every snapshot recovery could fall back to needs, and what this one used

@@ -216,7 +216,7 @@ fn newest_valid<S: Storage>(
 }
 
 /// The snapshots whose headers say their replay needs the log before `start`.
-fn unusable<S: Storage>(storage: &S, dir: &Path, start: Lsn) -> Result<Vec<PathBuf>, Error> {
+pub(crate) fn unusable<S: Storage>(storage: &S, dir: &Path, start: Lsn) -> Result<Vec<PathBuf>, Error> {
     let (found, _) = file::list(storage, dir)?;
     let mut unusable = Vec::new();
     for candidate in found {
