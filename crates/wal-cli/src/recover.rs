@@ -29,10 +29,8 @@ pub(crate) fn recover(
     // threads for a one-shot recovery.
     let options = options_of(dir)?.with_recovery(mode).with_housekeeping(None);
     let run = Run { dir, target, apply };
-    let newest = crate::check::snapshots(target, &mut Vec::new())?
-        .into_iter()
-        .rev()
-        .find_map(|snapshot| {
+    let newest =
+        crate::check::snapshots(target, &mut Vec::new())?.into_iter().rev().find_map(|snapshot| {
             let header = snapshot.header.ok()?;
             let named = snapshot.path.ends_with(snapshot_file_name(header.next_lsn));
             named.then_some((snapshot.path, header))
@@ -65,7 +63,8 @@ impl Run<'_> {
 
     /// What recovery found and did.
     fn report(&self, report: &RecoveryReport, out: &mut dyn Write) -> std::io::Result<()> {
-        let what = if self.apply { "recovered" } else { "dry run (on a copy; the log is unchanged)" };
+        let what =
+            if self.apply { "recovered" } else { "dry run (on a copy; the log is unchanged)" };
         writeln!(out, "{what}: {}", self.dir.display())?;
         writeln!(out, "segments:          {}", report.segments)?;
         let last = report.end.0.saturating_sub(1);
@@ -127,7 +126,8 @@ fn with_snapshots(
     out: &mut dyn Write,
 ) -> Result<ExitCode, crate::Failure> {
     let mode = options.recovery;
-    let first = if mode == RecoveryMode::PointInTime { RecoveryMode::TolerateTornTail } else { mode };
+    let first =
+        if mode == RecoveryMode::PointInTime { RecoveryMode::TolerateTornTail } else { mode };
     let error = match recover_log(RealStorage, run.target, options.with_recovery(first)) {
         Ok(opening) => return finish(run, opening, out),
         Err(error) if mode != RecoveryMode::PointInTime => return run.refused(&error, out),

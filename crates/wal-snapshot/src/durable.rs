@@ -116,6 +116,19 @@ pub struct Durable<M: StateMachine, S: Storage = RealStorage> {
     damaged: Mutex<BTreeSet<PathBuf>>,
 }
 
+/// Deletes the temporary files of interrupted checkpoints, durably; returns how many.
+fn remove_temporary<S: Storage>(storage: &S, dir: &Path) -> Result<usize, Error> {
+    let (_, temporary) = file::list(storage, dir)?;
+    for path in &temporary {
+        storage.remove(path).map_err(|e| io_error("remove", path, e))?;
+        events::temporary_deleted(path);
+    }
+    if !temporary.is_empty() {
+        storage.sync_dir(dir).map_err(|e| io_error("sync directory", dir, e))?;
+    }
+    Ok(temporary.len())
+}
+
 /// Marks the state as poisoned if `apply` unwinds through it.
 struct ApplyGuard<'a>(&'a AtomicBool);
 
@@ -199,14 +212,7 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             events::fell_back(path, reason, fallback);
         }
         let (wal, wal_report) = opening.finish()?;
-        let (_, temporary) = file::list(&storage, &dir)?;
-        for path in &temporary {
-            storage.remove(path).map_err(|e| io_error("remove", path, e))?;
-            events::temporary_deleted(path);
-        }
-        if !temporary.is_empty() {
-            storage.sync_dir(&dir).map_err(|e| io_error("sync directory", &dir, e))?;
-        }
+        let temporary_removed = remove_temporary(&storage, &dir)?;
         let rebuilt = rebuild::rebuild_from::<M, S>(Log::new(&wal), &storage, choice, None)?;
         // Snapshots needing history before the log's start (a front cut, now or at an earlier
         // open, removed it) are no fallbacks: never among those kept.
@@ -218,7 +224,7 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             front_cut,
             replayed: rebuilt.replayed,
             already_applied: rebuilt.already_applied,
-            temporary_removed: temporary.len(),
+            temporary_removed,
             elapsed: started.elapsed(),
         };
         events::opened(&dir, &report);
@@ -240,14 +246,21 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
                 report.skipped.iter().map(|(path, _)| path.clone()).chain(unusable).collect(),
             ),
         };
-        // Keep what every snapshot recovery could fall back to needs, and what this one used
-        // (nothing is cut here: a newer snapshot may have been passed over as damaged).
-        let used = report.snapshot.as_ref().map_or(durable.wal.start_lsn(), |(_, h)| h.replay_from);
-        let (kept, _) = durable.kept_snapshots(None)?;
-        let floor = kept.iter().map(|header| header.replay_from).fold(used, Lsn::min);
-        let floor = if options.prune { floor } else { durable.wal.start_lsn() };
-        durable.wal.set_retention_floor(Some(floor));
+        durable.set_floor(&report)?;
         Ok((durable, report))
+    }
+
+    /// Sets the log's retention floor at open: what every snapshot recovery could fall back to
+    /// needs, and what this one used (nothing is cut here: a newer snapshot may have been
+    /// passed over as damaged).
+    fn set_floor(&self, report: &OpenReport) -> Result<(), Error> {
+        let start = self.wal.start_lsn();
+        let used = report.snapshot.as_ref().map_or(start, |(_, header)| header.replay_from);
+        let (kept, _) = self.kept_snapshots(None)?;
+        let floor = kept.iter().map(|header| header.replay_from).fold(used, Lsn::min);
+        let floor = if self.options.prune { floor } else { start };
+        self.wal.set_retention_floor(Some(floor));
+        Ok(())
     }
 
     /// Executes one transaction of `changes`: appends it to the log, applies it to the state

@@ -71,5 +71,5 @@ pub use file::{
 };
 pub use log::Log;
 pub use machine::{Body, Change, StateMachine, Unit};
-pub use opening::{FrontCut, LogOpening, recover_log};
-pub use report::OpenReport;
+pub use opening::{LogOpening, recover_log};
+pub use report::{FrontCut, OpenReport};

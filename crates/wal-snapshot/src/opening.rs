@@ -13,7 +13,6 @@
 //! fails as before: nothing the snapshot does not cover is ever cut. Not done here: reading a
 //! snapshot's body and replaying (`rebuild.rs`).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use wal_core::inspect::{AnchorState, Inspector};
@@ -23,44 +22,7 @@ use crate::error::Error;
 use crate::events;
 use crate::file::{self, SnapshotHeader};
 use crate::rebuild::{self, Choice};
-
-/// How recovery moved the log's start past damage the newest valid snapshot covers.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct FrontCut {
-    /// The log's start before the first cut.
-    pub from: Lsn,
-    /// The log's start after the last cut: the first LSN after the last damaged segment.
-    pub to: Lsn,
-    /// What stopped the log's recovery before each cut, in order: `Damaged` (a segment below
-    /// the snapshot's point) or `MissingHistory` (segments missing before it).
-    pub damage: Vec<wal_core::Error>,
-    /// The snapshot that holds every unit the cut history held.
-    pub snapshot: PathBuf,
-    /// Older snapshots whose replay needs history before `to`: no longer fallbacks (a
-    /// checkpoint deletes them, and never counts them among those kept).
-    pub unusable: Vec<PathBuf>,
-}
-
-impl fmt::Display for FrontCut {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "moved the log's start from LSN {} to LSN {} past damage the snapshot {} covers",
-            self.from,
-            self.to,
-            self.snapshot.display()
-        )?;
-        let damage: Vec<String> = self.damage.iter().map(ToString::to_string).collect();
-        write!(f, ": {}", damage.join("; "))?;
-        if !self.unusable.is_empty() {
-            let paths: Vec<String> =
-                self.unusable.iter().map(|path| path.display().to_string()).collect();
-            write!(f, "; no longer fallbacks: {}", paths.join(", "))?;
-        }
-        Ok(())
-    }
-}
+use crate::report::FrontCut;
 
 /// The log of a state, recovered, locked, judged against the snapshots, and not yet written
 /// to: what [`recover_log`] returns.
@@ -144,8 +106,10 @@ fn recover_past_front_damage<S: Storage>(
             Ok(opening) => return Ok((opening, front_cut)),
             Err(error) => error,
         };
-        if !matches!(error, wal_core::Error::Damaged { .. } | wal_core::Error::MissingHistory { .. })
-        {
+        if !matches!(
+            error,
+            wal_core::Error::Damaged { .. } | wal_core::Error::MissingHistory { .. }
+        ) {
             return Err(error.into());
         }
         if newest.is_none() {
@@ -216,7 +180,11 @@ fn newest_valid<S: Storage>(
 }
 
 /// The snapshots whose headers say their replay needs the log before `start`.
-pub(crate) fn unusable<S: Storage>(storage: &S, dir: &Path, start: Lsn) -> Result<Vec<PathBuf>, Error> {
+pub(crate) fn unusable<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    start: Lsn,
+) -> Result<Vec<PathBuf>, Error> {
     let (found, _) = file::list(storage, dir)?;
     let mut unusable = Vec::new();
     for candidate in found {

@@ -89,8 +89,7 @@ fn point_in_time_recovery_of_damage_below_the_snapshot_cuts_the_front_and_the_st
     assert_eq!(code, 0, "{text}");
     assert!(contents(dir.path()) == before, "a dry run changed the log");
     insta::assert_snapshot!("recover_front_cut_dry_run", text);
-    let (code, text) =
-        wal(dir.path(), &["recover", "[dir]", "--apply", "--mode", "point-in-time"]);
+    let (code, text) = wal(dir.path(), &["recover", "[dir]", "--apply", "--mode", "point-in-time"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("front cut:") && !text.contains("dropped:"), "{text}");
     let report = opens_whole(dir.path(), &model);
@@ -112,8 +111,7 @@ fn point_in_time_recovery_that_would_end_the_log_before_the_snapshot_is_refused(
         .unwrap();
     let (file, offset) = flip(dir.path(), id, Lsn(point.0 - 3));
     let before = contents(dir.path());
-    let (code, text) =
-        wal(dir.path(), &["recover", "[dir]", "--apply", "--mode", "point-in-time"]);
+    let (code, text) = wal(dir.path(), &["recover", "[dir]", "--apply", "--mode", "point-in-time"]);
     assert_eq!(code, 3, "{text}");
     insta::assert_snapshot!("recover_refused_before_snapshot", text);
     let changed: Vec<String> = contents(dir.path())

@@ -43,11 +43,12 @@ fn flip(storage: &SimStorage, inspector: &Inspector<SimStorage>, segment: &Plann
 }
 
 fn reopen(storage: &SimStorage) -> Result<Durable<KvStore, SimStorage>, Error> {
-    Durable::<KvStore, SimStorage>::open_in(storage.clone(), dir(), options())
-        .map(|(durable, report)| {
+    Durable::<KvStore, SimStorage>::open_in(storage.clone(), dir(), options()).map(
+        |(durable, report)| {
             println!("{report}");
             durable
-        })
+        },
+    )
 }
 
 #[test]
@@ -77,7 +78,11 @@ fn damage_below_the_newest_snapshot_moves_the_start_past_it_and_the_state_opens_
         "{cut:?}"
     );
     assert_eq!(cut.snapshot, newer.path);
-    assert_eq!(cut.unusable, [older.path.clone()], "the older snapshot needed the cut history");
+    assert_eq!(
+        cut.unusable,
+        std::slice::from_ref(&older.path),
+        "the older snapshot needed the cut history"
+    );
     assert!(report.to_string().contains("past damage the snapshot"), "{report}");
     assert_eq!(durable.wal().start_lsn(), cut.to);
 
