@@ -11,7 +11,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use wal_core::{Options, RealStorage, RecoveryMode, RecoveryReport, Wal};
+use wal_core::inspect::AnchorState;
+use wal_core::{Lsn, Options, RealStorage, RecoveryMode, RecoveryReport, Wal};
 use wal_snapshot::{LogOpening, SnapshotHeader, recover_log, snapshot_file_name};
 
 pub(crate) fn recover(
@@ -125,12 +126,17 @@ fn with_snapshots(
     newest: &(PathBuf, SnapshotHeader),
     out: &mut dyn Write,
 ) -> Result<ExitCode, crate::Failure> {
+    let start = anchor_start(run.target)?;
     let mode = options.recovery;
     let first =
         if mode == RecoveryMode::PointInTime { RecoveryMode::TolerateTornTail } else { mode };
     let error = match recover_log(RealStorage, run.target, options.with_recovery(first)) {
         Ok(opening) => return finish(run, opening, out),
-        Err(error) if mode != RecoveryMode::PointInTime => return run.refused(&error, out),
+        Err(error) if mode != RecoveryMode::PointInTime => {
+            let code = run.refused(&error, out)?;
+            front_cut_kept(run.target, start, out)?;
+            return Ok(code);
+        }
         Err(error) => error,
     };
     // Where point-in-time recovery would end the log, judged read-only, before it drops anything.
@@ -148,12 +154,44 @@ fn with_snapshots(
         );
         let reason = run.show(&error.to_string());
         writeln!(out, "{}", snapshot_refusal(run.dir, run.apply, &why, &reason))?;
+        front_cut_kept(run.target, start, out)?;
         return Ok(ExitCode::from(3));
     }
     match recover_log(RealStorage, run.target, options) {
         Ok(opening) => finish(run, opening, out),
-        Err(error) => run.refused(&error, out),
+        Err(error) => {
+            let code = run.refused(&error, out)?;
+            front_cut_kept(run.target, start, out)?;
+            Ok(code)
+        }
     }
+}
+
+/// The anchor's start of the log in `dir` (`None`: missing or damaged).
+fn anchor_start(dir: &Path) -> Result<Option<Lsn>, crate::Failure> {
+    Ok(match wal_core::inspect::Inspector::open(dir)?.anchor() {
+        AnchorState::Found { start, .. } => Some(start),
+        _ => None,
+    })
+}
+
+/// Says so when a refused recovery had moved the log's start past damage the newest snapshot
+/// covers (a front cut stays: it removed only history that snapshot holds).
+fn front_cut_kept(
+    dir: &Path,
+    before: Option<Lsn>,
+    out: &mut dyn Write,
+) -> Result<(), crate::Failure> {
+    if let (Some(from), Some(to)) = (before, anchor_start(dir)?)
+        && from != to
+    {
+        writeln!(
+            out,
+            "except: the log's start moved from LSN {from} to LSN {to}, past damage in history \
+             only older snapshots needed (the newest valid snapshot holds it); that stays"
+        )?;
+    }
+    Ok(())
 }
 
 /// Starts a log the snapshot layer accepted, and reports it with the front cut and the snapshot.

@@ -38,7 +38,8 @@ pub struct SnapshotOptions {
     pub keep: usize,
     /// Whether a checkpoint moves the log's start up to what the kept snapshots need (true by
     /// default). Off, the log keeps its whole history (for audit, or to check that replaying
-    /// it from the beginning gives the same state as the snapshots).
+    /// it from the beginning gives the same state as the snapshots), except that damage below
+    /// the newest valid snapshot's point still moves the start past it at open (a front cut).
     pub prune: bool,
 }
 
@@ -183,7 +184,8 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
     ///
     /// Damage in the log below the newest valid snapshot's `replay_from` (history kept only for
     /// older snapshots) does not stop the open: the log's start moves past it, durably, and
-    /// the report says so ([`OpenReport::front_cut`]; [`crate::recover_log`]).
+    /// the report says so ([`OpenReport::front_cut`]; [`crate::recover_log`]). Not under
+    /// `RecoveryMode::AbsoluteConsistency`, which refuses any damage.
     ///
     /// # Errors
     /// The log's recovery errors; `MissingHistory` when the log no longer holds what the

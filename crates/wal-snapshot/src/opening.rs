@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use wal_core::inspect::{AnchorState, Inspector};
-use wal_core::{Lsn, Opening, RecoveryReport, Storage, Wal};
+use wal_core::{Lsn, Opening, RecoveryMode, RecoveryReport, Storage, Wal};
 
 use crate::error::Error;
 use crate::events;
@@ -64,7 +64,8 @@ impl<S: Storage> LogOpening<S> {
 /// Recovers the log of the state in `dir` as [`crate::Durable::open`] does, without a state
 /// machine: the log's recovery in `options.recovery`'s mode, with a front cut past damage the
 /// newest valid snapshot covers (the module's documentation), then the snapshots judged against
-/// the log's bounds. Nothing is written to the log but recovery's repairs and the front cut,
+/// the log's bounds (no front cut under `RecoveryMode::AbsoluteConsistency`, which refuses any
+/// damage). Nothing is written to the log but recovery's repairs and the front cut,
 /// until [`LogOpening::finish`]. A front cut is durable once made, even if what follows fails:
 /// it only drops history the newest valid snapshot holds.
 ///
@@ -106,10 +107,13 @@ fn recover_past_front_damage<S: Storage>(
             Ok(opening) => return Ok((opening, front_cut)),
             Err(error) => error,
         };
-        if !matches!(
+        // `AbsoluteConsistency` refuses any damage, this too.
+        let strict = options.recovery == RecoveryMode::AbsoluteConsistency;
+        let coverable = matches!(
             error,
             wal_core::Error::Damaged { .. } | wal_core::Error::MissingHistory { .. }
-        ) {
+        );
+        if strict || !coverable {
             return Err(error.into());
         }
         if newest.is_none() {

@@ -125,3 +125,31 @@ fn point_in_time_recovery_that_would_end_the_log_before_the_snapshot_is_refused(
     flip_at(&file, offset);
     opens_whole(dir.path(), &model);
 }
+
+/// Damage below the newest snapshot's point and just before it: the front cut past the first
+/// is made (and stays: it removed only history the snapshot holds), the recovery is refused
+/// for the second, and says both.
+#[test]
+fn a_refused_recovery_says_when_it_kept_a_front_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, [_, newer]) = state(dir.path());
+    let (replay_from, point) = (newer.header.replay_from, newer.header.next_lsn);
+    let all = segments(dir.path());
+    let (below, first, _) =
+        *all.iter().find(|(_, _, cap)| cap.is_some_and(|cap| cap <= replay_from)).unwrap();
+    let (holding, ..) = *all
+        .iter()
+        .find(|(_, first, cap)| *first < point && cap.is_some_and(|cap| cap > point))
+        .unwrap();
+    flip(dir.path(), below, Lsn(first.0 + 10));
+    let (file, offset) = flip(dir.path(), holding, Lsn(point.0 - 3));
+    let (code, text) = wal(dir.path(), &["recover", "[dir]", "--apply", "--mode", "point-in-time"]);
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains("would end the log at LSN") && text.contains("except: the log's start moved"),
+        "{text}"
+    );
+    flip_at(&file, offset);
+    let report = opens_whole(dir.path(), &model);
+    assert!(report.front_cut.is_none(), "{report}");
+}

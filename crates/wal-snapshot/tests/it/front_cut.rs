@@ -142,3 +142,20 @@ fn damage_the_newest_snapshot_does_not_cover_still_fails_and_cuts_nothing() {
         assert_eq!(anchor_start(&storage), start, "{name}: the start moved");
     }
 }
+
+/// `AbsoluteConsistency` refuses any damage: no front cut either.
+#[test]
+fn absolute_consistency_refuses_damage_below_the_snapshot_too() {
+    let (storage, _, [_, newer]) = two_snapshots();
+    let (inspector, kept) = planned(&storage);
+    let below = kept.iter().find(|s| s.cap.is_some_and(|cap| cap <= newer.header.replay_from));
+    flip(&storage, &inspector, below.expect("a segment below the point"));
+    let start = anchor_start(&storage);
+    let strict = options()
+        .with_wal(options().wal.with_recovery(wal_core::RecoveryMode::AbsoluteConsistency));
+    let error = Durable::<KvStore, SimStorage>::open_in(storage.clone(), dir(), strict)
+        .err()
+        .expect("refused");
+    assert!(matches!(error, Error::Wal(wal_core::Error::Damaged { .. })), "{error:?}");
+    assert_eq!(anchor_start(&storage), start);
+}
