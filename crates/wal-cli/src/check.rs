@@ -361,8 +361,8 @@ fn torn_bytes(segment: &InspectedSegment) -> u64 {
     }
 }
 
-/// The snapshot files of `dir`, each checked whole (streamed, read-only).
-fn snapshots(
+/// The snapshot files of `dir`, oldest first, each checked whole (streamed, read-only).
+pub(crate) fn snapshots(
     dir: &Path,
     findings: &mut Vec<Finding>,
 ) -> Result<Vec<SnapshotSummary>, crate::Failure> {

@@ -140,7 +140,9 @@ enum Mode {
     TolerateTornTail,
     /// Refuse any damage, a torn tail included.
     AbsoluteConsistency,
-    /// Keep everything before the first damage; drop the rest.
+    /// Keep everything before the first damage; drop the rest. With snapshots in the
+    /// directory, damage below the newest one's point is cut from the front instead, and a
+    /// recovery that would end the log before that point is refused.
     PointInTime,
 }
 

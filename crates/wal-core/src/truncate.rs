@@ -9,12 +9,13 @@
 //! without rewriting the old files, which readers may still be viewing. Segments wholly after
 //! the cut are deleted last (recovery deletes them too if a crash interrupts).
 
+use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use wal_format::Lsn;
-use wal_segment::Storage;
+use wal_segment::{DirLock, Storage};
 
-use crate::anchor::Cut;
+use crate::anchor::{Anchor, Cut};
 use crate::cuts::CutLink;
 use crate::error::Error;
 use crate::segments::{Force, PruneReport, State};
@@ -47,6 +48,31 @@ impl<S: Storage> Wal<S> {
             shared.removed(&held);
             Ok(())
         })
+    }
+
+    /// Moves the logical start of the log in `dir`, which no handle has open, up to `lsn`
+    /// (never down), durably in the anchor, under the directory lock; returns the start it
+    /// had. What [`Wal::truncate_before`] does, for a log that does not open: damage before
+    /// `lsn` stops recovery, and the caller knows nothing before `lsn` is needed (`wal-snapshot`
+    /// when its newest snapshot covers the damaged history). The next open deletes the segment
+    /// files wholly before the start without reading them; a segment holding `lsn` is still
+    /// read whole, so damage in it still stops recovery.
+    ///
+    /// Nothing is checked against the segments: `lsn` should be a record boundary the log
+    /// holds (a segment's first LSN, or a point recorded while the log was open); a start
+    /// beyond the log's end leaves an empty log there, and a start before the first segment
+    /// is `MissingHistory` at the next open.
+    ///
+    /// # Errors
+    /// `Segment(Locked)` if the log is open; `AnchorDamaged`; I/O errors.
+    pub fn truncate_before_closed(storage: &S, dir: &Path, lsn: Lsn) -> Result<Lsn, Error> {
+        let _lock = DirLock::acquire(storage, dir)?;
+        let mut anchor = Anchor::open(storage, dir, crate::FIRST_LSN)?;
+        let before = anchor.start();
+        if lsn > before {
+            anchor.set_start(lsn)?;
+        }
+        Ok(before)
     }
 
     /// Drops every record after `lsn` (as a Raft follower must when its log conflicts with the

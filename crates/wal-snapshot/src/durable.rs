@@ -22,6 +22,7 @@ use crate::events;
 use crate::file::{self, SnapshotHeader};
 use crate::log::Log;
 use crate::machine::{Change, StateMachine, Unit};
+use crate::opening::LogOpening;
 use crate::rebuild;
 use crate::report::OpenReport;
 
@@ -37,7 +38,8 @@ pub struct SnapshotOptions {
     pub keep: usize,
     /// Whether a checkpoint moves the log's start up to what the kept snapshots need (true by
     /// default). Off, the log keeps its whole history (for audit, or to check that replaying
-    /// it from the beginning gives the same state as the snapshots).
+    /// it from the beginning gives the same state as the snapshots), except that damage below
+    /// the newest valid snapshot's point still moves the start past it at open (a front cut).
     pub prune: bool,
 }
 
@@ -115,6 +117,19 @@ pub struct Durable<M: StateMachine, S: Storage = RealStorage> {
     damaged: Mutex<BTreeSet<PathBuf>>,
 }
 
+/// Deletes the temporary files of interrupted checkpoints, durably; returns how many.
+fn remove_temporary<S: Storage>(storage: &S, dir: &Path) -> Result<usize, Error> {
+    let (_, temporary) = file::list(storage, dir)?;
+    for path in &temporary {
+        storage.remove(path).map_err(|e| io_error("remove", path, e))?;
+        events::temporary_deleted(path);
+    }
+    if !temporary.is_empty() {
+        storage.sync_dir(dir).map_err(|e| io_error("sync directory", dir, e))?;
+    }
+    Ok(temporary.len())
+}
+
 /// Marks the state as poisoned if `apply` unwinds through it.
 struct ApplyGuard<'a>(&'a AtomicBool);
 
@@ -167,6 +182,11 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
     /// interrupted checkpoints, restores the newest snapshot that passes its checks, and
     /// applies the units committed after it.
     ///
+    /// Damage in the log below the newest valid snapshot's `replay_from` (history kept only for
+    /// older snapshots) does not stop the open: the log's start moves past it, durably, and
+    /// the report says so ([`OpenReport::front_cut`]; [`crate::recover_log`]). Not under
+    /// `RecoveryMode::AbsoluteConsistency`, which refuses any damage.
+    ///
     /// # Errors
     /// The log's recovery errors; `MissingHistory` when the log no longer holds what the
     /// snapshot (or, without one, the beginning) needs, naming the gap; `AheadOfLog`;
@@ -185,31 +205,28 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
         let _entered = span.enter();
         // Decide from the recovered log's bounds whether a snapshot and the log make a state,
         // before the log is written to (a cut made durable, aborts of unfinished
-        // transactions): an open that fails leaves the log as it found it.
-        let opening = Wal::recover_in(storage.clone(), &dir, options.wal)?;
-        let (start, end) = (opening.report().start, opening.report().end);
-        let choice = rebuild::choose(&storage, &dir, start, end, None)?;
+        // transactions): an open that fails leaves the log as it found it (but for a front
+        // cut past damage the newest snapshot covers, `opening.rs`).
+        let LogOpening { opening, choice, front_cut } =
+            crate::opening::recover_log(storage.clone(), &dir, options.wal)?;
         let fallback = choice.snapshot.as_ref().map(|(path, _)| path.as_path());
         for (path, reason) in &choice.skipped {
             events::fell_back(path, reason, fallback);
         }
         let (wal, wal_report) = opening.finish()?;
-        let (_, temporary) = file::list(&storage, &dir)?;
-        for path in &temporary {
-            storage.remove(path).map_err(|e| io_error("remove", path, e))?;
-            events::temporary_deleted(path);
-        }
-        if !temporary.is_empty() {
-            storage.sync_dir(&dir).map_err(|e| io_error("sync directory", &dir, e))?;
-        }
+        let temporary_removed = remove_temporary(&storage, &dir)?;
         let rebuilt = rebuild::rebuild_from::<M, S>(Log::new(&wal), &storage, choice, None)?;
+        // Snapshots needing history before the log's start (a front cut, now or at an earlier
+        // open, removed it) are no fallbacks: never among those kept.
+        let unusable = crate::opening::unusable(&storage, &dir, wal.start_lsn())?;
         let report = OpenReport {
             wal: wal_report,
             snapshot: rebuilt.snapshot,
             skipped: rebuilt.skipped,
+            front_cut,
             replayed: rebuilt.replayed,
             already_applied: rebuilt.already_applied,
-            temporary_removed: temporary.len(),
+            temporary_removed,
             elapsed: started.elapsed(),
         };
         events::opened(&dir, &report);
@@ -226,16 +243,26 @@ impl<M: StateMachine, S: Storage> Durable<M, S> {
             open: Mutex::new(BTreeMap::new()),
             checkpointing: Mutex::new(()),
             apply_panicked: AtomicBool::new(false),
-            damaged: Mutex::new(report.skipped.iter().map(|(path, _)| path.clone()).collect()),
+            // Passed over, or needing history the log no longer holds: never among those kept.
+            damaged: Mutex::new(
+                report.skipped.iter().map(|(path, _)| path.clone()).chain(unusable).collect(),
+            ),
         };
-        // Keep what every snapshot recovery could fall back to needs, and what this one used
-        // (nothing is cut here: a newer snapshot may have been passed over as damaged).
-        let used = report.snapshot.as_ref().map_or(durable.wal.start_lsn(), |(_, h)| h.replay_from);
-        let (kept, _) = durable.kept_snapshots(None)?;
-        let floor = kept.iter().map(|header| header.replay_from).fold(used, Lsn::min);
-        let floor = if options.prune { floor } else { durable.wal.start_lsn() };
-        durable.wal.set_retention_floor(Some(floor));
+        durable.set_floor(&report)?;
         Ok((durable, report))
+    }
+
+    /// Sets the log's retention floor at open: what every snapshot recovery could fall back to
+    /// needs, and what this one used (nothing is cut here: a newer snapshot may have been
+    /// passed over as damaged).
+    fn set_floor(&self, report: &OpenReport) -> Result<(), Error> {
+        let start = self.wal.start_lsn();
+        let used = report.snapshot.as_ref().map_or(start, |(_, header)| header.replay_from);
+        let (kept, _) = self.kept_snapshots(None)?;
+        let floor = kept.iter().map(|header| header.replay_from).fold(used, Lsn::min);
+        let floor = if self.options.prune { floor } else { start };
+        self.wal.set_retention_floor(Some(floor));
+        Ok(())
     }
 
     /// Executes one transaction of `changes`: appends it to the log, applies it to the state

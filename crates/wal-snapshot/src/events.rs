@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use wal_core::Lsn;
+
 use crate::report::OpenReport;
 
 /// The target of this crate's span and events.
@@ -21,6 +23,20 @@ pub(crate) fn fell_back(path: &Path, reason: &str, fallback: Option<&Path>) {
         .map_or_else(|| "the log's beginning".to_owned(), |path| path.display().to_string());
     tracing::warn!(target: SNAPSHOT, path = %path.display(), reason, fallback,
         "snapshot failed its checks; falling back");
+}
+
+/// Warn: the log's recovery failed on `damage` below the newest valid snapshot's point, so the
+/// log's start moved from `from` to `to`, past it.
+pub(crate) fn front_cut(dir: &Path, from: Lsn, to: Lsn, damage: &wal_core::Error, snapshot: &Path) {
+    tracing::warn!(target: SNAPSHOT, dir = %dir.display(), from = from.0, to = to.0,
+        %damage, snapshot = %snapshot.display(),
+        "damage below the newest snapshot's point: the log's start moved past it");
+}
+
+/// Warn: a snapshot needs history a front cut removed, so it is no longer a fallback.
+pub(crate) fn no_longer_fallback(path: &Path, start: Lsn) {
+    tracing::warn!(target: SNAPSHOT, path = %path.display(), start = start.0,
+        "snapshot no longer a fallback: the log no longer holds the history it needs");
 }
 
 /// Warn: a temporary file of an interrupted checkpoint was deleted.

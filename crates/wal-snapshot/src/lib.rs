@@ -11,7 +11,9 @@
 //! - [`Durable::open`] rebuilds the state: the newest snapshot that passes its checks, then the
 //!   transactions committed after it (those it already holds are skipped). A damaged snapshot
 //!   falls back to the one before; missing history is an error naming the gap, never a partial
-//!   state.
+//!   state. Damage in the log below the newest valid snapshot's point (history kept only for
+//!   older snapshots) moves the log's start past it instead of failing ([`FrontCut`]);
+//!   [`recover_log`] does this recovery without a state machine (the `wal recover` command).
 //! - [`check_determinism`] rebuilds the state more than one way and compares digests.
 //!
 //! [`kv::KvStore`] is a small key-value state machine, the example and the test workload. The
@@ -25,6 +27,8 @@
 //! |---|---|---|
 //! | info | a state is opened (once per open) | `dir`, `snapshot` (or `none`), `skipped`, `replayed`, `elapsed_ms`, `report` (its `Display`) |
 //! | warn | a snapshot fails its checks and the state falls back | `path`, `reason`, `fallback` (an older snapshot, or the log's beginning) |
+//! | warn | damage below the newest valid snapshot's point: the log's start moves past it | `dir`, `from`, `to`, `damage`, `snapshot` |
+//! | warn | an older snapshot needs history such a cut removed: no longer a fallback | `path`, `start` |
 //! | warn | a temporary file of an interrupted checkpoint is deleted | `path` |
 //! | warn | a checkpoint deletes a snapshot recovery passed over as damaged | `path` |
 //! | debug | a checkpoint deletes a snapshot no longer kept | `path` |
@@ -54,6 +58,7 @@ mod file;
 pub mod kv;
 mod log;
 mod machine;
+mod opening;
 mod rebuild;
 mod report;
 
@@ -66,4 +71,5 @@ pub use file::{
 };
 pub use log::Log;
 pub use machine::{Body, Change, StateMachine, Unit};
-pub use report::OpenReport;
+pub use opening::{LogOpening, recover_log};
+pub use report::{FrontCut, OpenReport};

@@ -4,6 +4,7 @@
 
 mod damaged;
 mod dump;
+mod snapshot_aware;
 
 use std::path::Path;
 use std::process::Command;

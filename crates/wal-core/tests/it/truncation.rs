@@ -222,3 +222,29 @@ fn a_failed_deletion_does_not_fail_the_prune_and_is_retried_by_housekeeping() {
     assert!(retried > 0 && prunes_ok > retried, "{retried} retried of {prunes_ok}");
     println!("prune with a failure at each of 40 storage steps: {retried} deletions retried");
 }
+
+/// `truncate_before_closed` moves a closed log's start up (never down), refuses an open log,
+/// and the next open drops the segments wholly before the start without reading them.
+#[test]
+fn truncate_before_closed_moves_the_start_of_a_closed_log_up_only() {
+    let storage = SimStorage::new();
+    let (wal, _) = open_sim(&storage, small(Durability::Buffered));
+    let lsns = fill(&wal, 3000);
+    let start = lsns[2000];
+    let locked = Wal::truncate_before_closed(&storage, crate::support::dir(), start);
+    assert!(matches!(locked, Err(Error::Segment(wal_core::SegmentError::Locked { .. }))));
+    let expected: Vec<Vec<u8>> = payloads(&wal)[2000..].to_vec();
+    let files = segment_files(&storage).len();
+    drop(wal);
+    // The oldest segment damaged: the cut start passes it, so recovery never reads it.
+    let oldest = segment_files(&storage)[0].clone();
+    storage.edit_file(&oldest, |bytes| bytes[30_000] ^= 0x10);
+    let before = Wal::truncate_before_closed(&storage, crate::support::dir(), start).unwrap();
+    assert_eq!(before, lsns[0]);
+    let lower = Wal::truncate_before_closed(&storage, crate::support::dir(), lsns[10]).unwrap();
+    assert_eq!(lower, start, "never moved down");
+    let (wal, report) = open_sim(&storage, small(Durability::Buffered));
+    assert_eq!((wal.start_lsn(), report.start), (start, start));
+    assert!(report.segments_deleted > 0 && segment_files(&storage).len() < files, "{report}");
+    assert!(payloads(&wal) == expected);
+}

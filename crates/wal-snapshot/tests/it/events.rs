@@ -114,3 +114,40 @@ fn a_clean_open_says_once_how_the_state_was_rebuilt() {
     log: found 150 records in 1 segment (LSNs 1 to 150), transactions: 30 committed, 0 aborted, 0 left open by a crash, in 1.0 ms; changed nothing
     ");
 }
+
+#[test]
+fn damage_below_the_newest_snapshot_warns_of_the_front_cut_and_the_lost_fallback() {
+    let storage = SimStorage::new();
+    let (durable, _) = open(&storage, options());
+    let mut model = Model::default();
+    execute(&durable, &mut model, 0..80);
+    let older = durable.checkpoint().expect("checkpoint");
+    execute(&durable, &mut model, 80..560);
+    let newer = durable.checkpoint().expect("checkpoint");
+    execute(&durable, &mut model, 560..570);
+    drop(durable);
+    let inspector = wal_core::inspect::Inspector::open_in(storage.clone(), crate::support::dir())
+        .expect("inspect");
+    let kept = inspector.plan().expect("plan").plan.kept;
+    let damaged = kept[1];
+    assert!(damaged.cap.is_some_and(|cap| cap <= newer.header.replay_from), "{kept:?}");
+    storage.edit_file(&inspector.segment_path(damaged.id), |bytes| bytes[30_000] ^= 0x10);
+    let ((durable, report), warns) = caught(Level::WARN, || open(&storage, options()));
+    assert!(durable.read(|kv| model.matches(kv)));
+    let ours: Vec<&Caught> = warns.iter().filter(|warn| warn.target == "wal::snapshot").collect();
+    assert_eq!(ours.len(), 2, "{warns:#?}");
+    let cut = report.front_cut.as_ref().expect("reported");
+    assert_eq!(
+        ours[0].message,
+        "damage below the newest snapshot's point: the log's start moved past it"
+    );
+    assert_eq!(ours[0].fields["from"], older.header.replay_from.0.to_string());
+    assert_eq!(ours[0].fields["to"], damaged.cap.expect("capped").0.to_string());
+    assert_eq!(ours[0].fields["snapshot"], newer.path.display().to_string());
+    assert_eq!(ours[0].fields["damage"], cut.damage[0].to_string());
+    assert_eq!(
+        ours[1].message,
+        "snapshot no longer a fallback: the log no longer holds the history it needs"
+    );
+    assert_eq!(ours[1].fields["path"], older.path.display().to_string());
+}

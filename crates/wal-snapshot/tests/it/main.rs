@@ -3,6 +3,7 @@
 mod checkpoint_crashes;
 mod events;
 mod failed_open;
+mod front_cut;
 mod recovery;
 mod spec;
 mod support;
