@@ -451,8 +451,6 @@ impl GroupCommit {
     }
 }
 
-
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

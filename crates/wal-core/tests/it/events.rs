@@ -100,9 +100,25 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Catcher {
 fn caught<T>(run: impl FnOnce() -> T) -> (T, Trace) {
     let catcher = Catcher::default();
     let subscriber = tracing_subscriber::registry().with(catcher.clone());
-    let result = tracing::subscriber::with_default(subscriber, run);
+    let result = tracing::subscriber::with_default(subscriber, || {
+        every_callsite_interesting();
+        run()
+    });
     let caught = std::mem::take(&mut *catcher.0.lock().unwrap());
     (result, caught)
+}
+
+/// Makes every callsite interesting to some dispatcher for the rest of this test binary: a
+/// global subscriber that keeps nothing. Without it, a callsite first hit by another test's
+/// thread while no capture is live caches "never", and a capture running at the same moment
+/// misses its events (a race in `tracing`'s interest cache between threads; seen as a flaky
+/// missing event).
+fn every_callsite_interesting() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+    tracing::callsite::rebuild_interest_cache();
 }
 
 /// The events at `level` or more severe.

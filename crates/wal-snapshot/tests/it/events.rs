@@ -56,10 +56,26 @@ fn caught<T>(level: Level, run: impl FnOnce() -> T) -> (T, Vec<Caught>) {
     let catcher = Catcher::default();
     let result = tracing::subscriber::with_default(
         tracing_subscriber::registry().with(catcher.clone()),
-        run,
+        || {
+            every_callsite_interesting();
+            run()
+        },
     );
     let events = catcher.0.lock().unwrap().iter().filter(|e| e.level <= level).cloned().collect();
     (result, events)
+}
+
+/// Makes every callsite interesting to some dispatcher for the rest of this test binary: a
+/// global subscriber that keeps nothing. Without it, a callsite first hit by another test's
+/// thread while no capture is live caches "never", and a capture running at the same moment
+/// misses its events (a race in `tracing`'s interest cache between threads; seen as a flaky
+/// missing event).
+fn every_callsite_interesting() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+    tracing::callsite::rebuild_interest_cache();
 }
 
 #[test]
