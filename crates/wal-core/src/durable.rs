@@ -25,7 +25,7 @@ use wal_segment::{RealStorage, Storage};
 use crate::background::Background;
 use crate::entry::is_record_tag;
 use crate::error::Error;
-use crate::group_commit::{Task, TaskPoll};
+use crate::group_commit::{TaskPoll, TaskRef};
 use crate::options::Durability;
 use crate::shared::Shared;
 use crate::wal::Wal;
@@ -41,7 +41,7 @@ pub struct WaitDurable<S: Storage = RealStorage> {
     /// Every record below it must be durable.
     end: u64,
     /// Its registration with the group commit, once it had to wait.
-    task: Option<Arc<Task>>,
+    task: Option<TaskRef>,
 }
 
 impl<S: Storage> WaitDurable<S> {

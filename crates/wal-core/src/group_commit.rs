@@ -114,6 +114,9 @@ struct TaskState {
     listed: bool,
 }
 
+/// A task's registration, as its future holds it (loom's `Arc` in the models).
+pub(crate) type TaskRef = Arc<Task>;
+
 /// What polling a task's wait found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TaskPoll {
@@ -795,6 +798,56 @@ mod loom_models {
             assert!(mine.is_ok(), "its own record is covered");
             assert!(matches!(other.join().unwrap(), Err(WaitError::Short { target: 1 })));
             assert!(!group.has_failed());
+        });
+    }
+
+    /// Wakes the loom thread that polls a task.
+    struct Unpark(loom::thread::Thread);
+
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// The task syncer as `durable.rs` runs it: waits for what tasks asked, until none is left.
+    fn task_syncer(group: &GroupCommit, disk: &Disk) {
+        while let Some((target, seq)) = group.task_target() {
+            if let Err(WaitError::Short { .. }) = group.wait(target, disk) {
+                group.end_tasks_short(seq);
+            }
+        }
+    }
+
+    /// A task and a thread commit at once: the task never leads (the task syncer or the thread
+    /// does), it is woken, and only once its record is on the disk.
+    #[test]
+    fn a_task_is_woken_once_its_record_is_durable() {
+        loom::model(|| {
+            let group = Arc::new(GroupCommit::new(0, 2));
+            let disk = Arc::new(Disk::new(false));
+            let mut running = committers(&group, &disk, 1);
+            let mine = disk.published.fetch_add(1, Ordering::AcqRel) + 1;
+            let waker =
+                std::task::Waker::from(std::sync::Arc::new(Unpark(loom::thread::current())));
+            let mut task = None;
+            loop {
+                match group.poll_task(mine, &mut task, &waker) {
+                    TaskPoll::Durable => break,
+                    TaskPoll::Pending { start_syncer } => {
+                        if start_syncer {
+                            let (group, disk) = (Arc::clone(&group), Arc::clone(&disk));
+                            running.push(loom::thread::spawn(move || task_syncer(&group, &disk)));
+                        }
+                        loom::thread::park();
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert!(disk.on_disk.load(Ordering::Acquire) >= mine);
+            for thread in running {
+                thread.join().unwrap();
+            }
         });
     }
 
