@@ -74,6 +74,12 @@ fn ci() -> Result {
         cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[])
     })?;
     step("test", || cargo(&["test", "--workspace", "--locked"], &test_env))?;
+    // wal-core's optional `Tail` as a `Stream`: linted and tested with the feature on.
+    step("stream feature", || {
+        let features = ["-p", "wal-core", "--all-targets", "--features", "stream", "--locked"];
+        cargo(&[&["clippy"], &features[..], &["--", "-D", "warnings"]].concat(), &[])?;
+        cargo(&[&["test"], &features[..], &["--", "async_commit"]].concat(), &test_env)
+    })?;
     step("loom", loom)?;
     step("doc", || {
         cargo(&["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")])

@@ -1,5 +1,6 @@
-//! The log's background threads (the periodic syncer, the housekeeper): each runs a task every
-//! interval, or sooner when woken, until stopped or the log is gone.
+//! The log's background threads (the periodic syncer, the housekeeper, the task syncer): each
+//! runs a task every interval, or sooner when woken, until stopped or the log is gone. A
+//! [`Lazy`] one starts at its first use, and never again once stopped.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
@@ -77,6 +78,57 @@ impl Background {
         self.signal.condvar.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+    }
+}
+
+/// A background thread started at its first use ([`Lazy::wake`]) and woken through its
+/// signal; once stopped, it never starts again.
+#[derive(Default)]
+pub(crate) struct Lazy {
+    signal: Arc<Signal>,
+    slot: Mutex<LazySlot>,
+}
+
+#[derive(Default)]
+enum LazySlot {
+    #[default]
+    Idle,
+    Running(Background),
+    Stopped,
+}
+
+impl Lazy {
+    /// Wakes the thread, first starting it with `start` (given the signal it must wait on)
+    /// if it never ran. Does nothing once stopped.
+    ///
+    /// # Errors
+    /// The thread could not be started.
+    pub(crate) fn wake(
+        &self,
+        start: impl FnOnce(Arc<Signal>) -> std::io::Result<Background>,
+    ) -> std::io::Result<()> {
+        let mut slot = lock(&self.slot);
+        match *slot {
+            LazySlot::Idle => *slot = LazySlot::Running(start(Arc::clone(&self.signal))?),
+            LazySlot::Running(_) => {}
+            LazySlot::Stopped => return Ok(()),
+        }
+        drop(slot);
+        self.signal.wake();
+        Ok(())
+    }
+
+    /// Wakes the thread if it runs (from the thread itself: run the task again).
+    pub(crate) fn wake_again(&self) {
+        self.signal.wake();
+    }
+
+    /// Stops the thread, if it ever started, and waits for it; it never starts again.
+    pub(crate) fn stop(&self) {
+        let slot = std::mem::replace(&mut *lock(&self.slot), LazySlot::Stopped);
+        if let LazySlot::Running(mut thread) = slot {
+            thread.stop();
         }
     }
 }

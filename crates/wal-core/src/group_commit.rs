@@ -20,6 +20,13 @@
 //!
 //! Rolling to a new segment, cutting and closing need the log to themselves
 //! ([`GroupCommit::with_role`]): they wait until no sync runs and keep new ones from starting.
+//!
+//! Sleepers are threads or tasks. A *task* (a future's waiter: a `Waker` and an outcome) never
+//! leads, since a sync blocks and must not run on an executor's thread: when a task needs a
+//! sync that no plan covers, [`GroupCommit::poll_task`] says so, and its caller wakes the log's
+//! task syncer, a thread that waits here like any other for the highest LSN tasks asked for
+//! ([`GroupCommit::task_target`]). Tasks are covered by every sync, whoever leads it; they are
+//! kept apart from the threads, so the thread path costs one emptiness check more.
 
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +36,7 @@ use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 #[cfg(not(loom))]
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// Makes published records durable for the group, in two steps so that several syncs can be
@@ -84,6 +92,52 @@ struct Inner {
     gathering: bool,
     /// A moving average of how long a sync runs, in nanoseconds.
     sync_nanos: u64,
+    /// Sleeping tasks: the LSN each needs durable, its registration number, its wake-up.
+    tasks: Vec<(u64, u64, Arc<Task>)>,
+    /// Tasks registered so far (numbers them).
+    task_seq: u64,
+    /// The task syncer has been asked to serve tasks and has not yet found none left.
+    task_syncer_busy: bool,
+    /// The log is closed: no sync will cover a task beyond the watermark any more.
+    tasks_closed: bool,
+}
+
+/// A task's wake-up: its waker, and its outcome once a sync decided it. Set under the group's
+/// lock; a task that polls again reads it without that lock.
+#[derive(Debug, Default)]
+pub(crate) struct Task {
+    state: Mutex<TaskState>,
+}
+
+#[derive(Debug, Default)]
+struct TaskState {
+    waker: Option<Waker>,
+    outcome: Option<TaskPoll>,
+    /// In the group's list of tasks.
+    listed: bool,
+}
+
+/// A task's registration, as its future holds it (loom's `Arc` in the models).
+pub(crate) type TaskRef = Arc<Task>;
+
+/// What polling a task's wait found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskPoll {
+    /// Every record below its LSN is durable.
+    Durable,
+    /// A sync failed; nothing is retried.
+    Failed,
+    /// No sync will reach its LSN: the log was closed, or its records were cut.
+    Short {
+        /// Where durability ended.
+        target: u64,
+    },
+    /// Not yet; the waker is registered. `start_syncer`: no sync planned covers it, and the
+    /// task syncer must be woken (the caller does it, outside this module's lock).
+    Pending {
+        /// Wake the task syncer.
+        start_syncer: bool,
+    },
 }
 
 /// One sleeper's wake-up.
@@ -219,6 +273,10 @@ impl GroupCommit {
                 arrived: 0,
                 gathering: false,
                 sync_nanos: 0,
+                tasks: Vec::new(),
+                task_seq: 0,
+                task_syncer_busy: false,
+                tasks_closed: false,
             }),
             drained: Condvar::new(),
             gathered: Condvar::new(),
@@ -286,7 +344,7 @@ impl GroupCommit {
         inner.in_flight += 1;
         inner.planning = true;
         let inner = self.gather(inner);
-        let waiters = inner.waiters.len() + 1;
+        let waiters = inner.waiters.len() + inner.tasks.len() + 1;
         drop(inner);
         let planned = syncer.plan();
         let mut inner = Locked::new(&self.inner);
@@ -394,6 +452,19 @@ impl GroupCommit {
             !done
         });
         inner.to_notify = woken;
+        if !inner.tasks.is_empty() {
+            inner.tasks.retain(|(lsn, _, task)| {
+                let outcome = if failed {
+                    TaskPoll::Failed
+                } else if *lsn <= durable {
+                    TaskPoll::Durable
+                } else {
+                    return true;
+                };
+                task.fire(outcome);
+                false
+            });
+        }
         if inner.in_flight == 0 && inner.exclusive_waiting > 0 {
             self.drained.notify_all();
         }
@@ -436,6 +507,15 @@ impl GroupCommit {
         inner.durable = lsn;
         inner.planned = lsn;
         self.durable.store(lsn, Ordering::Release);
+        // Tasks waiting beyond the cut wait for records it removed: no sync will cover them.
+        // (A thread waiting there learns it from the next sync it leads.)
+        inner.tasks.retain(|(wanted, _, task)| {
+            let cut = *wanted > lsn;
+            if cut {
+                task.fire(TaskPoll::Short { target: lsn });
+            }
+            !cut
+        });
     }
 
     /// Marks the group failed (a sync outside `wait` failed).
@@ -448,6 +528,126 @@ impl GroupCommit {
         inner.failed = true;
         // Every sleeper learns of it; a thread waiting for the log to itself goes on.
         let _ = self.wake(inner);
+    }
+}
+
+/// Waiting as a task: never leads, never blocks.
+impl GroupCommit {
+    /// Whether every record below `lsn` is durable; if not yet, registers `waker` to be woken
+    /// when that is decided (once `task` holds a registration, polling again only renews its
+    /// waker). Never blocks beyond this group's lock.
+    pub(crate) fn poll_task(
+        &self,
+        lsn: u64,
+        task: &mut Option<Arc<Task>>,
+        waker: &Waker,
+    ) -> TaskPoll {
+        if let Some(task) = task {
+            let mut state = lock(&task.state);
+            if let Some(outcome) = state.outcome {
+                return outcome;
+            }
+            if !state.waker.as_ref().is_some_and(|old| old.will_wake(waker)) {
+                state.waker = Some(waker.clone());
+            }
+            return TaskPoll::Pending { start_syncer: false };
+        }
+        if self.durable() >= lsn {
+            return TaskPoll::Durable;
+        }
+        let mut inner = lock(&self.inner);
+        if inner.durable >= lsn {
+            return TaskPoll::Durable;
+        }
+        if inner.failed {
+            return TaskPoll::Failed;
+        }
+        if inner.tasks_closed {
+            return TaskPoll::Short { target: inner.durable };
+        }
+        let registered = Arc::new(Task::default());
+        {
+            let mut state = lock(&registered.state);
+            state.waker = Some(waker.clone());
+            state.listed = true;
+        }
+        inner.task_seq += 1;
+        let seq = inner.task_seq;
+        inner.tasks.push((lsn, seq, Arc::clone(&registered)));
+        *task = Some(registered);
+        let start_syncer = lsn > inner.planned && !inner.task_syncer_busy;
+        inner.task_syncer_busy |= start_syncer;
+        TaskPoll::Pending { start_syncer }
+    }
+
+    /// Forgets a task whose future was dropped before its outcome (its record stays).
+    pub(crate) fn cancel_task(&self, task: &Arc<Task>) {
+        if !lock(&task.state).listed {
+            return;
+        }
+        let mut inner = lock(&self.inner);
+        if let Some(at) = inner.tasks.iter().position(|(_, _, listed)| Arc::ptr_eq(listed, task)) {
+            inner.tasks.swap_remove(at);
+        }
+        lock(&task.state).listed = false;
+    }
+
+    /// For the task syncer: the highest LSN a task waits for that no planned sync covers, and
+    /// the newest task registration; `None` (the syncer may rest) when every task is covered.
+    pub(crate) fn task_target(&self) -> Option<(u64, u64)> {
+        let mut inner = lock(&self.inner);
+        let planned = inner.planned.max(inner.durable);
+        let target = inner.tasks.iter().map(|(lsn, _, _)| *lsn).max().filter(|&lsn| lsn > planned);
+        if target.is_none() || inner.failed || inner.tasks_closed {
+            inner.task_syncer_busy = false;
+            return None;
+        }
+        target.map(|target| (target, inner.task_seq))
+    }
+
+    /// For the task syncer, after its wait for a target from [`GroupCommit::task_target`]
+    /// came short (the log closed, or a cut): tells every task registered by then that the
+    /// watermark does not cover that no sync will reach it. Their records were published
+    /// before the sync that came short was planned, so they were in its range.
+    pub(crate) fn end_tasks_short(&self, seq: u64) {
+        let mut inner = lock(&self.inner);
+        let durable = inner.durable;
+        inner.tasks.retain(|(lsn, registered, task)| {
+            let short = *registered <= seq && *lsn > durable;
+            if short {
+                task.fire(TaskPoll::Short { target: durable });
+            }
+            !short
+        });
+    }
+
+    /// The log is closed: every task the watermark does not cover is told so, now and later.
+    pub(crate) fn close_tasks(&self) {
+        let mut inner = lock(&self.inner);
+        inner.tasks_closed = true;
+        let durable = inner.durable;
+        for (lsn, _, task) in inner.tasks.drain(..) {
+            let outcome = if lsn <= durable {
+                TaskPoll::Durable
+            } else {
+                TaskPoll::Short { target: durable }
+            };
+            task.fire(outcome);
+        }
+    }
+}
+
+impl Task {
+    /// Decides the task and wakes it (under the group's lock).
+    fn fire(&self, outcome: TaskPoll) {
+        let mut state = lock(&self.state);
+        state.outcome = Some(outcome);
+        state.listed = false;
+        let waker = state.waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 
@@ -656,6 +856,56 @@ mod loom_models {
             assert!(mine.is_ok(), "its own record is covered");
             assert!(matches!(other.join().unwrap(), Err(WaitError::Short { target: 1 })));
             assert!(!group.has_failed());
+        });
+    }
+
+    /// Wakes the loom thread that polls a task.
+    struct Unpark(loom::thread::Thread);
+
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// The task syncer as `durable.rs` runs it: waits for what tasks asked, until none is left.
+    fn task_syncer(group: &GroupCommit, disk: &Disk) {
+        while let Some((target, seq)) = group.task_target() {
+            if let Err(WaitError::Short { .. }) = group.wait(target, disk) {
+                group.end_tasks_short(seq);
+            }
+        }
+    }
+
+    /// A task and a thread commit at once: the task never leads (the task syncer or the thread
+    /// does), it is woken, and only once its record is on the disk.
+    #[test]
+    fn a_task_is_woken_once_its_record_is_durable() {
+        loom::model(|| {
+            let group = Arc::new(GroupCommit::new(0, 2));
+            let disk = Arc::new(Disk::new(false));
+            let mut running = committers(&group, &disk, 1);
+            let mine = disk.published.fetch_add(1, Ordering::AcqRel) + 1;
+            let waker =
+                std::task::Waker::from(std::sync::Arc::new(Unpark(loom::thread::current())));
+            let mut task = None;
+            loop {
+                match group.poll_task(mine, &mut task, &waker) {
+                    TaskPoll::Durable => break,
+                    TaskPoll::Pending { start_syncer } => {
+                        if start_syncer {
+                            let (group, disk) = (Arc::clone(&group), Arc::clone(&disk));
+                            running.push(loom::thread::spawn(move || task_syncer(&group, &disk)));
+                        }
+                        loom::thread::park();
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert!(disk.on_disk.load(Ordering::Acquire) >= mine);
+            for thread in running {
+                thread.join().unwrap();
+            }
         });
     }
 

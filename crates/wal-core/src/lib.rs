@@ -6,6 +6,10 @@
 //!   starts a [`Txn`] of deltas that commits or aborts as a whole. Many threads append in
 //!   parallel: LSNs and space are reserved under a short lock, the bytes are copied outside it,
 //!   and records are published in LSN order. Commits share syncs (group commit).
+//! - [`Wal::append_durable`], [`Txn::commit_async`] and [`Wal::wait_durable`] are the same for
+//!   async code: futures (any executor: plain `std::task::Waker`s) that block no thread while
+//!   the sync runs; they share syncs with committing threads. `append`, `commit`, `sync` and
+//!   `wait_commit` block the calling thread.
 //! - [`Wal::get`], [`Wal::read_from`] and [`Wal::tail_from`] read while others write, with
 //!   zero-copy payloads; [`Wal::replay`] yields committed work in commit order.
 //! - [`Wal::truncate_before`], [`Wal::truncate_after`] and [`Wal::prune`] remove records on
@@ -50,6 +54,7 @@ mod anchor;
 mod background;
 mod cuts;
 mod damage;
+mod durable;
 mod entry;
 mod error;
 mod events;
@@ -74,6 +79,7 @@ mod wal;
 
 pub use anchor::ANCHOR_FILE_NAME;
 pub use damage::{Damage, DataEnd, TornTail};
+pub use durable::{AppendDurable, WaitDurable};
 pub use entry::{Entry, EntryKind, TxnId};
 pub use error::Error;
 pub use options::{DEFAULT_SYNCS_IN_FLIGHT, Durability, Options, RecoveryMode};
@@ -83,7 +89,7 @@ pub use replay::{Committed, Replay, ReplaySummary};
 pub use report::{Dropped, RecoveryReport};
 pub use segments::{Force, PruneReport};
 pub use telemetry::Tracked;
-pub use txn::Txn;
+pub use txn::{CommitAsync, Txn};
 pub use wal::{Opening, Wal};
 pub use wal_format::{Lsn, Record, Tag};
 pub use wal_segment::{

@@ -1,4 +1,5 @@
-//! Reading while writing: one record by LSN, an iterator from any LSN, and a tailing iterator.
+//! Reading while writing: one record by LSN, an iterator from any LSN, and a tailing iterator
+//! (also a `futures_core::Stream` with the feature `stream`).
 //!
 //! A reader finds a position under the state lock (the sidecar index of the segment, in
 //! memory), then scans frames of that chunk's *published* bytes without any lock: everything
@@ -108,7 +109,11 @@ impl<S: Storage> Wal<S> {
     /// As [`Wal::read_from`].
     #[track_caller]
     pub fn tail_from(&self, lsn: Lsn) -> Result<Tail<S>, Error> {
-        Ok(Tail { reader: self.reader(lsn, Kind::Tail)? })
+        Ok(Tail {
+            reader: self.reader(lsn, Kind::Tail)?,
+            #[cfg(feature = "stream")]
+            id: stream::next_id(),
+        })
     }
 
     /// A reader from `lsn`, registered as `kind` with the caller's caller as its site.
@@ -265,15 +270,20 @@ impl<S: Storage> Iterator for Reader<S> {
     }
 }
 
-/// A reader that waits for records to be appended. Its iterator blocks until the next record
-/// exists, and ends when the log is closed.
+/// A reader that waits for records to be appended. Its iterator blocks the calling thread
+/// until the next record exists, and ends when the log is closed. With the feature `stream`,
+/// it is also a `futures_core::Stream` of the same items, for async code: polled, it waits for
+/// the next record without blocking a thread (woken by each publication and by closing).
 pub struct Tail<S: Storage = RealStorage> {
     reader: Reader<S>,
+    /// Names its waker at the tail signal.
+    #[cfg(feature = "stream")]
+    id: u64,
 }
 
 impl<S: Storage> Tail<S> {
     /// The next record, waiting up to `timeout` for one; `Ok(None)` if none came in time or the
-    /// log was closed.
+    /// log was closed. Blocks the calling thread while it waits.
     ///
     /// # Errors
     /// As the records of [`Reader`].
@@ -314,6 +324,59 @@ impl<S: Storage> Iterator for Tail<S> {
                 Ok(None) if self.reader.shared.closed.load(Ordering::Acquire) => return None,
                 Ok(None) => {}
             }
+        }
+    }
+}
+
+#[cfg(feature = "stream")]
+mod stream {
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::task::{Context, Poll};
+
+    use wal_segment::Storage;
+
+    use super::Tail;
+    use crate::entry::Entry;
+    use crate::error::Error;
+
+    /// A fresh number for a tail's waker.
+    pub(super) fn next_id() -> u64 {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+
+    impl<S: Storage> Tail<S> {
+        /// The next record if one is published; `Ready(None)` once the log is closed.
+        fn ready(&mut self) -> Option<Option<Result<Entry, Error>>> {
+            if let Some(entry) = self.reader.step() {
+                return Some(Some(entry));
+            }
+            self.reader.shared.closed.load(Ordering::Acquire).then_some(None)
+        }
+    }
+
+    /// The records as they are published; ends when the log is closed.
+    impl<S: Storage> futures_core::Stream for Tail<S> {
+        type Item = Result<Entry, Error>;
+
+        fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            let this = self.get_mut();
+            if let Some(ready) = this.ready() {
+                return Poll::Ready(ready);
+            }
+            this.reader.shared.tail.register(this.id, cx.waker());
+            // Again: a record published before the registration woke nobody.
+            match this.ready() {
+                Some(ready) => Poll::Ready(ready),
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    impl<S: Storage> Drop for Tail<S> {
+        fn drop(&mut self) {
+            self.reader.shared.tail.unregister(self.id);
         }
     }
 }

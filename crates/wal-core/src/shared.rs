@@ -18,7 +18,7 @@ use wal_telemetry::{
     HeldBack, Kind, LeakWatch, LogMetrics, RecoveryFigures, Registration, Registry, SegmentLife,
 };
 
-use crate::background::Signal;
+use crate::background::{Lazy, Signal};
 use crate::entry::TxnId;
 use crate::error::Error;
 use crate::group_commit::{GroupCommit, Syncer, WaitError, Waited};
@@ -58,6 +58,8 @@ pub(crate) struct Shared<S: Storage> {
     pub(crate) recovery: RecoveryFigures,
     /// Wakes the housekeeper (a segment was released).
     pub(crate) housekeeping: Arc<Signal>,
+    /// The thread that leads syncs for futures (`durable.rs`), started at the first one.
+    pub(crate) task_syncer: Lazy,
 }
 
 /// What a write is, for the live transactions.
@@ -101,6 +103,7 @@ impl<S: Storage> Shared<S> {
             metrics,
             recovery,
             housekeeping,
+            task_syncer: Lazy::default(),
         }
     }
 
@@ -203,12 +206,17 @@ impl<S: Storage> Shared<S> {
             }
             Err(WaitError::Failed) => Err(self.poisoned_error()),
             Err(WaitError::Sync(error)) => Err(self.poison_with(error)),
-            // No sync can cover it: the log closed before its record was made durable, or a
-            // cut removed it.
-            Err(WaitError::Short { .. }) if self.closed.load(Ordering::Acquire) => {
-                Err(Error::Closed)
-            }
-            Err(WaitError::Short { target }) => Err(Error::Truncated { at: Lsn(target) }),
+            Err(WaitError::Short { target }) => Err(self.short_error(target)),
+        }
+    }
+
+    /// Why no sync can cover a record beyond `target`: the log closed before it was made
+    /// durable, or a cut removed it.
+    pub(crate) fn short_error(&self, target: u64) -> Error {
+        if self.closed.load(Ordering::Acquire) {
+            Error::Closed
+        } else {
+            Error::Truncated { at: Lsn(target) }
         }
     }
 
@@ -294,7 +302,7 @@ impl<S: Storage> Shared<S> {
         self.poisoned.load(Ordering::Acquire)
     }
 
-    fn poisoned_error(&self) -> Error {
+    pub(crate) fn poisoned_error(&self) -> Error {
         // Every path that marks the log poisoned records its cause first.
         let cause = lock(&self.poison).clone();
         debug_assert!(cause.is_some(), "poisoned without a cause");

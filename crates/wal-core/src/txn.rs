@@ -5,13 +5,19 @@
 //! transaction in the order they were made (a `Txn` is used by one thread at a time: `&mut`).
 //! Deltas of concurrent transactions interleave. A commit is durable on return under
 //! `Durability::Commit`; it covers every delta before it, since they have lower LSNs.
+//! `Txn::commit_async` is the same commit for async code: the commit record is appended at the
+//! call, and the returned future waits for the sync without blocking a thread (`durable.rs`).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use wal_format::{Lsn, Record, Tag};
 use wal_segment::{RealStorage, Storage};
 use wal_telemetry::{Kind, Registration};
 
+use crate::durable::WaitDurable;
 use crate::entry::{DELTA_PREFIX_BYTES, TxnId, is_record_tag};
 use crate::error::Error;
 use crate::shared::{Shared, Step, lock_state};
@@ -82,6 +88,9 @@ impl<S: Storage> Txn<S> {
     /// Commits: appends the commit record and, under `Durability::Commit`, returns once it
     /// (and so every delta) is durable. Returns the commit record's LSN.
     ///
+    /// Under `Durability::Commit` this blocks the calling thread until the sync is done (or
+    /// leads the sync itself); in async code use [`Txn::commit_async`], which blocks no thread.
+    ///
     /// # Errors
     /// As [`Wal::append`]. If the commit record was written but the sync failed, the log is
     /// poisoned and the transaction's fate is decided by what reached the disk.
@@ -95,6 +104,41 @@ impl<S: Storage> Txn<S> {
         // Still live until here: its begin held the floor through the wait.
         self.end()?;
         Ok(lsn)
+    }
+
+    /// Commits as [`Txn::commit`] does, for async code: appends the commit record now, and
+    /// returns a future that resolves to its LSN once it is as durable as
+    /// [`Options::durability`](crate::Options) asks of a commit (durable under
+    /// `Durability::Commit`, at once otherwise). No thread is blocked meanwhile: the sync
+    /// runs on a thread of the log, shared with every other committer (group commit).
+    ///
+    /// Dropping the future stops the wait, not the commit: the commit record is appended
+    /// already, and the transaction is committed once a later sync makes it durable (or lost,
+    /// like any unsynced record, by a crash before that).
+    ///
+    /// ```
+    /// # use wal_core::{Options, Tag, Wal};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (wal, _) = Wal::open(dir.path(), Options::default())?;
+    /// # let tag = Tag::user(0x40).expect("a user tag");
+    /// let mut txn = wal.begin()?;
+    /// txn.delta(tag, b"set x = 1")?;
+    /// let lsn = txn.commit_async().await?;
+    /// assert!(wal.durable_lsn() > lsn);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Txn::commit`], and to `Closed` if the log is
+    /// dropped before the commit is durable.
+    pub fn commit_async(mut self) -> CommitAsync<S> {
+        self.finished = true;
+        let marked = self.marker(Tag::TXN_COMMIT);
+        let wait = (marked.as_ref().ok())
+            .and_then(|lsn| WaitDurable::committed(Arc::clone(&self.shared), lsn.next()));
+        CommitAsync { txn: Some(self), marked: marked.map_err(Some), wait }
     }
 
     /// Appends the commit record and returns its LSN at once, without waiting for it to be
@@ -148,5 +192,34 @@ impl<S: Storage> Drop for Txn<S> {
         if let Some(registration) = self.registration.take() {
             self.shared.registry.deregister(registration);
         }
+    }
+}
+
+/// A transaction's commit, appended, waiting for its sync: see [`Txn::commit_async`].
+/// Dropping it stops the wait, not the commit.
+#[must_use = "a future does nothing unless awaited (the commit record is written already)"]
+pub struct CommitAsync<S: Storage = RealStorage> {
+    /// Still live (its begin a floor) until the wait is over, as in [`Txn::commit`].
+    txn: Option<Txn<S>>,
+    /// The commit record's LSN, or why it could not be appended (taken when returned).
+    marked: Result<Lsn, Option<Error>>,
+    wait: Option<WaitDurable<S>>,
+}
+
+impl<S: Storage> Future for CommitAsync<S> {
+    type Output = Result<Lsn, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let lsn = match &mut this.marked {
+            Ok(lsn) => *lsn,
+            Err(error) => return Poll::Ready(Err(error.take().expect("polled after it returned"))),
+        };
+        if let Some(wait) = &mut this.wait {
+            std::task::ready!(Pin::new(wait).poll(cx))?;
+            this.wait = None;
+        }
+        let mut txn = this.txn.take().expect("polled after it returned");
+        Poll::Ready(txn.end().map(|()| lsn))
     }
 }

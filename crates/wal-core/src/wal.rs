@@ -161,6 +161,9 @@ impl<S: Storage> Wal<S> {
     /// Appends one self-contained record with `tag` (a user tag or `Tag::ENTRY`) and returns
     /// its LSN. Under `Durability::Commit` it is durable on return.
     ///
+    /// Under `Durability::Commit` this blocks the calling thread until the record is durable
+    /// (it may lead the sync itself); in async code use [`Wal::append_durable`].
+    ///
     /// # Errors
     /// `NotAnApplicationTag`; `Segment(RecordTooLarge)` for a payload larger than a chunk
     /// holds; `Segment(OutOfSpace)` when the disk is full (nothing is written; retry once space
@@ -175,7 +178,8 @@ impl<S: Storage> Wal<S> {
     }
 
     /// Appends self-contained records in one call (LSNs in order, all or nothing) and returns
-    /// the first LSN. Under `Durability::Commit` all are durable on return.
+    /// the first LSN. Under `Durability::Commit` all are durable on return (blocking the
+    /// calling thread, as [`Wal::append`]).
     ///
     /// # Errors
     /// As [`Wal::append`]; also `Segment(SegmentFull)` for a batch larger than a segment.
@@ -192,6 +196,9 @@ impl<S: Storage> Wal<S> {
     /// is as durable as [`Options::durability`] asks of a commit: durable under
     /// `Durability::Commit`, at once otherwise.
     ///
+    /// Under `Durability::Commit` this blocks the calling thread until the sync is done; in
+    /// async code use [`Wal::wait_durable`].
+    ///
     /// # Errors
     /// `Poisoned`, or the I/O error of the sync (which poisons the log).
     pub fn wait_commit(&self, lsn: Lsn) -> Result<(), Error> {
@@ -199,6 +206,9 @@ impl<S: Storage> Wal<S> {
     }
 
     /// Makes everything written so far durable, whatever the durability setting.
+    ///
+    /// Blocks the calling thread until the sync is done (it may run it itself); in async code
+    /// use [`Wal::wait_durable`] with the LSN of the last record to cover.
     ///
     /// # Errors
     /// `Poisoned`, or the I/O error of the sync (which poisons the log).
@@ -210,6 +220,9 @@ impl<S: Storage> Wal<S> {
     /// Returns once every record below `end` is durable, syncing if nobody else is; records
     /// reserved but still being written are waited for. A checkpoint uses it to make
     /// everything below the point it fixed durable, whatever the durability setting.
+    ///
+    /// Blocks the calling thread until the sync is done; in async code use
+    /// [`Wal::wait_durable`].
     ///
     /// # Errors
     /// `OutOfRange` if `end` is past [`Wal::next_lsn`] (nothing would ever fill the gap);
@@ -274,12 +287,14 @@ impl<S: Storage> Wal<S> {
 impl<S: Storage> Drop for Wal<S> {
     /// Stops the background syncer and wakes tailing readers. Nothing is synced: under
     /// `Buffered` or `Periodic`, call [`Wal::sync`] first to keep the last writes. A commit
-    /// still waiting for its sync on another thread gets `Closed` (it is never acknowledged
-    /// without a sync covering it).
+    /// still waiting for its sync on another thread, or in a future, gets `Closed` (it is
+    /// never acknowledged without a sync covering it).
     fn drop(&mut self) {
         for mut thread in [self.syncer.take(), self.housekeeper.take()].into_iter().flatten() {
             thread.stop();
         }
+        // Futures waiting now get `Closed` below, once `closed` is set.
+        self.shared.task_syncer.stop();
         // No write starts after this (they check `closed` under the state lock), and the
         // writer goes once the ones in flight are published; then the lock is released.
         self.shared.commit.with_role(|| {
@@ -292,6 +307,7 @@ impl<S: Storage> Drop for Wal<S> {
             // lie before the start, or were cut away): only the lock holder may delete.
             let _ = state.delete_released(&self.shared.files);
         });
+        self.shared.commit.close_tasks();
         self.shared.tail.notify();
         drop(self.lock.take());
     }

@@ -1,5 +1,6 @@
 //! Integration tests of the engine, in one binary.
 
+mod async_commit;
 mod bad_input;
 mod basics;
 mod corruption;
