@@ -30,6 +30,7 @@
 //! | level | target | when | fields |
 //! |---|---|---|---|
 //! | info | `wal::recovery` | a log is recovered (once per open) | `dir`, `mode`, `segments`, `records`, `start`, `end`, `elapsed_ms`, `report` (its `Display`) |
+//! | info | `wal::recovery` | the log keeps its chunk size, not the options' | `dir`, `requested`, `on_disk` |
 //! | debug | `wal::recovery` | a segment is opened and scanned | `segment`, `first`, `next`, `frames`, `end_chunk`, `end_offset`, `end`, `index_confirmed`, `sealed` |
 //! | warn | `wal::recovery` | a torn tail is cut | `segment`, `path`, `chunk`, `offset` (in the chunk), `file_offset`, `bytes_cut`, `reason` |
 //! | warn | `wal::recovery` | an index is rebuilt | `segment`, `kept` (entries that agreed), `records` |
@@ -49,6 +50,7 @@ mod anchor;
 mod background;
 mod cuts;
 mod damage;
+mod directory;
 mod entry;
 mod error;
 mod events;

@@ -67,13 +67,21 @@ pub enum Error {
         /// The segment file.
         path: PathBuf,
     },
-    /// A record larger than a chunk of the configured size can hold.
-    #[error("record of {len} bytes does not fit in a chunk (largest payload: {max} bytes)")]
+    /// A record larger than this log takes: `max` is the smaller of what one chunk holds
+    /// ([`crate::SegmentOptions::max_payload_bytes`]) and the format's frame limit
+    /// ([`wal_format::MAX_PAYLOAD_BYTES`]), less what the caller adds to the payload (`wal-core`
+    /// reports a delta's own bytes and their limit). Nothing was written.
+    #[error(
+        "payload of {len} bytes is larger than the largest this log takes, {max} bytes ({})",
+        record_limit_cause(*chunk_bytes)
+    )]
     RecordTooLarge {
         /// Payload length.
         len: usize,
-        /// Largest payload a chunk of this size holds.
+        /// The largest payload this log takes (of this kind of record).
         max: usize,
+        /// The log's chunk size, which sets `max` unless the format's limit is smaller.
+        chunk_bytes: usize,
     },
     /// The segment has used all its chunks; the caller starts a new segment.
     #[error("segment {path} is full")]
@@ -112,6 +120,19 @@ pub enum Error {
         chunk: u32,
         /// What is wrong.
         reason: String,
+    },
+    /// A segment written with another layout than the options given: the segment is intact,
+    /// and reads with `on_disk` (`wal-core` adopts it; this layer's callers choose).
+    #[error("segment {path} was written with {field} = {on_disk}; the options say {requested}")]
+    LayoutMismatch {
+        /// The segment file.
+        path: PathBuf,
+        /// The option that differs, as [`crate::SegmentOptions`] names it (`chunk_bytes`).
+        field: &'static str,
+        /// What the segment's chunk header states.
+        on_disk: u64,
+        /// What the options asked for.
+        requested: u64,
     },
     /// The first LSN in a segment is not the one the caller expected.
     #[error("segment {path} starts at LSN {found}, expected {expected}")]
@@ -156,6 +177,18 @@ impl Error {
             }
             other => other,
         }
+    }
+}
+
+/// What sets the record size limit of a log with chunks of `chunk_bytes`, for a message.
+fn record_limit_cause(chunk_bytes: usize) -> String {
+    if crate::options::chunk_room_bytes(chunk_bytes) >= wal_format::MAX_PAYLOAD_BYTES {
+        "the format's limit: a frame is at most 4 MiB".to_owned()
+    } else {
+        format!(
+            "what a chunk of {chunk_bytes} bytes holds beside its header, a frame header and \
+             the room kept for a seal"
+        )
     }
 }
 

@@ -89,14 +89,28 @@ impl SegmentOptions {
         u8::try_from(self.chunk_bytes.trailing_zeros()).expect("validated chunk size")
     }
 
-    /// The largest payload one chunk can hold (beside the room it keeps for a seal record).
+    /// The largest payload a record may have in a segment of these options: what one chunk
+    /// holds beside its header, the frame's header and the room it keeps for a seal record
+    /// (`chunk_bytes` - 136), or the format's [`wal_format::MAX_PAYLOAD_BYTES`] if smaller
+    /// (the case from 8 MiB chunks up: 4 MiB - 24 bytes).
     #[must_use]
     pub fn max_payload_bytes(&self) -> usize {
-        // Every chunk keeps room for a seal record (see `SegmentWriter`).
-        let room = self.chunk_bytes
-            - CHUNK_HEADER_BYTES
-            - wal_format::HEADER_SIZE_BYTES
-            - crate::seal::SEAL_FRAME_BYTES;
-        room.min(wal_format::MAX_PAYLOAD_BYTES)
+        chunk_room_bytes(self.chunk_bytes).min(wal_format::MAX_PAYLOAD_BYTES)
     }
 }
+
+/// The largest payload a chunk of `chunk_bytes` holds, whatever the format's limit: the chunk
+/// less its header, a frame header and the room every chunk keeps for a seal record (see
+/// `SegmentWriter`). `chunk_bytes` is at least [`MIN_CHUNK_BYTES`].
+pub(crate) fn chunk_room_bytes(chunk_bytes: usize) -> usize {
+    chunk_bytes - CHUNK_OVERHEAD_BYTES
+}
+
+/// Bytes a chunk gives up beside the largest payload it holds: what format.md's "Seal record"
+/// section states (136).
+pub const CHUNK_OVERHEAD_BYTES: usize =
+    CHUNK_HEADER_BYTES + wal_format::HEADER_SIZE_BYTES + crate::seal::SEAL_FRAME_BYTES;
+const _: () = assert!(CHUNK_OVERHEAD_BYTES == 136);
+// From 8 MiB chunks up, the format's frame limit, not the chunk, caps a record.
+const _: () = assert!((8 << 20) - CHUNK_OVERHEAD_BYTES >= wal_format::MAX_PAYLOAD_BYTES);
+const _: () = assert!((4 << 20) - CHUNK_OVERHEAD_BYTES < wal_format::MAX_PAYLOAD_BYTES);

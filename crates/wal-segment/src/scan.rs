@@ -73,8 +73,9 @@ pub struct SegmentScan {
 /// file it creates, so none can start on a file whose views a scan handed out.)
 ///
 /// # Errors
-/// `Io` if the file cannot be opened or mapped; `LiveWriter`; `Corrupt` or `LsnGap` as
-/// described above.
+/// `Io` if the file cannot be opened or mapped; `LiveWriter`; `LayoutMismatch` if chunk 0's
+/// header is valid but states another chunk size than `options` (read the segment's layout
+/// with [`crate::read_segment_layout`] first); `Corrupt` or `LsnGap` as described above.
 pub fn scan_segment<S: Storage>(
     storage: &S,
     dir: &Path,
@@ -171,6 +172,16 @@ pub fn scan_chunks(
             Ok(identity) => identity,
             Err(HeaderProblem::Unstarted) => return Ok(ended(scan, SegmentEnd::UnstartedChunk)),
             Err(HeaderProblem::Damaged) => return Ok(ended(scan, SegmentEnd::TornChunkHeader)),
+            // Chunk 0 sets the segment's layout: a size other than the options' is the
+            // caller's mismatch, not damage. Later chunks must state chunk 0's size.
+            Err(HeaderProblem::OtherChunkSize { log2 }) if index == 0 => {
+                return Err(Error::LayoutMismatch {
+                    path: path.to_owned(),
+                    field: "chunk_bytes",
+                    on_disk: 1 << log2,
+                    requested: options.chunk_bytes as u64,
+                });
+            }
             Err(problem) => return Err(corrupt(path, index, &problem)),
         };
         if identity.first_lsn != scan.next_lsn {
@@ -235,10 +246,10 @@ fn ended(mut scan: SegmentScan, end: SegmentEnd) -> SegmentScan {
 
 fn corrupt(path: &Path, chunk: u32, problem: &HeaderProblem) -> Error {
     let reason = match problem {
-        HeaderProblem::UnsupportedVersion(version) => {
-            format!("chunk header of unsupported segment format version {version}")
+        HeaderProblem::OtherChunkSize { log2 } => {
+            format!("chunk header states chunks of 2^{log2} bytes, unlike the segment's chunk 0")
         }
-        _ => "chunk header of another segment, chunk or chunk size".to_owned(),
+        problem => problem.to_string(),
     };
     Error::Corrupt { path: path.to_owned(), chunk, reason }
 }

@@ -152,7 +152,11 @@ impl<S: Storage> ChunkSpace<S> {
         for record in records {
             let len = record.payload.len();
             if len > max {
-                return Err(Error::RecordTooLarge { len, max });
+                return Err(Error::RecordTooLarge {
+                    len,
+                    max,
+                    chunk_bytes: self.options.chunk_bytes,
+                });
             }
             let sealing = room == Room::All && record.tag == Tag::SEAL;
             if !record.tag.is_writable() || (record.tag == Tag::SEAL && !sealing) {
