@@ -28,41 +28,7 @@ pub(crate) fn recover(
     // Only a log is recovered: a directory without one is refused, and nothing is created.
     match Wal::open_existing(target, options) {
         Ok((wal, report)) => {
-            writeln!(out, "{what}: {}", dir.display())?;
-            writeln!(out, "segments:          {}", report.segments)?;
-            writeln!(
-                out,
-                "records:           {} (LSNs {} to {})",
-                report.records,
-                report.start,
-                report.end.0.saturating_sub(1)
-            )?;
-            writeln!(
-                out,
-                "transactions:      {} committed, {} aborted, {} left open by a crash (closed with an abort)",
-                report.committed, report.aborted, report.unfinished
-            )?;
-            writeln!(
-                out,
-                "torn tail cut:     {} bytes{}",
-                report.bytes_cut,
-                report
-                    .torn_tail
-                    .as_ref()
-                    .map_or_else(String::new, |why| format!(" ({})", show(&why.to_string())))
-            )?;
-            writeln!(out, "indexes rebuilt:   {}", report.indexes_rebuilt)?;
-            writeln!(out, "segments deleted:  {}", report.segments_deleted)?;
-            if let Some(dropped) = &report.dropped {
-                writeln!(
-                    out,
-                    "dropped:           records from LSN {} on ({}: {}), {} later files",
-                    dropped.from,
-                    show(&dropped.path.display().to_string()),
-                    show(&dropped.damage.to_string()),
-                    dropped.later_segments
-                )?;
-            }
+            print_report(out, what, dir, &report, &show)?;
             drop(wal);
             Ok(ExitCode::SUCCESS)
         }
@@ -80,6 +46,52 @@ pub(crate) fn recover(
             Ok(ExitCode::from(3))
         }
     }
+}
+
+/// What recovery found and did, in the command's words (`show` names the log's own files).
+fn print_report(
+    out: &mut dyn Write,
+    what: &str,
+    dir: &Path,
+    report: &wal_core::RecoveryReport,
+    show: &dyn Fn(&str) -> String,
+) -> std::io::Result<()> {
+    writeln!(out, "{what}: {}", dir.display())?;
+    writeln!(out, "segments:          {}", report.segments)?;
+    writeln!(
+        out,
+        "records:           {} (LSNs {} to {})",
+        report.records,
+        report.start,
+        report.end.0.saturating_sub(1)
+    )?;
+    writeln!(
+        out,
+        "transactions:      {} committed, {} aborted, {} left open by a crash (closed with an abort)",
+        report.committed, report.aborted, report.unfinished
+    )?;
+    writeln!(
+        out,
+        "torn tail cut:     {} bytes{}",
+        report.bytes_cut,
+        report
+            .torn_tail
+            .as_ref()
+            .map_or_else(String::new, |why| format!(" ({})", show(&why.to_string())))
+    )?;
+    writeln!(out, "indexes rebuilt:   {}", report.indexes_rebuilt)?;
+    writeln!(out, "segments deleted:  {}", report.segments_deleted)?;
+    if let Some(dropped) = &report.dropped {
+        writeln!(
+            out,
+            "dropped:           records from LSN {} on ({}: {}), {} later files",
+            dropped.from,
+            show(&dropped.path.display().to_string()),
+            show(&dropped.damage.to_string()),
+            dropped.later_segments
+        )?;
+    }
+    Ok(())
 }
 
 /// What a refused recovery did and did not do, why it refused, and what to do next.

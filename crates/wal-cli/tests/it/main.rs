@@ -4,6 +4,7 @@
 
 mod damaged;
 mod dump;
+mod layout;
 
 use std::path::Path;
 use std::process::Command;

@@ -23,10 +23,10 @@ fn options(chunk_bytes: usize) -> Options {
 
 /// Records of `len` bytes, each with its number in front, enough to fill `chunks` chunks of
 /// `chunk_bytes`.
-fn payloads(chunk_bytes: usize, chunks: usize) -> Vec<Vec<u8>> {
+fn payloads(chunk_bytes: usize, chunks: u32) -> Vec<Vec<u8>> {
     let len = chunk_bytes / 7;
     (0..chunks * 7 + 3)
-        .map(|n| [(n as u32).to_le_bytes().to_vec(), vec![n as u8; len]].concat())
+        .map(|n| [n.to_le_bytes().to_vec(), vec![n.to_le_bytes()[0]; len]].concat())
         .collect()
 }
 
