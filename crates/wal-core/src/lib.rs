@@ -1,7 +1,9 @@
 //! The engine of the write-ahead log: the crate applications call.
 //!
-//! - [`Wal::open`] recovers the log and returns a [`RecoveryReport`]; [`Options`] sets the
-//!   chunk and segment sizes, the [`Durability`], the [`RecoveryMode`] and a size limit.
+//! - [`Wal::open`] recovers the log (creating it if needed; [`Wal::open_existing`] only opens
+//!   one that is there) and returns a [`RecoveryReport`]; [`Options`] sets the chunk and
+//!   segment sizes of a new log (an existing one keeps those its files state), the
+//!   [`Durability`], the [`RecoveryMode`] and a size limit.
 //! - [`Wal::append`] and [`Wal::append_batch`] write self-contained records; [`Wal::begin`]
 //!   starts a [`Txn`] of deltas that commits or aborts as a whole. Many threads append in
 //!   parallel: LSNs and space are reserved under a short lock, the bytes are copied outside it,
@@ -88,8 +90,8 @@ pub use txn::Txn;
 pub use wal::{Opening, Wal};
 pub use wal_format::{Lsn, Record, Tag};
 pub use wal_segment::{
-    ChunkPreparation, Error as SegmentError, RealStorage, SegmentEnd, SegmentId, SimStorage,
-    SpaceFill, Storage, storage,
+    ChunkPreparation, Error as SegmentError, RealStorage, RecordLimit, SegmentEnd, SegmentId,
+    SimStorage, SpaceFill, Storage, storage,
 };
 pub use wal_telemetry::{
     EngineFigures, HeldBack, Kind, KindCounts, LeakThresholds, LeakWarning, LedgerCounts,

@@ -212,9 +212,9 @@ impl Options {
         self.max_record_bytes() - crate::entry::DELTA_PREFIX_BYTES
     }
 
-    /// [`Options::max_delta_bytes`] and the chunk size, for a `RecordTooLarge` error.
-    pub(crate) fn delta_limit(&self) -> (usize, usize) {
-        (self.max_delta_bytes(), self.chunk_bytes)
+    /// [`Options::max_delta_bytes`] and what sets it, for a `RecordTooLarge` error.
+    pub(crate) fn delta_limit(&self) -> (usize, wal_segment::RecordLimit) {
+        (self.max_delta_bytes(), self.segment().record_limit())
     }
 
     /// Checks every option.

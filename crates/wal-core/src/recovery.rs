@@ -267,8 +267,7 @@ impl<S: Storage> Recovery<'_, S> {
     ) -> Result<(), Error> {
         let path = self.dir.join(segment_file_name(segment.id));
         let is_last = later.len() == 0;
-        // A planned segment has a first LSN, so its header was read.
-        let layout = self.layouts[&segment.id];
+        let layout = *self.layouts.get(&segment.id).expect("a planned segment's header was read");
         let segment_options = layout.options(self.options.segment());
         let (recovered, chunks, damage) =
             open_one(self.storage, self.dir, &segment, segment_options, self.options.recovery)?;

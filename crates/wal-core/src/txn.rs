@@ -73,10 +73,9 @@ impl<S: Storage> Txn<S> {
         }
         // Checked here so the error states the application's bytes and their limit, not
         // those of the record with the delta's prefix.
-        let (max, chunk_bytes) = self.shared.files.options.delta_limit();
+        let (max, limit) = self.shared.files.options.delta_limit();
         if payload.len() > max {
-            let too_large =
-                wal_segment::Error::RecordTooLarge { len: payload.len(), max, chunk_bytes };
+            let too_large = wal_segment::Error::RecordTooLarge { len: payload.len(), max, limit };
             return Err(too_large.into());
         }
         self.buffer.clear();

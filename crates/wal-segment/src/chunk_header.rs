@@ -108,12 +108,15 @@ impl std::fmt::Display for HeaderProblem {
     }
 }
 
+/// log2 of the smallest chunk the format allows (64 KiB).
+pub const MIN_CHUNK_SIZE_LOG2: u8 = 16;
+/// log2 of the largest chunk the format allows (1 GiB).
+pub const MAX_CHUNK_SIZE_LOG2: u8 = 30;
+
 /// Whether `log2` is the exponent of a chunk size this format allows (64 KiB to 1 GiB).
 #[must_use]
 pub fn chunk_size_supported(log2: u8) -> bool {
-    let min = crate::options::MIN_CHUNK_BYTES.trailing_zeros();
-    let max = crate::options::MAX_CHUNK_BYTES.trailing_zeros();
-    (min..=max).contains(&u32::from(log2))
+    (MIN_CHUNK_SIZE_LOG2..=MAX_CHUNK_SIZE_LOG2).contains(&log2)
 }
 
 impl ChunkIdentity {

@@ -72,16 +72,15 @@ pub enum Error {
     /// ([`wal_format::MAX_PAYLOAD_BYTES`]), less what the caller adds to the payload (`wal-core`
     /// reports a delta's own bytes and their limit). Nothing was written.
     #[error(
-        "payload of {len} bytes is larger than the largest this log takes, {max} bytes ({})",
-        record_limit_cause(*chunk_bytes)
+        "payload of {len} bytes is larger than the largest this log takes, {max} bytes ({limit})"
     )]
     RecordTooLarge {
         /// Payload length.
         len: usize,
         /// The largest payload this log takes (of this kind of record).
         max: usize,
-        /// The log's chunk size, which sets `max` unless the format's limit is smaller.
-        chunk_bytes: usize,
+        /// What sets `max`: the log's chunk size, or the format.
+        limit: RecordLimit,
     },
     /// The segment has used all its chunks; the caller starts a new segment.
     #[error("segment {path} is full")]
@@ -180,15 +179,31 @@ impl Error {
     }
 }
 
-/// What sets the record size limit of a log with chunks of `chunk_bytes`, for a message.
-fn record_limit_cause(chunk_bytes: usize) -> String {
-    if crate::options::chunk_room_bytes(chunk_bytes) >= wal_format::MAX_PAYLOAD_BYTES {
-        "the format's limit: a frame is at most 4 MiB".to_owned()
-    } else {
-        format!(
-            "what a chunk of {chunk_bytes} bytes holds beside its header, a frame header and \
-             the room kept for a seal"
-        )
+/// What sets the largest record a log takes (`RecordTooLarge`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordLimit {
+    /// What a chunk of `chunk_bytes` holds beside its header, a frame header and the room
+    /// kept for a seal: chunks under 8 MiB.
+    Chunk {
+        /// The log's chunk size.
+        chunk_bytes: usize,
+    },
+    /// The format's frame limit, [`wal_format::MAX_PAYLOAD_BYTES`]: chunks of 8 MiB and more.
+    Format,
+}
+
+/// What a human reads: what sets the limit.
+impl std::fmt::Display for RecordLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordLimit::Chunk { chunk_bytes } => write!(
+                f,
+                "what a chunk of {chunk_bytes} bytes holds beside its header, a frame header and \
+                 the room kept for a seal"
+            ),
+            RecordLimit::Format => f.write_str("the format's limit: a frame is at most 4 MiB"),
+        }
     }
 }
 

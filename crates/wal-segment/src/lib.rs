@@ -46,10 +46,10 @@ mod writer;
 
 pub use chunk_header::{
     CHUNK_HEADER_BYTES, CHUNK_MAGIC, ChunkHeader, ChunkIdentity, HeaderProblem,
-    SEGMENT_FORMAT_VERSION, chunk_size_supported,
+    MAX_CHUNK_SIZE_LOG2, MIN_CHUNK_SIZE_LOG2, SEGMENT_FORMAT_VERSION, chunk_size_supported,
 };
 pub use claim::FileId;
-pub use error::Error;
+pub use error::{Error, RecordLimit};
 pub use files::{
     SegmentId, delete_segment, index_file_name, index_id_of, segment_file_name, segment_id_of,
 };

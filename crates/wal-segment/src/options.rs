@@ -1,13 +1,13 @@
 //! Segment options, validated once so the rest of the crate can rely on them.
 
-use crate::chunk_header::CHUNK_HEADER_BYTES;
-use crate::error::Error;
+use crate::chunk_header::{CHUNK_HEADER_BYTES, MAX_CHUNK_SIZE_LOG2, MIN_CHUNK_SIZE_LOG2};
+use crate::error::{Error, RecordLimit};
 use crate::storage::SpaceFill;
 
 /// Smallest chunk: 64 KiB.
-pub const MIN_CHUNK_BYTES: usize = 64 << 10;
+pub const MIN_CHUNK_BYTES: usize = 1 << MIN_CHUNK_SIZE_LOG2;
 /// Largest chunk: 1 GiB.
-pub const MAX_CHUNK_BYTES: usize = 1 << 30;
+pub const MAX_CHUNK_BYTES: usize = 1 << MAX_CHUNK_SIZE_LOG2;
 /// The default chunk: 16 MiB, which holds the largest frame four times over.
 pub const DEFAULT_CHUNK_BYTES: usize = 16 << 20;
 /// The default number of chunks per segment (a 64 MiB segment with the default chunk).
@@ -96,6 +96,16 @@ impl SegmentOptions {
     #[must_use]
     pub fn max_payload_bytes(&self) -> usize {
         chunk_room_bytes(self.chunk_bytes).min(wal_format::MAX_PAYLOAD_BYTES)
+    }
+
+    /// What sets [`SegmentOptions::max_payload_bytes`]: the chunk, or the format.
+    #[must_use]
+    pub fn record_limit(&self) -> RecordLimit {
+        if chunk_room_bytes(self.chunk_bytes) < wal_format::MAX_PAYLOAD_BYTES {
+            RecordLimit::Chunk { chunk_bytes: self.chunk_bytes }
+        } else {
+            RecordLimit::Format
+        }
     }
 }
 
