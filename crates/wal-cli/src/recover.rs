@@ -26,9 +26,9 @@ pub(crate) fn recover(
     }
     let copy = if apply { None } else { Some(copy_log(dir)?) };
     let target = copy.as_ref().map_or(dir, tempfile::TempDir::path);
-    // The chunk size is the files' (a header of another size is refused); no background
-    // threads for a one-shot recovery.
-    let options = options_of(dir)?.with_recovery(mode).with_housekeeping(None);
+    // The engine reads each segment with the layout its files state; no background threads
+    // for a one-shot recovery.
+    let options = Options::default().with_recovery(mode).with_housekeeping(None);
     let run = Run { dir, target, apply };
     let newest =
         crate::check::snapshots(target, &mut Vec::new())?.into_iter().rev().find_map(|snapshot| {
@@ -38,7 +38,8 @@ pub(crate) fn recover(
         });
     match newest {
         Some(newest) => with_snapshots(&run, options, &newest, out),
-        None => match Wal::open(target, options) {
+        // Only a log is recovered: a directory without one is refused, and nothing is created.
+        None => match Wal::open_existing(target, options) {
             Ok((wal, report)) => {
                 run.report(&report, out)?;
                 drop(wal);
@@ -101,8 +102,14 @@ impl Run<'_> {
         out: &mut dyn Write,
     ) -> Result<ExitCode, crate::Failure> {
         use wal_core::SegmentError::{Io, Locked};
+        // The log could not be read or locked, or there is none: not a verdict on its contents.
         match error {
-            wal_snapshot::Error::Wal(wal_core::Error::Segment(Io { .. } | Locked { .. }))
+            wal_snapshot::Error::Wal(
+                wal_core::Error::Segment(Io { .. } | Locked { .. })
+                | wal_core::Error::NotALog { .. }
+                | wal_core::Error::NotFound { .. }
+                | wal_core::Error::NotADirectory { .. },
+            )
             | wal_snapshot::Error::Io { .. } => {
                 Err(crate::Failure::Log(self.show(&error.to_string())))
             }
@@ -259,22 +266,6 @@ fn refusal(dir: &Path, apply: bool, why: &str) -> String {
          anchor durable again, creating it if it was missing, and may have rewritten an index \
          from its own segment's data)\n{next}"
     )
-}
-
-/// Options matching the log's files: their chunk size, and segments at least as long as the
-/// longest file.
-fn options_of(dir: &Path) -> Result<Options, crate::Failure> {
-    let inspector = wal_core::inspect::Inspector::open(dir)?;
-    let mut options = Options::default();
-    let mut most_chunks = 1;
-    for &id in inspector.segment_ids() {
-        let segment = inspector.segment(id)?;
-        if let Some(chunk) = segment.chunk_bytes {
-            options = options.with_chunk_bytes(chunk);
-            most_chunks = most_chunks.max(segment.file_bytes.div_ceil(chunk as u64));
-        }
-    }
-    Ok(options.with_chunks_per_segment(u32::try_from(most_chunks).unwrap_or(u32::MAX)))
 }
 
 /// Copies the log's files (not its lock) into a new temporary directory.

@@ -99,6 +99,25 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+    /// [`crate::Wal::open_existing`]: nothing is at `path`.
+    #[error("no log at {}: the directory does not exist", path.display())]
+    NotFound {
+        /// The directory asked for.
+        path: PathBuf,
+    },
+    /// `path`, or a directory above it, is a file: it cannot hold a log.
+    #[error("{} is not a directory (a file is in the way): it cannot hold a log", path.display())]
+    NotADirectory {
+        /// The directory asked for.
+        path: PathBuf,
+    },
+    /// [`crate::Wal::open_existing`]: the directory holds neither an anchor file nor a segment
+    /// file. Nothing was created in it.
+    #[error("{} holds no log (no anchor file and no segment file)", path.display())]
+    NotALog {
+        /// The directory.
+        path: PathBuf,
+    },
     /// The anchor file (the log's logical start) is unreadable in both copies.
     #[error("anchor file {path} is damaged in both copies")]
     AnchorDamaged {

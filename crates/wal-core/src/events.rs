@@ -33,6 +33,18 @@ pub(crate) fn recovery_span(dir: &Path, mode: RecoveryMode) -> tracing::Span {
     )
 }
 
+/// Info: the log was written with another chunk size than the options ask for; it keeps its
+/// own (the options' size applies only to a new log).
+pub(crate) fn layout_adopted(dir: &Path, requested: usize, on_disk: usize) {
+    tracing::info!(
+        target: RECOVERY,
+        dir = %dir.display(),
+        requested,
+        on_disk,
+        "the log keeps the chunk size it was written with",
+    );
+}
+
 /// Debug: one segment opened and scanned (before recovery decides what it keeps of it).
 pub(crate) fn segment_scanned(id: SegmentId, first: Lsn, recovered: &RecoveredSegment) {
     let scan = &recovered.scan;

@@ -1,7 +1,9 @@
 //! The engine of the write-ahead log: the crate applications call.
 //!
-//! - [`Wal::open`] recovers the log and returns a [`RecoveryReport`]; [`Options`] sets the
-//!   chunk and segment sizes, the [`Durability`], the [`RecoveryMode`] and a size limit.
+//! - [`Wal::open`] recovers the log (creating it if needed; [`Wal::open_existing`] only opens
+//!   one that is there) and returns a [`RecoveryReport`]; [`Options`] sets the chunk and
+//!   segment sizes of a new log (an existing one keeps those its files state), the
+//!   [`Durability`], the [`RecoveryMode`] and a size limit.
 //! - [`Wal::append`] and [`Wal::append_batch`] write self-contained records; [`Wal::begin`]
 //!   starts a [`Txn`] of deltas that commits or aborts as a whole. Many threads append in
 //!   parallel: LSNs and space are reserved under a short lock, the bytes are copied outside it,
@@ -35,6 +37,7 @@
 //! | level | target | when | fields |
 //! |---|---|---|---|
 //! | info | `wal::recovery` | a log is recovered (once per open) | `dir`, `mode`, `segments`, `records`, `start`, `end`, `elapsed_ms`, `report` (its `Display`) |
+//! | info | `wal::recovery` | the log keeps its chunk size, not the options' | `dir`, `requested`, `on_disk` |
 //! | debug | `wal::recovery` | a segment is opened and scanned | `segment`, `first`, `next`, `frames`, `end_chunk`, `end_offset`, `end`, `index_confirmed`, `sealed` |
 //! | warn | `wal::recovery` | a torn tail is cut | `segment`, `path`, `chunk`, `offset` (in the chunk), `file_offset`, `bytes_cut`, `reason` |
 //! | warn | `wal::recovery` | an index is rebuilt | `segment`, `kept` (entries that agreed), `records` |
@@ -55,6 +58,7 @@ mod background;
 mod cuts;
 mod damage;
 mod durable;
+mod directory;
 mod entry;
 mod error;
 mod events;
@@ -93,8 +97,8 @@ pub use txn::{CommitAsync, Txn};
 pub use wal::{Opening, Wal};
 pub use wal_format::{Lsn, Record, Tag};
 pub use wal_segment::{
-    ChunkPreparation, Error as SegmentError, RealStorage, SegmentEnd, SegmentId, SimStorage,
-    SpaceFill, Storage, storage,
+    ChunkPreparation, Error as SegmentError, RealStorage, RecordLimit, SegmentEnd, SegmentId,
+    SimStorage, SpaceFill, Storage, storage,
 };
 pub use wal_telemetry::{
     EngineFigures, HeldBack, Kind, KindCounts, LeakThresholds, LeakWarning, LedgerCounts,

@@ -48,10 +48,13 @@ pub enum RecoveryMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Options {
-    /// Bytes per mapped chunk: a power of two from 64 KiB to 1 GiB (16 MiB by default). The
-    /// largest record is a little smaller than a chunk.
+    /// Bytes per mapped chunk of a new log: a power of two from 64 KiB to 1 GiB (16 MiB by
+    /// default). An existing log keeps the size it was written with ([`crate::Wal::open`]).
+    /// The largest record is `chunk_bytes` - 136 bytes, or the format's limit of 4 MiB - 24
+    /// bytes from 8 MiB chunks up ([`crate::Wal::max_record_bytes`]).
     pub chunk_bytes: usize,
-    /// Chunks per segment file (4 by default); segments are the unit of deletion.
+    /// Chunks per new segment file (4 by default); segments are the unit of deletion. Nothing
+    /// on disk records it: each existing segment is read for as many chunks as its file has.
     pub chunks_per_segment: u32,
     /// When writes become durable.
     pub durability: Durability,
@@ -216,6 +219,22 @@ impl Options {
                 Durability::Buffered | Durability::Periodic { .. } => SpaceFill::Zeroed,
             }),
         }
+    }
+
+    /// The largest payload of a self-contained record in a log of these options.
+    pub(crate) fn max_record_bytes(&self) -> usize {
+        self.segment().max_payload_bytes()
+    }
+
+    /// The largest payload of a delta in a log of these options: the record's, less the bytes
+    /// a delta adds.
+    pub(crate) fn max_delta_bytes(&self) -> usize {
+        self.max_record_bytes() - crate::entry::DELTA_PREFIX_BYTES
+    }
+
+    /// [`Options::max_delta_bytes`] and what sets it, for a `RecordTooLarge` error.
+    pub(crate) fn delta_limit(&self) -> (usize, wal_segment::RecordLimit) {
+        (self.max_delta_bytes(), self.segment().record_limit())
     }
 
     /// Checks every option.

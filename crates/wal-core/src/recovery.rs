@@ -14,7 +14,7 @@
 //! always writes into a new segment, so bytes after a torn tail are never followed by new
 //! writes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,9 +22,9 @@ use std::time::Instant;
 use wal_format::{Lsn, Record, Tag};
 use wal_segment::SegmentId;
 use wal_segment::{
-    ChunkRef, RecordPositions, RecoveredSegment, SegmentEnd, Storage, delete_segment,
-    index_file_name, index_id_of, open_segment, salvage_segment, segment_file_name,
-    segment_first_lsn, segment_id_of,
+    ChunkRef, RecordPositions, RecoveredSegment, SegmentEnd, SegmentLayout, SegmentOptions,
+    Storage, delete_segment, index_file_name, index_id_of, open_segment, read_segment_layout,
+    salvage_segment, segment_file_name, segment_id_of,
 };
 
 use wal_telemetry::{Ledger, LogMetrics, SegmentLife};
@@ -50,6 +50,9 @@ pub(crate) struct Recovered<S: Storage> {
     pub(crate) next_txn: TxnId,
     /// Recovery's last steps, which write to the log.
     pub(crate) deferred: Deferred,
+    /// The chunk size of the newest segment with a readable first chunk header: the log's
+    /// layout, which new segments keep. `None` if no segment has one (the options decide).
+    pub(crate) chunk_bytes: Option<usize>,
 }
 
 /// Recovery's steps that write to the log (8 and 9 in the module's list), deferred until the
@@ -132,7 +135,7 @@ fn recover_in_span<S: Storage>(
     ledger: &Arc<Ledger>,
 ) -> Result<Recovered<S>, Error> {
     let started = Instant::now();
-    let Listing { ids, orphans, anchor, kept, obsolete } = list_and_plan(storage, dir, options)?;
+    let Listing { ids, orphans, anchor, kept, obsolete, layouts } = list_and_plan(storage, dir)?;
     let start = anchor.start();
     let mut recovery = Recovery {
         storage,
@@ -144,6 +147,7 @@ fn recover_in_span<S: Storage>(
         closed: Vec::new(),
         obsolete: obsolete.into_iter().map(|id| (id, Obsolete::Plan)).collect(),
         end: start,
+        layouts,
     };
     let found = kept.len() as u64;
     let mut planned = kept.into_iter();
@@ -167,6 +171,8 @@ struct Listing<S: Storage> {
     kept: Vec<PlannedSegment>,
     /// The segments the plan leaves out, to be deleted.
     obsolete: Vec<SegmentId>,
+    /// How each segment with a readable first chunk header is laid out.
+    layouts: BTreeMap<SegmentId, SegmentLayout>,
 }
 
 /// Why recovery deletes a segment file.
@@ -192,12 +198,7 @@ impl Obsolete {
 
 /// Steps (1) to (3): lists the files, reads the anchor and each segment's first LSN, and chains
 /// the segments; fails on the first problem the plan shows, before any segment is opened.
-fn list_and_plan<S: Storage>(
-    storage: &S,
-    dir: &Path,
-    options: &Options,
-) -> Result<Listing<S>, Error> {
-    let segment_options = options.segment();
+fn list_and_plan<S: Storage>(storage: &S, dir: &Path) -> Result<Listing<S>, Error> {
     let (ids, orphans) = segment_ids(storage, dir)?;
     let anchor = match Anchor::open(storage, dir, FIRST_LSN) {
         // The anchor is made durable before the first segment is created: with no segment,
@@ -207,16 +208,21 @@ fn list_and_plan<S: Storage>(
         }
         opened => opened?,
     };
+    // Each segment is read with the layout its own first chunk header states, as `wal verify`
+    // reads it, whatever the options say: a log opened with other options is not damaged.
     let mut found = Vec::with_capacity(ids.len());
+    let mut layouts = BTreeMap::new();
     for &id in &ids {
-        found.push((id, segment_first_lsn(storage, dir, id, segment_options)?));
+        let layout = read_segment_layout(storage, dir, id)?;
+        found.push((id, layout.map(|layout| layout.first_lsn)));
+        layouts.extend(layout.map(|layout| (id, layout)));
     }
     let cut = anchor.cut();
     let crate::plan::Plan { kept, obsolete, problems } =
         crate::plan::plan(&found, anchor.start(), Some((cut.below_segment, cut.at)));
     match problems.into_iter().next() {
         Some(problem) => Err(plan_error(dir, problem)),
-        None => Ok(Listing { ids, orphans, anchor, kept, obsolete }),
+        None => Ok(Listing { ids, orphans, anchor, kept, obsolete, layouts }),
     }
 }
 
@@ -247,6 +253,8 @@ struct Recovery<'a, S: Storage> {
     obsolete: Vec<(SegmentId, Obsolete)>,
     /// The LSN after the last record kept so far.
     end: Lsn,
+    /// How each segment with a readable first chunk header is laid out.
+    layouts: BTreeMap<SegmentId, SegmentLayout>,
 }
 
 impl<S: Storage> Recovery<'_, S> {
@@ -260,7 +268,10 @@ impl<S: Storage> Recovery<'_, S> {
     ) -> Result<(), Error> {
         let path = self.dir.join(segment_file_name(segment.id));
         let is_last = later.len() == 0;
-        let (recovered, chunks, damage) = open_one(self.storage, self.dir, &segment, self.options)?;
+        let layout = *self.layouts.get(&segment.id).expect("a planned segment's header was read");
+        let segment_options = layout.options(self.options.segment());
+        let (recovered, chunks, damage) =
+            open_one(self.storage, self.dir, &segment, segment_options, self.options.recovery)?;
         events::segment_scanned(segment.id, segment.first, &recovered);
         let scan_end = recovered.scan.next_lsn;
         let mut segment_end = segment.cap.map_or(scan_end, |cap| cap.min(scan_end));
@@ -282,8 +293,7 @@ impl<S: Storage> Recovery<'_, S> {
                 return Err(Error::Damaged { path, damage: Damage::TornTail(torn) });
             }
             self.report.bytes_cut += recovered.cut_bytes;
-            let chunk_bytes = self.options.chunk_bytes;
-            events::torn_tail_cut(segment.id, &torn, recovered.cut_bytes, chunk_bytes);
+            events::torn_tail_cut(segment.id, &torn, recovered.cut_bytes, layout.chunk_bytes);
             self.report.torn_tail = Some(torn);
         }
         if let Some(damage) = problem {
@@ -340,7 +350,9 @@ impl<S: Storage> Recovery<'_, S> {
         anchor: Anchor<S>,
         started: Instant,
     ) -> Result<Recovered<S>, Error> {
-        let Recovery { storage, dir, mut report, counts, closed, obsolete, end, .. } = self;
+        let Recovery { storage, dir, mut report, counts, closed, obsolete, end, layouts, .. } =
+            self;
+        let chunk_bytes = layouts.values().next_back().map(|layout| layout.chunk_bytes);
         for &(id, why) in &obsolete {
             delete_segment(storage, dir, id)?;
             events::file_deleted(&dir.join(segment_file_name(id)), why.reason());
@@ -373,7 +385,7 @@ impl<S: Storage> Recovery<'_, S> {
         };
         let cut = report.torn_tail.is_some() || report.dropped.is_some();
         let deferred = Deferred { cut, unfinished: counts.open.into_iter().collect() };
-        Ok(Recovered { state, report, next_txn, deferred })
+        Ok(Recovered { state, report, next_txn, deferred, chunk_bytes })
     }
 }
 
@@ -405,15 +417,16 @@ fn next_segment_id(
 
 type Opened<S> = (RecoveredSegment, Vec<ChunkRef<S>>, Option<wal_segment::Error>);
 
-/// Opens one segment; point-in-time recovery keeps the prefix before damage.
+/// Opens one segment with its own layout; point-in-time recovery keeps the prefix before
+/// damage.
 fn open_one<S: Storage>(
     storage: &S,
     dir: &Path,
     segment: &PlannedSegment,
-    options: &Options,
+    segment_options: SegmentOptions,
+    mode: RecoveryMode,
 ) -> Result<Opened<S>, Error> {
-    let segment_options = options.segment();
-    if options.recovery == RecoveryMode::PointInTime {
+    if mode == RecoveryMode::PointInTime {
         return Ok(salvage_segment(storage, dir, segment.id, segment.first, segment_options)?);
     }
     match open_segment(storage, dir, segment.id, segment.first, segment_options) {

@@ -71,10 +71,18 @@ impl<S: Storage> Txn<S> {
     /// Appends one change with the application's `tag` (a user tag or `Tag::ENTRY`).
     ///
     /// # Errors
-    /// `NotAnApplicationTag`, and as [`Wal::append`].
+    /// `NotAnApplicationTag`; `Segment(RecordTooLarge)` for a payload larger than
+    /// [`Wal::max_delta_bytes`], stating that figure; and as [`Wal::append`].
     pub fn delta(&mut self, tag: Tag, payload: &[u8]) -> Result<Lsn, Error> {
         if !is_record_tag(tag) {
             return Err(Error::NotAnApplicationTag { tag });
+        }
+        // Checked here so the error states the application's bytes and their limit, not
+        // those of the record with the delta's prefix.
+        let (max, limit) = self.shared.files.options.delta_limit();
+        if payload.len() > max {
+            let too_large = wal_segment::Error::RecordTooLarge { len: payload.len(), max, limit };
+            return Err(too_large.into());
         }
         self.buffer.clear();
         self.buffer.reserve(DELTA_PREFIX_BYTES + payload.len());

@@ -11,6 +11,7 @@ use wal_segment::{DirLock, RealStorage, Storage};
 use wal_telemetry::{EngineFigures, Ledger, RecoveryFigures};
 
 use crate::background::{Background, Signal};
+use crate::directory::{self, IfMissing};
 use crate::entry::is_record_tag;
 use crate::error::Error;
 use crate::options::{Durability, Options};
@@ -54,11 +55,30 @@ pub struct Wal<S: Storage = RealStorage> {
 impl Wal<RealStorage> {
     /// Opens (or creates) the log in `dir`, recovering it as `options.recovery` says.
     ///
+    /// A log keeps the layout it was created with: each segment is read with the chunk size
+    /// its chunk headers state, and new segments take the newest segment's, whatever
+    /// `options.chunk_bytes` says (that applies to a log without segments). `chunks_per_segment`
+    /// applies to new segments. [`Wal::chunk_bytes`] tells which size the log has.
+    ///
     /// # Errors
-    /// `Segment(Locked)` if another handle, in this process or another, has the directory;
-    /// damage as the recovery mode decides; I/O errors.
+    /// `NotADirectory` if `dir` (or a directory above it) is a file; `Segment(Locked)` if
+    /// another handle, in this process or another, has the directory; damage as the recovery
+    /// mode decides; I/O errors.
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<(Self, RecoveryReport), Error> {
         Wal::open_in(RealStorage, dir, options)
+    }
+
+    /// Opens the log in `dir` as [`Wal::open`] does, but only if there is one: a directory
+    /// holding the anchor file or a segment file. Nothing is created otherwise.
+    ///
+    /// # Errors
+    /// `NotFound` if `dir` does not exist, `NotADirectory` if it is a file, `NotALog` if it
+    /// holds no log; otherwise as [`Wal::open`].
+    pub fn open_existing(
+        dir: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<(Self, RecoveryReport), Error> {
+        Wal::open_existing_in(RealStorage, dir, options)
     }
 
     /// Recovers the log in `dir` without writing to it yet, for a caller that decides from
@@ -89,6 +109,22 @@ pub struct Opening<S: Storage = RealStorage> {
 }
 
 impl<S: Storage> Opening<S> {
+    /// Checks the options and the directory, locks it and recovers the log in it.
+    fn recover(
+        storage: S,
+        dir: &Path,
+        options: Options,
+        if_missing: IfMissing,
+    ) -> Result<Opening<S>, Error> {
+        options.validate()?;
+        directory::prepare(&storage, dir, if_missing)?;
+        let lock = DirLock::acquire(&storage, dir)?;
+        let ledger = Ledger::new();
+        let recovered = recovery::recover(&storage, dir, &options, &ledger)?;
+        let options = directory::adopt_layout(dir, options, recovered.chunk_bytes);
+        Ok(Opening { storage, dir: dir.to_owned(), options, lock, ledger, recovered })
+    }
+
     /// What recovery found and did.
     #[must_use]
     pub fn report(&self) -> &RecoveryReport {
@@ -138,6 +174,30 @@ impl<S: Storage> Wal<S> {
         Wal::recover_in(storage, dir, options)?.finish()
     }
 
+    /// Opens the existing log in `dir` on `storage`: [`Wal::open_existing`].
+    ///
+    /// # Errors
+    /// As [`Wal::open_existing`].
+    pub fn open_existing_in(
+        storage: S,
+        dir: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<(Self, RecoveryReport), Error> {
+        Wal::recover_existing_in(storage, dir, options)?.finish()
+    }
+
+    /// As [`Wal::recover_in`], for an existing log only: [`Wal::open_existing`].
+    ///
+    /// # Errors
+    /// As [`Wal::open_existing`].
+    pub fn recover_existing_in(
+        storage: S,
+        dir: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<Opening<S>, Error> {
+        Opening::recover(storage, dir.as_ref(), options, IfMissing::Refuse)
+    }
+
     /// Recovers the log in `dir` on `storage` without writing to it yet: [`Wal::recover`].
     ///
     /// # Errors
@@ -147,15 +207,7 @@ impl<S: Storage> Wal<S> {
         dir: impl AsRef<Path>,
         options: Options,
     ) -> Result<Opening<S>, Error> {
-        options.validate()?;
-        let dir = dir.as_ref().to_owned();
-        storage
-            .create_dir_all(&dir)
-            .map_err(|e| wal_segment::Error::io("create directory", &dir, e))?;
-        let lock = DirLock::acquire(&storage, &dir)?;
-        let ledger = Ledger::new();
-        let recovered = recovery::recover(&storage, &dir, &options, &ledger)?;
-        Ok(Opening { storage, dir, options, lock, ledger, recovered })
+        Opening::recover(storage, dir.as_ref(), options, IfMissing::Create)
     }
 
     /// Appends one self-contained record with `tag` (a user tag or `Tag::ENTRY`) and returns
@@ -165,8 +217,8 @@ impl<S: Storage> Wal<S> {
     /// (it may lead the sync itself); in async code use [`Wal::append_durable`].
     ///
     /// # Errors
-    /// `NotAnApplicationTag`; `Segment(RecordTooLarge)` for a payload larger than a chunk
-    /// holds; `Segment(OutOfSpace)` when the disk is full (nothing is written; retry once space
+    /// `NotAnApplicationTag`; `Segment(RecordTooLarge)` for a payload larger than
+    /// [`Wal::max_record_bytes`]; `Segment(OutOfSpace)` when the disk is full (nothing is written; retry once space
     /// is freed); `Poisoned` after a failed write or sync.
     pub fn append(&self, tag: Tag, payload: &[u8]) -> Result<Lsn, Error> {
         if !is_record_tag(tag) {
@@ -273,6 +325,30 @@ impl<S: Storage> Wal<S> {
     #[must_use]
     pub fn dir(&self) -> &Path {
         &self.shared.files.dir
+    }
+
+    /// The log's chunk size: the one its segments were written with, or for a log that had
+    /// none when opened, [`Options::chunk_bytes`].
+    #[must_use]
+    pub fn chunk_bytes(&self) -> usize {
+        self.shared.files.options.chunk_bytes
+    }
+
+    /// The largest payload [`Wal::append`] takes in this log: what a chunk holds beside its
+    /// header, a frame header and the room it keeps for a seal (`chunk_bytes` - 136), capped
+    /// by the format's limit, 4 MiB - 24 bytes (from 8 MiB chunks up). A transaction's delta
+    /// takes [`Wal::max_delta_bytes`]. A larger payload is `Segment(RecordTooLarge)`, which
+    /// states this figure.
+    #[must_use]
+    pub fn max_record_bytes(&self) -> usize {
+        self.shared.files.options.max_record_bytes()
+    }
+
+    /// The largest payload [`crate::Txn::delta`] takes: [`Wal::max_record_bytes`] less the 9
+    /// bytes a delta record adds (its transaction id and the application's tag).
+    #[must_use]
+    pub fn max_delta_bytes(&self) -> usize {
+        self.shared.files.options.max_delta_bytes()
     }
 
     /// Counters of what the log has done since it was opened, what opening recovered, and

@@ -71,8 +71,19 @@ pub enum HeaderProblem {
     Damaged,
     /// A valid header of another version.
     UnsupportedVersion(u32),
-    /// A valid header that names another segment, chunk index or chunk size.
+    /// A valid header that names another segment or chunk index.
     Misplaced,
+    /// A valid header of this segment and chunk, written with another chunk size: `log2` is
+    /// the one it states. Not damage by itself: a log written with other options.
+    OtherChunkSize {
+        /// log2 of the chunk size the header states.
+        log2: u8,
+    },
+    /// A valid header stating a chunk size no version of this format writes (log2 `log2`).
+    UnsupportedChunkSize {
+        /// log2 of the chunk size the header states.
+        log2: u8,
+    },
 }
 
 /// What a human reads, for a message naming the segment and chunk.
@@ -86,11 +97,26 @@ impl std::fmt::Display for HeaderProblem {
             HeaderProblem::UnsupportedVersion(version) => {
                 write!(f, "chunk header of unsupported segment format version {version}")
             }
-            HeaderProblem::Misplaced => {
-                f.write_str("chunk header of another segment, chunk or chunk size")
+            HeaderProblem::Misplaced => f.write_str("chunk header of another segment or chunk"),
+            HeaderProblem::OtherChunkSize { log2 } => {
+                write!(f, "chunk header written with chunks of 2^{log2} bytes")
+            }
+            HeaderProblem::UnsupportedChunkSize { log2 } => {
+                write!(f, "chunk header states an unsupported chunk size (2^{log2} bytes)")
             }
         }
     }
+}
+
+/// log2 of the smallest chunk the format allows (64 KiB).
+pub const MIN_CHUNK_SIZE_LOG2: u8 = 16;
+/// log2 of the largest chunk the format allows (1 GiB).
+pub const MAX_CHUNK_SIZE_LOG2: u8 = 30;
+
+/// Whether `log2` is the exponent of a chunk size this format allows (64 KiB to 1 GiB).
+#[must_use]
+pub fn chunk_size_supported(log2: u8) -> bool {
+    (MIN_CHUNK_SIZE_LOG2..=MAX_CHUNK_SIZE_LOG2).contains(&log2)
 }
 
 impl ChunkIdentity {
@@ -116,7 +142,9 @@ impl ChunkIdentity {
     }
 
     /// Reads and checks the header at the start of `chunk`, which must be chunk `expected`'s
-    /// (same segment, index and size; salt and first LSN are what the header says).
+    /// (same segment, index and size; salt and first LSN are what the header says). A header
+    /// of the right segment and chunk that states another chunk size is `OtherChunkSize`
+    /// (checked after the placement, so a misplaced header is `Misplaced` whatever its size).
     ///
     /// # Errors
     /// The [`HeaderProblem`] that rules the header out.
@@ -143,9 +171,16 @@ impl ChunkIdentity {
             salt: Salt(header.salt.get()),
             first_lsn: Lsn(header.first_lsn.get()),
         };
-        let placed = (found.chunk_size_log2, found.segment_id, found.chunk_index)
-            == (expected.chunk_size_log2, expected.segment_id, expected.chunk_index);
-        if placed { Ok(found) } else { Err(HeaderProblem::Misplaced) }
+        if (found.segment_id, found.chunk_index) != (expected.segment_id, expected.chunk_index) {
+            return Err(HeaderProblem::Misplaced);
+        }
+        if !chunk_size_supported(found.chunk_size_log2) {
+            return Err(HeaderProblem::UnsupportedChunkSize { log2: found.chunk_size_log2 });
+        }
+        if found.chunk_size_log2 != expected.chunk_size_log2 {
+            return Err(HeaderProblem::OtherChunkSize { log2: found.chunk_size_log2 });
+        }
+        Ok(found)
     }
 }
 
@@ -183,5 +218,22 @@ mod tests {
             ChunkIdentity::decode(&other.encode(), &identity()),
             Err(HeaderProblem::Misplaced)
         );
+        let misplaced_and_resized = ChunkIdentity { chunk_size_log2: 20, ..other };
+        assert_eq!(
+            ChunkIdentity::decode(&misplaced_and_resized.encode(), &identity()),
+            Err(HeaderProblem::Misplaced)
+        );
+        let resized = ChunkIdentity { chunk_size_log2: 20, ..identity() };
+        assert_eq!(
+            ChunkIdentity::decode(&resized.encode(), &identity()),
+            Err(HeaderProblem::OtherChunkSize { log2: 20 })
+        );
+        for log2 in [0, 15, 31, 255] {
+            let strange = ChunkIdentity { chunk_size_log2: log2, ..identity() };
+            assert_eq!(
+                ChunkIdentity::decode(&strange.encode(), &identity()),
+                Err(HeaderProblem::UnsupportedChunkSize { log2 })
+            );
+        }
     }
 }

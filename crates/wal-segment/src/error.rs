@@ -67,13 +67,20 @@ pub enum Error {
         /// The segment file.
         path: PathBuf,
     },
-    /// A record larger than a chunk of the configured size can hold.
-    #[error("record of {len} bytes does not fit in a chunk (largest payload: {max} bytes)")]
+    /// A record larger than this log takes: `max` is the smaller of what one chunk holds
+    /// ([`crate::SegmentOptions::max_payload_bytes`]) and the format's frame limit
+    /// ([`wal_format::MAX_PAYLOAD_BYTES`]), less what the caller adds to the payload (`wal-core`
+    /// reports a delta's own bytes and their limit). Nothing was written.
+    #[error(
+        "payload of {len} bytes is larger than the largest this log takes, {max} bytes ({limit})"
+    )]
     RecordTooLarge {
         /// Payload length.
         len: usize,
-        /// Largest payload a chunk of this size holds.
+        /// The largest payload this log takes (of this kind of record).
         max: usize,
+        /// What sets `max`: the log's chunk size, or the format.
+        limit: RecordLimit,
     },
     /// The segment has used all its chunks; the caller starts a new segment.
     #[error("segment {path} is full")]
@@ -112,6 +119,19 @@ pub enum Error {
         chunk: u32,
         /// What is wrong.
         reason: String,
+    },
+    /// A segment written with another layout than the options given: the segment is intact,
+    /// and reads with `on_disk` (`wal-core` adopts it; this layer's callers choose).
+    #[error("segment {path} was written with {field} = {on_disk}; the options say {requested}")]
+    LayoutMismatch {
+        /// The segment file.
+        path: PathBuf,
+        /// The option that differs, as [`crate::SegmentOptions`] names it (`chunk_bytes`).
+        field: &'static str,
+        /// What the segment's chunk header states.
+        on_disk: u64,
+        /// What the options asked for.
+        requested: u64,
     },
     /// The first LSN in a segment is not the one the caller expected.
     #[error("segment {path} starts at LSN {found}, expected {expected}")]
@@ -155,6 +175,34 @@ impl Error {
                 Error::Io { op, path, chunk: Some(index), source }
             }
             other => other,
+        }
+    }
+}
+
+/// What sets the largest record a log takes (`RecordTooLarge`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordLimit {
+    /// What a chunk of `chunk_bytes` holds beside its header, a frame header and the room
+    /// kept for a seal: chunks under 8 MiB.
+    Chunk {
+        /// The log's chunk size.
+        chunk_bytes: usize,
+    },
+    /// The format's frame limit, [`wal_format::MAX_PAYLOAD_BYTES`]: chunks of 8 MiB and more.
+    Format,
+}
+
+/// What a human reads: what sets the limit.
+impl std::fmt::Display for RecordLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordLimit::Chunk { chunk_bytes } => write!(
+                f,
+                "what a chunk of {chunk_bytes} bytes holds beside its header, a frame header and \
+                 the room kept for a seal"
+            ),
+            RecordLimit::Format => f.write_str("the format's limit: a frame is at most 4 MiB"),
         }
     }
 }

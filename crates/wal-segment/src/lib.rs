@@ -46,10 +46,10 @@ mod writer;
 
 pub use chunk_header::{
     CHUNK_HEADER_BYTES, CHUNK_MAGIC, ChunkHeader, ChunkIdentity, HeaderProblem,
-    SEGMENT_FORMAT_VERSION,
+    MAX_CHUNK_SIZE_LOG2, MIN_CHUNK_SIZE_LOG2, SEGMENT_FORMAT_VERSION, chunk_size_supported,
 };
 pub use claim::FileId;
-pub use error::Error;
+pub use error::{Error, RecordLimit};
 pub use files::{
     SegmentId, delete_segment, index_file_name, index_id_of, segment_file_name, segment_id_of,
 };
@@ -61,14 +61,15 @@ pub use index_tail::IndexAppend;
 pub use live::{ChunkRef, LiveChunk, MapOf};
 pub use lock::DirLock;
 pub use options::{
-    ChunkPreparation, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS_PER_SEGMENT, MAX_CHUNK_BYTES,
-    MIN_CHUNK_BYTES, SegmentOptions,
+    CHUNK_OVERHEAD_BYTES, ChunkPreparation, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS_PER_SEGMENT,
+    MAX_CHUNK_BYTES, MIN_CHUNK_BYTES, SegmentOptions,
 };
 pub use positions::RecordPositions;
 pub use prepare::PreparedSegment;
 pub use recover::{
-    IndexStatus, Opened, RecoveredSegment, SegmentCheck, check_segment_bytes, index_entry_count,
-    open_segment, recover_segment, salvage_segment, segment_first_lsn, segment_layout,
+    IndexStatus, Opened, RecoveredSegment, SegmentCheck, SegmentLayout, check_segment_bytes,
+    index_entry_count, open_segment, read_segment_layout, recover_segment, salvage_segment,
+    segment_first_lsn, segment_layout,
 };
 pub use reservation::Reservation;
 pub use scan::{SegmentEnd, SegmentRecord, SegmentScan, scan_chunks, scan_segment};

@@ -1,13 +1,13 @@
 //! Segment options, validated once so the rest of the crate can rely on them.
 
-use crate::chunk_header::CHUNK_HEADER_BYTES;
-use crate::error::Error;
+use crate::chunk_header::{CHUNK_HEADER_BYTES, MAX_CHUNK_SIZE_LOG2, MIN_CHUNK_SIZE_LOG2};
+use crate::error::{Error, RecordLimit};
 use crate::storage::SpaceFill;
 
 /// Smallest chunk: 64 KiB.
-pub const MIN_CHUNK_BYTES: usize = 64 << 10;
+pub const MIN_CHUNK_BYTES: usize = 1 << MIN_CHUNK_SIZE_LOG2;
 /// Largest chunk: 1 GiB.
-pub const MAX_CHUNK_BYTES: usize = 1 << 30;
+pub const MAX_CHUNK_BYTES: usize = 1 << MAX_CHUNK_SIZE_LOG2;
 /// The default chunk: 16 MiB, which holds the largest frame four times over.
 pub const DEFAULT_CHUNK_BYTES: usize = 16 << 20;
 /// The default number of chunks per segment (a 64 MiB segment with the default chunk).
@@ -89,14 +89,38 @@ impl SegmentOptions {
         u8::try_from(self.chunk_bytes.trailing_zeros()).expect("validated chunk size")
     }
 
-    /// The largest payload one chunk can hold (beside the room it keeps for a seal record).
+    /// The largest payload a record may have in a segment of these options: what one chunk
+    /// holds beside its header, the frame's header and the room it keeps for a seal record
+    /// (`chunk_bytes` - 136), or the format's [`wal_format::MAX_PAYLOAD_BYTES`] if smaller
+    /// (the case from 8 MiB chunks up: 4 MiB - 24 bytes).
     #[must_use]
     pub fn max_payload_bytes(&self) -> usize {
-        // Every chunk keeps room for a seal record (see `SegmentWriter`).
-        let room = self.chunk_bytes
-            - CHUNK_HEADER_BYTES
-            - wal_format::HEADER_SIZE_BYTES
-            - crate::seal::SEAL_FRAME_BYTES;
-        room.min(wal_format::MAX_PAYLOAD_BYTES)
+        chunk_room_bytes(self.chunk_bytes).min(wal_format::MAX_PAYLOAD_BYTES)
+    }
+
+    /// What sets [`SegmentOptions::max_payload_bytes`]: the chunk, or the format.
+    #[must_use]
+    pub fn record_limit(&self) -> RecordLimit {
+        if chunk_room_bytes(self.chunk_bytes) < wal_format::MAX_PAYLOAD_BYTES {
+            RecordLimit::Chunk { chunk_bytes: self.chunk_bytes }
+        } else {
+            RecordLimit::Format
+        }
     }
 }
+
+/// The largest payload a chunk of `chunk_bytes` holds, whatever the format's limit: the chunk
+/// less its header, a frame header and the room every chunk keeps for a seal record (see
+/// `SegmentWriter`). `chunk_bytes` is at least [`MIN_CHUNK_BYTES`].
+pub(crate) fn chunk_room_bytes(chunk_bytes: usize) -> usize {
+    chunk_bytes - CHUNK_OVERHEAD_BYTES
+}
+
+/// Bytes a chunk gives up beside the largest payload it holds: what format.md's "Seal record"
+/// section states (136).
+pub const CHUNK_OVERHEAD_BYTES: usize =
+    CHUNK_HEADER_BYTES + wal_format::HEADER_SIZE_BYTES + crate::seal::SEAL_FRAME_BYTES;
+const _: () = assert!(CHUNK_OVERHEAD_BYTES == 136);
+// From 8 MiB chunks up, the format's frame limit, not the chunk, caps a record.
+const _: () = assert!((8 << 20) - CHUNK_OVERHEAD_BYTES >= wal_format::MAX_PAYLOAD_BYTES);
+const _: () = assert!((4 << 20) - CHUNK_OVERHEAD_BYTES < wal_format::MAX_PAYLOAD_BYTES);

@@ -383,13 +383,16 @@ pub fn check_segment_bytes(
 /// records, as [`segment_first_lsn`] decides).
 ///
 /// # Errors
-/// The [`HeaderProblem`] of a valid header that belongs elsewhere (another segment, chunk or
-/// size) or to another version: recovery refuses such a segment.
+/// The [`HeaderProblem`] of a valid header that belongs elsewhere (another segment or chunk),
+/// to another version, or states a chunk size no version writes: recovery refuses such a
+/// segment.
 pub fn segment_layout(
     first_chunk_header: &[u8],
     segment_id: SegmentId,
 ) -> Result<Option<(usize, Lsn)>, HeaderProblem> {
     let Some(header) = first_chunk_header.get(..CHUNK_HEADER_BYTES) else { return Ok(None) };
+    // Whatever size the header states is expected, so only placement, version and a size no
+    // version writes are problems.
     let log2 = header[12];
     let expected = ChunkIdentity {
         chunk_size_log2: log2,
@@ -399,13 +402,88 @@ pub fn segment_layout(
         first_lsn: Lsn(0),
     };
     match ChunkIdentity::decode(header, &expected) {
-        Ok(identity) => match 1usize.checked_shl(u32::from(log2)) {
-            Some(chunk_bytes) => Ok(Some((chunk_bytes, identity.first_lsn))),
-            None => Err(HeaderProblem::Misplaced),
-        },
+        Ok(identity) => Ok(Some((1usize << log2, identity.first_lsn))),
         Err(HeaderProblem::Unstarted | HeaderProblem::Damaged) => Ok(None),
         Err(problem) => Err(problem),
     }
+}
+
+/// How segment `segment_id` is laid out, as its file and first chunk header state it: what a
+/// reader needs, whatever options the log is opened with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentLayout {
+    /// The chunk size its first chunk header states.
+    pub chunk_bytes: usize,
+    /// Chunks its file spans (the last one may be partial), at least 1.
+    pub chunks: u32,
+    /// The LSN of its first record.
+    pub first_lsn: Lsn,
+}
+
+impl SegmentLayout {
+    /// `base` with this segment's layout: the options to read it with.
+    #[must_use]
+    pub fn options(&self, base: SegmentOptions) -> SegmentOptions {
+        SegmentOptions { chunk_bytes: self.chunk_bytes, chunks_per_segment: self.chunks, ..base }
+    }
+}
+
+/// Reads segment `segment_id`'s layout from its file length and first chunk header; `None` if
+/// that header was never written, or was torn before any record was made durable (the segment
+/// holds no record).
+///
+/// # Errors
+/// `Io` if the file cannot be read; `Corrupt` if the header belongs elsewhere, to another
+/// version or states a chunk size no version writes, or if it is missing, zeroed or damaged
+/// while the sidecar index lists records (index entries are written only after the sync that
+/// made the header durable, so the segment held records: calling it empty would lose them).
+pub fn read_segment_layout<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    segment_id: SegmentId,
+) -> Result<Option<SegmentLayout>, Error> {
+    let path = dir.join(segment_file_name(segment_id));
+    let file = storage.open(&path).map_err(|e| Error::io("open", &path, e))?;
+    let len = file.len_bytes().map_err(|e| Error::io("stat", &path, e))?;
+    if len < CHUNK_HEADER_BYTES as u64 {
+        return no_header_unless_indexed(storage, dir, segment_id, path);
+    }
+    let map = file.map(0, CHUNK_HEADER_BYTES).map_err(|e| Error::io("map", &path, e))?;
+    let header = ChunkMap::new(map).bytes(0, CHUNK_HEADER_BYTES);
+    match segment_layout(&header, segment_id) {
+        Ok(Some((chunk_bytes, first_lsn))) => {
+            let chunks = u32::try_from(len.div_ceil(chunk_bytes as u64)).unwrap_or(u32::MAX);
+            Ok(Some(SegmentLayout { chunk_bytes, chunks, first_lsn }))
+        }
+        // Never written, or torn while being written (a crash before the first sync), or
+        // zeroed or damaged later. Only in the last case can the index list records.
+        Ok(None) => no_header_unless_indexed(storage, dir, segment_id, path),
+        Err(problem) => Err(Error::Corrupt { path, chunk: 0, reason: problem.to_string() }),
+    }
+}
+
+/// The LSN of segment `segment_id`'s first record, as [`read_segment_layout`] reads it.
+///
+/// # Errors
+/// As [`read_segment_layout`]; `LayoutMismatch` if the segment was written with another chunk
+/// size than `options.chunk_bytes`.
+pub fn segment_first_lsn<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    segment_id: SegmentId,
+    options: SegmentOptions,
+) -> Result<Option<Lsn>, Error> {
+    options.validate()?;
+    let Some(layout) = read_segment_layout(storage, dir, segment_id)? else { return Ok(None) };
+    if layout.chunk_bytes != options.chunk_bytes {
+        return Err(Error::LayoutMismatch {
+            path: dir.join(segment_file_name(segment_id)),
+            field: "chunk_bytes",
+            on_disk: layout.chunk_bytes as u64,
+            requested: options.chunk_bytes as u64,
+        });
+    }
+    Ok(Some(layout.first_lsn))
 }
 
 /// Handles on the chunks of a recovered segment whose header was read.
@@ -423,56 +501,14 @@ fn chunk_handles<S: Storage>(
     handles
 }
 
-/// The LSN of segment `segment_id`'s first record, read from its first chunk's header; `None`
-/// if that header was never written, or was torn before any record was made durable (the
-/// segment holds no record).
-///
-/// # Errors
-/// `Io` if the file cannot be read; `Corrupt` if the header belongs elsewhere or to another
-/// version, or if it is missing, zeroed or damaged while the sidecar index lists records (index
-/// entries are written only after the sync that made the header durable, so the segment held
-/// records: calling it empty would lose them).
-pub fn segment_first_lsn<S: Storage>(
-    storage: &S,
-    dir: &Path,
-    segment_id: SegmentId,
-    options: SegmentOptions,
-) -> Result<Option<Lsn>, Error> {
-    options.validate()?;
-    let path = dir.join(segment_file_name(segment_id));
-    let file = storage.open(&path).map_err(|e| Error::io("open", &path, e))?;
-    let len = file.len_bytes().map_err(|e| Error::io("stat", &path, e))?;
-    if len < CHUNK_HEADER_BYTES as u64 {
-        return no_header_unless_indexed(storage, dir, segment_id, path);
-    }
-    let map = file.map(0, CHUNK_HEADER_BYTES).map_err(|e| Error::io("map", &path, e))?;
-    let header = ChunkMap::new(map).bytes(0, CHUNK_HEADER_BYTES);
-    let expected = ChunkIdentity {
-        chunk_size_log2: options.chunk_size_log2(),
-        segment_id,
-        chunk_index: 0,
-        salt: wal_format::Salt(0),
-        first_lsn: Lsn(0),
-    };
-    match ChunkIdentity::decode(&header, &expected) {
-        Ok(identity) => Ok(Some(identity.first_lsn)),
-        // Never written, or torn while being written (a crash before the first sync), or
-        // zeroed or damaged later. Only in the last case can the index list records.
-        Err(HeaderProblem::Unstarted | HeaderProblem::Damaged) => {
-            no_header_unless_indexed(storage, dir, segment_id, path)
-        }
-        Err(problem) => Err(Error::Corrupt { path, chunk: 0, reason: problem.to_string() }),
-    }
-}
-
 /// A segment whose first chunk header is missing or unreadable holds no record, unless its
 /// index says otherwise.
-fn no_header_unless_indexed<S: Storage>(
+fn no_header_unless_indexed<S: Storage, T>(
     storage: &S,
     dir: &Path,
     segment_id: SegmentId,
     path: PathBuf,
-) -> Result<Option<Lsn>, Error> {
+) -> Result<Option<T>, Error> {
     match indexed_entries(storage, dir, segment_id)? {
         0 => Ok(None),
         entries => Err(Error::Corrupt {

@@ -73,8 +73,9 @@ pub struct SegmentScan {
 /// file it creates, so none can start on a file whose views a scan handed out.)
 ///
 /// # Errors
-/// `Io` if the file cannot be opened or mapped; `LiveWriter`; `Corrupt` or `LsnGap` as
-/// described above.
+/// `Io` if the file cannot be opened or mapped; `LiveWriter`; `LayoutMismatch` if chunk 0's
+/// header is valid but states another chunk size than `options` (read the segment's layout
+/// with [`crate::read_segment_layout`] first); `Corrupt` or `LsnGap` as described above.
 pub fn scan_segment<S: Storage>(
     storage: &S,
     dir: &Path,
@@ -160,29 +161,11 @@ pub fn scan_chunks(
     for (index, chunk) in (0u32..).zip(chunks) {
         scan.end_chunk = index;
         scan.end_offset = 0;
-        let expected = ChunkIdentity {
-            chunk_size_log2: options.chunk_size_log2(),
-            segment_id,
-            chunk_index: index,
-            salt: wal_format::Salt(0),
-            first_lsn: scan.next_lsn,
-        };
-        let identity = match ChunkIdentity::decode(&chunk, &expected) {
+        let identity = match chunk_header(path, segment_id, options, index, &chunk, scan.next_lsn)?
+        {
             Ok(identity) => identity,
-            Err(HeaderProblem::Unstarted) => return Ok(ended(scan, SegmentEnd::UnstartedChunk)),
-            Err(HeaderProblem::Damaged) => return Ok(ended(scan, SegmentEnd::TornChunkHeader)),
-            Err(problem) => return Err(corrupt(path, index, &problem)),
+            Err(end) => return Ok(ended(scan, end)),
         };
-        if identity.first_lsn != scan.next_lsn {
-            if index == 0 {
-                return Err(Error::LsnGap {
-                    path: path.to_owned(),
-                    expected: first_lsn,
-                    found: identity.first_lsn,
-                });
-            }
-            return Ok(ended(scan, SegmentEnd::StaleChunk { found: identity.first_lsn }));
-        }
         scan.chunk_salts.push(identity.salt);
         let mut frames = Frames::resume(chunk, identity.salt, CHUNK_HEADER_BYTES, scan.next_lsn);
         let mut failure = None;
@@ -212,6 +195,57 @@ pub fn scan_chunks(
     Ok(scan)
 }
 
+/// Chunk `index`'s header, judged for a scan whose next LSN is `next_lsn`: its identity, or
+/// why the data ends at it.
+///
+/// # Errors
+/// `LayoutMismatch` for chunk 0 of another chunk size than `options` (the segment's layout
+/// is chunk 0's); `Corrupt` for a header of another version, place, or a later chunk of
+/// another size; `LsnGap` for chunk 0 out of sequence.
+fn chunk_header(
+    path: &Path,
+    segment_id: SegmentId,
+    options: SegmentOptions,
+    index: u32,
+    chunk: &[u8],
+    next_lsn: Lsn,
+) -> Result<Result<ChunkIdentity, SegmentEnd>, Error> {
+    let expected = ChunkIdentity {
+        chunk_size_log2: options.chunk_size_log2(),
+        segment_id,
+        chunk_index: index,
+        salt: wal_format::Salt(0),
+        first_lsn: next_lsn,
+    };
+    let identity = match ChunkIdentity::decode(chunk, &expected) {
+        Ok(identity) => identity,
+        Err(HeaderProblem::Unstarted) => return Ok(Err(SegmentEnd::UnstartedChunk)),
+        Err(HeaderProblem::Damaged) => return Ok(Err(SegmentEnd::TornChunkHeader)),
+        // Chunk 0 sets the segment's layout: a size other than the options' is the caller's
+        // mismatch, not damage. Later chunks must state chunk 0's size.
+        Err(HeaderProblem::OtherChunkSize { log2 }) if index == 0 => {
+            return Err(Error::LayoutMismatch {
+                path: path.to_owned(),
+                field: "chunk_bytes",
+                on_disk: 1 << log2,
+                requested: options.chunk_bytes as u64,
+            });
+        }
+        Err(problem) => return Err(corrupt(path, index, &problem)),
+    };
+    if identity.first_lsn == next_lsn {
+        return Ok(Ok(identity));
+    }
+    if index == 0 {
+        return Err(Error::LsnGap {
+            path: path.to_owned(),
+            expected: next_lsn,
+            found: identity.first_lsn,
+        });
+    }
+    Ok(Err(SegmentEnd::StaleChunk { found: identity.first_lsn }))
+}
+
 /// What a human reads: why the data ends there, without the type's field names.
 impl std::fmt::Display for SegmentEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -235,10 +269,10 @@ fn ended(mut scan: SegmentScan, end: SegmentEnd) -> SegmentScan {
 
 fn corrupt(path: &Path, chunk: u32, problem: &HeaderProblem) -> Error {
     let reason = match problem {
-        HeaderProblem::UnsupportedVersion(version) => {
-            format!("chunk header of unsupported segment format version {version}")
+        HeaderProblem::OtherChunkSize { log2 } => {
+            format!("chunk header states chunks of 2^{log2} bytes, unlike the segment's chunk 0")
         }
-        _ => "chunk header of another segment, chunk or chunk size".to_owned(),
+        problem => problem.to_string(),
     };
     Error::Corrupt { path: path.to_owned(), chunk, reason }
 }

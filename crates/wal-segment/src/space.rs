@@ -152,7 +152,7 @@ impl<S: Storage> ChunkSpace<S> {
         for record in records {
             let len = record.payload.len();
             if len > max {
-                return Err(Error::RecordTooLarge { len, max });
+                return Err(Error::RecordTooLarge { len, max, limit: self.options.record_limit() });
             }
             let sealing = room == Room::All && record.tag == Tag::SEAL;
             if !record.tag.is_writable() || (record.tag == Tag::SEAL && !sealing) {

@@ -5,6 +5,7 @@
 mod damaged;
 mod dump;
 mod snapshot_aware;
+mod layout;
 
 use std::path::Path;
 use std::process::Command;

@@ -473,7 +473,12 @@ impl Storage for SimStorage {
 
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         self.operation()?;
-        lock(&self.state).dirs.insert(dir.to_owned());
+        let mut state = lock(&self.state);
+        // As a file system does: a file is in the way of a directory of its name.
+        if state.files.contains_key(dir) {
+            return Err(io::ErrorKind::AlreadyExists.into());
+        }
+        state.dirs.insert(dir.to_owned());
         Ok(())
     }
 
@@ -553,7 +558,17 @@ impl Storage for SimStorage {
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
         self.operation()?;
         let state = lock(&self.state);
-        Ok(state.files.keys().filter(|path| path.parent() == Some(dir)).cloned().collect())
+        let listed: Vec<PathBuf> =
+            state.files.keys().filter(|path| path.parent() == Some(dir)).cloned().collect();
+        // As a file system does: a file is not a directory, and a directory never created
+        // (nor holding any file) is not there.
+        if state.files.contains_key(dir) {
+            return Err(io::ErrorKind::NotADirectory.into());
+        }
+        if listed.is_empty() && !state.dirs.contains(dir) {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        Ok(listed)
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {

@@ -9,6 +9,7 @@ mod cuts;
 mod disk_full;
 mod faults;
 mod index;
+mod layout;
 mod lifecycle;
 mod lock;
 mod roundtrip;

@@ -6,10 +6,10 @@ use std::mem::offset_of;
 
 use wal_format::{Lsn, Salt};
 use wal_segment::{
-    CHUNK_HEADER_BYTES, CHUNK_MAGIC, ChunkHeader, INDEX_CHUNK_MARK, INDEX_ENTRY_BYTES,
-    INDEX_FORMAT_VERSION, INDEX_HEADER_BYTES, INDEX_MAGIC, INDEX_SKIP_MARK, INDEX_WORD_BYTES,
-    IndexEntry, IndexEntryBytes, IndexHeader, SEAL_PAYLOAD_BYTES, SEGMENT_FORMAT_VERSION,
-    SealPayload, SegmentId, SegmentIndex,
+    CHUNK_HEADER_BYTES, CHUNK_MAGIC, CHUNK_OVERHEAD_BYTES, ChunkHeader, INDEX_CHUNK_MARK,
+    INDEX_ENTRY_BYTES, INDEX_FORMAT_VERSION, INDEX_HEADER_BYTES, INDEX_MAGIC, INDEX_SKIP_MARK,
+    INDEX_WORD_BYTES, IndexEntry, IndexEntryBytes, IndexHeader, SEAL_PAYLOAD_BYTES,
+    SEGMENT_FORMAT_VERSION, SealPayload, SegmentId, SegmentIndex,
 };
 
 const SPEC: &str = include_str!("../../../../docs/format.md");
@@ -144,4 +144,21 @@ fn index_files_of_both_versions_match_their_golden_files() {
         assert!(text.contains(&format!("`{mark:#010X}`")), "{name} {mark:#010X} in format.md");
     }
     assert_eq!(INDEX_WORD_BYTES, 4);
+}
+
+#[test]
+fn the_record_limit_is_the_one_the_seal_section_states() {
+    let text = section("### Seal record");
+    assert!(text.contains(&format!("`chunk_bytes` minus {CHUNK_OVERHEAD_BYTES} bytes")), "{text}");
+    assert!(section("## Limits").contains(&format!("`chunk_bytes` minus {CHUNK_OVERHEAD_BYTES}")));
+    for (chunk_bytes, max) in [
+        (64 << 10, (64 << 10) - 136),
+        (1 << 20, (1 << 20) - 136),
+        (4 << 20, (4 << 20) - 136),
+        (8 << 20, wal_format::MAX_PAYLOAD_BYTES),
+        (1 << 30, wal_format::MAX_PAYLOAD_BYTES),
+    ] {
+        let options = wal_segment::SegmentOptions { chunk_bytes, ..Default::default() };
+        assert_eq!(options.max_payload_bytes(), max, "{chunk_bytes}");
+    }
 }
