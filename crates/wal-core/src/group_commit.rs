@@ -1,7 +1,8 @@
 //! Group commit: many threads wait for their records to be durable; a few of them sync for all,
 //! up to `depth` syncs at once.
 //!
-//! The durable watermark only grows. A thread that needs LSN `n` durable returns at once if the
+//! The durable watermark only grows (a cut of the log's tail, inside the exclusive role, is
+//! the one exception: [`GroupCommit::reset`]). A thread that needs LSN `n` durable returns at once if the
 //! watermark is past it. Otherwise it *leads* a sync if no sync already planned covers `n` and
 //! a sync slot is free; else it sleeps until it is covered, or until it may lead. A leader plans
 //! its sync (everything published at that moment, so every waiter that published before then
@@ -38,6 +39,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
+
+/// The longest a leader gathers, whatever the mean sync time.
+const MAX_GATHER: Duration = Duration::from_millis(2);
 
 /// Makes published records durable for the group, in two steps so that several syncs can be
 /// in flight: plans are made one at a time, in order, and run concurrently.
@@ -185,6 +189,24 @@ impl Drop for Exclusive<'_> {
         let mut inner = Locked::new(&self.group.inner);
         inner.exclusive = false;
         let _ = self.group.wake(&mut inner);
+    }
+}
+
+/// A sync slot held across `Syncer::plan` and `Syncer::run`; dropped only if one of them
+/// panics (the normal paths forget it): gives the slot back and fails the group.
+struct Unwinding<'g> {
+    group: &'g GroupCommit,
+    planning: bool,
+}
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        let mut inner = Locked::new(&self.group.inner);
+        inner.in_flight -= 1;
+        if self.planning {
+            inner.planning = false;
+        }
+        self.group.fail_locked(&mut inner);
     }
 }
 
@@ -346,12 +368,17 @@ impl GroupCommit {
         let inner = self.gather(inner);
         let waiters = inner.waiters.len() + inner.tasks.len() + 1;
         drop(inner);
+        // If `plan` or `run` panics, the slot is given back and the group failed, so no
+        // waiter sleeps for good and `with_role` (closing the log) still gets the log.
+        let mut unwinding = Unwinding { group: self, planning: true };
         let planned = syncer.plan();
+        unwinding.planning = false;
         let mut inner = Locked::new(&self.inner);
         inner.planning = false;
         let (plan, target) = match planned {
             Ok(planned) => planned,
             Err(error) => {
+                std::mem::forget(unwinding);
                 inner.in_flight -= 1;
                 self.fail_locked(&mut inner);
                 return Err(WaitError::Sync(error));
@@ -363,6 +390,7 @@ impl GroupCommit {
         drop(inner);
         let started = Instant::now();
         let ran = syncer.run(plan);
+        std::mem::forget(unwinding);
         let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let mut inner = Locked::new(&self.inner);
         inner.in_flight -= 1;
@@ -381,21 +409,25 @@ impl GroupCommit {
 
     /// Before planning: if the last sync released threads that have not come back to wait
     /// yet (they are appending their next record), waits for them, at most half a sync's
-    /// running time (measured: a quarter gathered fewer, a whole one gained no more). Without this, committers split into two groups that take turns,
-    /// each sync covering half of them; with it, one sync covers them all. A lone committer
+    /// running time (measured: a quarter gathered fewer, a whole one gained no more) and
+    /// `MAX_GATHER`. Without this, committers split into two groups that take turns, each
+    /// sync covering half of them; with it, one sync covers them all. A lone committer
     /// is back as soon as it leads, so it never waits.
     ///
     /// The wait ends by its deadline when a thread does not come back, which loom cannot model
     /// (its timed waits never time out): the loom models run without gathering, and a unit
     /// test covers the deadline.
     fn gather<'g>(&'g self, mut inner: Locked<'g>) -> Locked<'g> {
-        let window = Duration::from_nanos(inner.sync_nanos / 2);
+        // Capped, so one slow sync cannot make every later one wait long.
+        let window = Duration::from_nanos(inner.sync_nanos / 2).min(MAX_GATHER);
         if cfg!(loom) || window.is_zero() || inner.arrived >= inner.released {
             return inner;
         }
         let deadline = Instant::now() + window;
         inner.gathering = true;
-        while inner.arrived < inner.released {
+        // A thread waiting for the log to itself (a roll, a cut, closing) may be one of those
+        // the gathering waits for: it stops the gathering.
+        while inner.arrived < inner.released && inner.exclusive_waiting == 0 {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
             inner = inner.wait_timeout(&self.gathered, left);
         }
@@ -476,6 +508,8 @@ impl GroupCommit {
     pub(crate) fn with_role<T>(&self, f: impl FnOnce() -> T) -> T {
         let mut inner = Locked::new(&self.inner);
         inner.exclusive_waiting += 1;
+        // A leader gathering stops, and plans at once.
+        self.gathered.notify_all();
         while inner.exclusive || inner.in_flight > 0 {
             inner = inner.wait(&self.drained);
         }
@@ -670,20 +704,25 @@ mod tests {
     }
 
     /// A leader waiting for released threads that never come back still syncs, once its
-    /// window (half the mean sync time, here 4 ms) has passed.
+    /// window has passed: half the mean sync time (here 1 ms), and never more than
+    /// `MAX_GATHER` (2 ms) whatever the mean.
     #[test]
     fn a_leader_gathers_no_longer_than_its_window() {
-        let group = GroupCommit::new(0, 1);
-        {
-            let mut inner = lock(&group.inner);
-            inner.sync_nanos = 8_000_000;
-            inner.released = 5;
+        for (mean, at_least) in [(2_000_000, 1), (10_000_000_000, 2)] {
+            let group = GroupCommit::new(0, 1);
+            {
+                let mut inner = lock(&group.inner);
+                inner.sync_nanos = mean;
+                inner.released = 5;
+            }
+            let started = std::time::Instant::now();
+            assert_eq!(group.wait(1, &Instant(1)).unwrap(), Waited::Synced { waiters: 1 });
+            let waited = started.elapsed();
+            assert!(waited >= Duration::from_millis(at_least), "it gathered: {waited:?}");
+            assert!(waited < Duration::from_secs(5), "it stopped gathering: {waited:?}");
         }
-        let started = std::time::Instant::now();
-        assert_eq!(group.wait(1, &Instant(1)).unwrap(), Waited::Synced { waiters: 1 });
-        let waited = started.elapsed();
-        assert!(waited >= Duration::from_millis(4), "it gathered: {waited:?}");
-        assert!(waited < Duration::from_secs(5), "it stopped gathering: {waited:?}");
+        let group = GroupCommit::new(0, 1);
+        group.wait(1, &Instant(1)).unwrap();
         // The sync released only its leader, which is back as soon as it waits again: the
         // next leader has nobody to gather.
         let inner = lock(&group.inner);
@@ -691,6 +730,32 @@ mod tests {
         drop(inner);
         group.wait(2, &Instant(2)).unwrap();
         assert_eq!(lock(&group.inner).arrived, 0, "a new sync finished and reset the count");
+    }
+
+    /// A sync whose planning panics.
+    struct Panics;
+
+    impl Syncer for Panics {
+        type Plan = ();
+        type Error = ();
+        fn plan(&self) -> Result<((), u64), ()> {
+            panic!("a bug in planning")
+        }
+        fn run(&self, (): ()) -> Result<u64, ()> {
+            Ok(1)
+        }
+    }
+
+    /// A panic inside a sync gives its slot back and fails the group: later waiters get an
+    /// error instead of sleeping for good, and the exclusive role (closing the log) is free.
+    #[test]
+    fn a_panicking_sync_fails_the_group_and_hangs_nobody() {
+        let group = GroupCommit::new(0, 1);
+        let panicked =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| group.wait(1, &Panics)));
+        assert!(panicked.is_err());
+        assert!(matches!(group.wait(1, &Instant(1)), Err(WaitError::Failed)));
+        assert_eq!(group.with_role(|| 7), 7);
     }
 }
 

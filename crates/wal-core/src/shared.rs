@@ -4,9 +4,10 @@
 //! Threads and locks. `state` (a mutex) guards the segment list and the active segment's
 //! writer; it is held only to reserve LSNs and space, to look a position up, or to note what a
 //! sync covers, never while bytes are copied or synced. Copies run in the appending threads
-//! after the lock is released, and publish in LSN order (`wal_segment::Reservation`). The sync
-//! role (`GroupCommit`) is a second mutex, always taken before `state`: whoever holds it may
-//! sync, roll to a new segment, or cut the log.
+//! after the lock is released, and publish in LSN order (`wal_segment::Reservation`). The group
+//! commit (`GroupCommit`) has a lock of its own, taken after `state` when both are held and
+//! never across a sync; syncs run in its slots, and its exclusive role (no sync running) is what
+//! rolling to a new segment, cutting, pruning and closing take.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -9,7 +9,13 @@
 //! the other). Plans are numbered in the order they were made, each starts where the one before
 //! it ended, and they may finish in any order; what is durable is the prefix of plans that all
 //! finished: the durable LSN is the target of the newest plan with no unfinished plan before
-//! it. Index entries are made only for records below that durable LSN, so an entry never
+//! it. One more rule, for errors: Linux reports a failed write-back once per open file, to
+//! whichever sync of the file looks first, and every chunk is mapped from one file, so a sync
+//! running beside another can take the error that belongs to the other's pages, and the other
+//! then returns success for pages that never reached the disk. So a finished plan is trusted
+//! only once every plan that was still running when it finished has finished too (a failure
+//! poisons the writer, and nothing is recorded after that). Index entries are made only for
+//! records below that durable LSN, so an entry never
 //! vouches for a record whose sync is still running (an earlier plan's range could still be
 //! in flight when a later one finishes).
 
@@ -51,6 +57,9 @@ struct Flight {
     sequence: u64,
     target: Lsn,
     finished: bool,
+    /// The plans still running when this one finished: it is trusted once they have finished
+    /// (any of them could have taken an error that belongs to this one's pages).
+    overlapped: Vec<u64>,
 }
 
 impl<S: Storage> SyncPlan<S> {
@@ -129,20 +138,39 @@ impl SyncProgress {
         }
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        self.flights.push_back(Flight { sequence, target, finished: false });
+        self.flights.push_back(Flight {
+            sequence,
+            target,
+            finished: false,
+            overlapped: Vec::new(),
+        });
         SyncPlan { path: path.to_path_buf(), target, ranges, sequence, outcome: None }
     }
 
     /// Records a plan that ran and succeeded; the durable LSN moves to the target of the newest
     /// plan with no unfinished plan before it.
     pub(crate) fn record<S: Storage>(&mut self, plan: &SyncPlan<S>) {
+        let running: Vec<u64> = (self.flights.iter())
+            .filter(|flight| !flight.finished && flight.sequence != plan.sequence)
+            .map(|flight| flight.sequence)
+            .collect();
         if let Some(flight) = self.flights.iter_mut().find(|f| f.sequence == plan.sequence) {
             flight.finished = true;
+            flight.overlapped = running;
         }
-        while self.flights.front().is_some_and(|flight| flight.finished) {
+        while self.flights.front().is_some_and(|flight| self.trusted(flight)) {
             let flight = self.flights.pop_front().expect("checked above");
             self.durable_lsn = self.durable_lsn.max(flight.target);
         }
+    }
+
+    /// Whether `flight` finished, and every plan running when it did has finished since.
+    fn trusted(&self, flight: &Flight) -> bool {
+        let finished = |sequence: &u64| {
+            // Plans leave the queue only in order, finished.
+            self.flights.iter().find(|f| f.sequence == *sequence).is_none_or(|f| f.finished)
+        };
+        flight.finished && flight.overlapped.iter().all(finished)
     }
 
     /// Whether a plan is still running.

@@ -9,9 +9,11 @@
 //! one call.
 //!
 //! A sync has three steps so the slow one needs no lock: [`SegmentWriter::begin_sync`] notes
-//! what is published and not yet durable; [`SyncPlan::run`] makes those ranges durable with
-//! `msync` and then appends their records' positions to the sidecar index (not synced itself:
-//! it is a hint, checked on open); [`SegmentWriter::finish_sync`] records the result. A failed
+//! what is published and no earlier plan covers; [`SyncPlan::run`] makes those ranges durable
+//! with `msync`; [`SegmentWriter::finish_sync`] records the result and hands back the positions
+//! of the records that became durable, for the caller to append to the sidecar index once it
+//! holds no lock (not synced itself: it is a hint, checked on open). Several plans may run at
+//! once (`sync_plan.rs` says when one is trusted). A failed
 //! sync poisons the writer: the data it covered is in an unknown state, and a later sync could
 //! report success without it. (A failed reservation or map is not poisonous: nothing written is
 //! in doubt.)
@@ -269,6 +271,9 @@ impl<S: Storage> SegmentWriter<S> {
             self.poisoned = true;
             return Err(error);
         }
+        // A sync that ran beside a failed one may have been spared the error that belongs to
+        // its own pages (see `sync_plan`): after a failure, nothing is recorded.
+        self.check_usable()?;
         self.progress.record(&plan);
         let durable = self.records_below(self.progress.durable_lsn());
         debug_assert!(self.durable_lsn() <= self.published_lsn());

@@ -4,8 +4,8 @@
 
 mod damaged;
 mod dump;
-mod snapshot_aware;
 mod layout;
+mod snapshot_aware;
 
 use std::path::Path;
 use std::process::Command;

@@ -86,3 +86,40 @@ fn an_io_error_at_every_storage_operation_loses_nothing_acknowledged() {
     );
     assert!(surfaced > operations / 2);
 }
+
+/// Two syncs in flight at once (the engine's `syncs_in_flight` above 1). A plan that finishes
+/// first is not trusted while a later one still runs: on Linux that one could have taken the
+/// write-back error of the first one's pages. And once a plan failed, a plan finishing after it
+/// records nothing, whatever its own `msync` returned.
+#[test]
+fn an_overlapping_sync_is_trusted_only_once_those_beside_it_finished() {
+    let storage = SimStorage::new();
+    let mut writer =
+        SegmentWriter::create(&storage, &sim_dir(), SegmentId(1), Lsn(0), inline_options(4))
+            .unwrap();
+    let record = [Record { tag: Tag::ENTRY, payload: &[7; 300] }];
+    // Both succeed, the earlier one finishing first: nothing is durable until the later one
+    // has finished too.
+    writer.append(&record).unwrap();
+    let mut first = writer.begin_sync().unwrap();
+    writer.append(&record).unwrap();
+    let mut second = writer.begin_sync().unwrap();
+    first.run().unwrap();
+    writer.finish_sync(first).unwrap().write();
+    assert_eq!(writer.durable_lsn(), Lsn(0), "trusted while the sync beside it still runs");
+    second.run().unwrap();
+    writer.finish_sync(second).unwrap().write();
+    assert_eq!(writer.durable_lsn(), Lsn(2));
+    // The later one fails and finishes first: the earlier one, whose own msync succeeded,
+    // records nothing.
+    writer.append(&record).unwrap();
+    let mut first = writer.begin_sync().unwrap();
+    writer.append(&record).unwrap();
+    let mut second = writer.begin_sync().unwrap();
+    storage.fail_after(0, Fault::Io);
+    assert!(second.run().is_err());
+    assert!(matches!(writer.finish_sync(second), Err(Error::Io { op: "msync", .. })));
+    first.run().unwrap();
+    assert!(matches!(writer.finish_sync(first), Err(Error::Poisoned { .. })));
+    assert_eq!(writer.durable_lsn(), Lsn(2), "nothing acknowledged after the failure");
+}
