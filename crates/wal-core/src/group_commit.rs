@@ -2,8 +2,8 @@
 //! up to `depth` syncs at once.
 //!
 //! The durable watermark only grows (a cut of the log's tail, inside the exclusive role, is
-//! the one exception: [`GroupCommit::reset`]). A thread that needs LSN `n` durable returns at once if the
-//! watermark is past it. Otherwise it *leads* a sync if no sync already planned covers `n` and
+//! the one exception: [`GroupCommit::reset`]). A thread that needs LSN `n` durable returns at
+//! once if the watermark is past it. Otherwise it *leads* a sync if no sync already planned covers `n` and
 //! a sync slot is free; else it sleeps until it is covered, or until it may lead. A leader plans
 //! its sync (everything published at that moment, so every waiter that published before then
 //! is covered), then runs it without any lock; as soon as the plan is made, the next sync may
