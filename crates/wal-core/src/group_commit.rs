@@ -1,16 +1,16 @@
 //! Group commit: many threads wait for their records to be durable; a few of them sync for all,
 //! up to `depth` syncs at once.
 //!
-//! The durable watermark only grows (a cut of the log's tail, inside the exclusive role, is
-//! the one exception: [`GroupCommit::reset`]). A thread that needs LSN `n` durable returns at
-//! once if the watermark is past it. Otherwise it *leads* a sync if no sync already planned covers `n` and
-//! a sync slot is free; else it sleeps until it is covered, or until it may lead. A leader plans
-//! its sync (everything published at that moment, so every waiter that published before then
-//! is covered), then runs it without any lock; as soon as the plan is made, the next sync may
-//! start (pipelining): with a slot free, the waiter with the smallest LSN not yet covered is
-//! woken to lead. Syncs of consecutive ranges thus overlap; what is durable is the prefix of
-//! finished syncs (the `Syncer` reports it), so a sync that finishes before an earlier one
-//! acknowledges nobody past the earlier one's range.
+//! The durable watermark only grows (a cut of the log's tail, inside the exclusive role, is the one
+//! exception: [`GroupCommit::reset`]). A thread that needs LSN `n` durable returns at once if the
+//! watermark is past it. Otherwise it *leads* a sync if no sync already planned covers `n` and a
+//! sync slot is free; else it sleeps until it is covered, or until it may lead. A leader plans its
+//! sync (everything published at that moment, so every waiter that published before then is
+//! covered), then runs it without any lock; as soon as the plan is made, the next sync may start
+//! (pipelining): with a slot free, the waiter with the smallest LSN not yet covered is woken to
+//! lead. Syncs of consecutive ranges thus overlap; what is durable is the prefix of finished syncs
+//! (the `Syncer` reports it), so a sync that finishes before an earlier one acknowledges nobody
+//! past the earlier one's range.
 //!
 //! Wake-ups are targeted: each sleeper has a signal of its own; a finished sync wakes exactly
 //! the waiters it covered, plus at most one next leader, never everyone (no thundering herd on a
