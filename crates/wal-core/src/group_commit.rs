@@ -88,6 +88,9 @@ struct Inner {
     /// Signals fired under the lock, notified once it is released ([`Locked`]): a woken
     /// thread then finds the lock free instead of blocking on it at once.
     to_notify: Vec<Arc<Signal>>,
+    /// Wakers of tasks decided under the lock, woken once it is released ([`Locked`]): a
+    /// waker may run the task's executor code, which must not find this lock held.
+    to_wake: Vec<Waker>,
     /// Threads the last finished sync released (its leader included), and how many threads
     /// came to wait since: a leader gathers until they are back, within a window.
     released: usize,
@@ -230,7 +233,7 @@ impl<'g> Locked<'g> {
     /// first: nobody else may release the lock before this thread sleeps).
     fn wait(mut self, condvar: &Condvar) -> Locked<'g> {
         let mut guard = self.guard.take().expect("held until dropped");
-        notify(std::mem::take(&mut guard.to_notify));
+        notify(std::mem::take(&mut guard.to_notify), std::mem::take(&mut guard.to_wake));
         let guard = condvar.wait(guard).unwrap_or_else(std::sync::PoisonError::into_inner);
         Locked { guard: Some(guard) }
     }
@@ -238,7 +241,7 @@ impl<'g> Locked<'g> {
     /// As [`Locked::wait`], for at most `timeout`.
     fn wait_timeout(mut self, condvar: &Condvar, timeout: Duration) -> Locked<'g> {
         let mut guard = self.guard.take().expect("held until dropped");
-        notify(std::mem::take(&mut guard.to_notify));
+        notify(std::mem::take(&mut guard.to_notify), std::mem::take(&mut guard.to_wake));
         let (guard, _) = (condvar.wait_timeout(guard, timeout))
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         Locked { guard: Some(guard) }
@@ -262,15 +265,19 @@ impl Drop for Locked<'_> {
     fn drop(&mut self) {
         if let Some(mut guard) = self.guard.take() {
             let signals = std::mem::take(&mut guard.to_notify);
+            let wakers = std::mem::take(&mut guard.to_wake);
             drop(guard);
-            notify(signals);
+            notify(signals, wakers);
         }
     }
 }
 
-fn notify(signals: Vec<Arc<Signal>>) {
+fn notify(signals: Vec<Arc<Signal>>, wakers: Vec<Waker>) {
     for signal in signals {
         signal.woken.notify_one();
+    }
+    for waker in wakers {
+        waker.wake();
     }
 }
 
@@ -291,6 +298,7 @@ impl GroupCommit {
                 exclusive_waiting: 0,
                 waiters: Vec::new(),
                 to_notify: Vec::new(),
+                to_wake: Vec::new(),
                 released: 0,
                 arrived: 0,
                 gathering: false,
@@ -485,6 +493,7 @@ impl GroupCommit {
         });
         inner.to_notify = woken;
         if !inner.tasks.is_empty() {
+            let mut wakers = std::mem::take(&mut inner.to_wake);
             inner.tasks.retain(|(lsn, _, task)| {
                 let outcome = if failed {
                     TaskPoll::Failed
@@ -493,9 +502,10 @@ impl GroupCommit {
                 } else {
                     return true;
                 };
-                task.fire(outcome);
+                wakers.extend(task.decide(outcome));
                 false
             });
+            inner.to_wake = wakers;
         }
         if inner.in_flight == 0 && inner.exclusive_waiting > 0 {
             self.drained.notify_all();
@@ -537,19 +547,21 @@ impl GroupCommit {
     /// Sets the watermark to `lsn`, which may lower it: only for cutting the log's tail,
     /// inside [`GroupCommit::with_role`].
     pub(crate) fn reset(&self, lsn: u64) {
-        let mut inner = lock(&self.inner);
+        let mut inner = Locked::new(&self.inner);
         inner.durable = lsn;
         inner.planned = lsn;
         self.durable.store(lsn, Ordering::Release);
         // Tasks waiting beyond the cut wait for records it removed: no sync will cover them.
         // (A thread waiting there learns it from the next sync it leads.)
+        let mut wakers = std::mem::take(&mut inner.to_wake);
         inner.tasks.retain(|(wanted, _, task)| {
             let cut = *wanted > lsn;
             if cut {
-                task.fire(TaskPoll::Short { target: lsn });
+                wakers.extend(task.decide(TaskPoll::Short { target: lsn }));
             }
             !cut
         });
+        inner.to_wake = wakers;
     }
 
     /// Marks the group failed (a sync outside `wait` failed).
@@ -644,44 +656,44 @@ impl GroupCommit {
     /// watermark does not cover that no sync will reach it. Their records were published
     /// before the sync that came short was planned, so they were in its range.
     pub(crate) fn end_tasks_short(&self, seq: u64) {
-        let mut inner = lock(&self.inner);
+        let mut inner = Locked::new(&self.inner);
         let durable = inner.durable;
+        let mut wakers = std::mem::take(&mut inner.to_wake);
         inner.tasks.retain(|(lsn, registered, task)| {
             let short = *registered <= seq && *lsn > durable;
             if short {
-                task.fire(TaskPoll::Short { target: durable });
+                wakers.extend(task.decide(TaskPoll::Short { target: durable }));
             }
             !short
         });
+        inner.to_wake = wakers;
     }
 
     /// The log is closed: every task the watermark does not cover is told so, now and later.
     pub(crate) fn close_tasks(&self) {
-        let mut inner = lock(&self.inner);
+        let mut inner = Locked::new(&self.inner);
         inner.tasks_closed = true;
         let durable = inner.durable;
-        for (lsn, _, task) in inner.tasks.drain(..) {
+        let tasks = std::mem::take(&mut inner.tasks);
+        for (lsn, _, task) in tasks {
             let outcome = if lsn <= durable {
                 TaskPoll::Durable
             } else {
                 TaskPoll::Short { target: durable }
             };
-            task.fire(outcome);
+            inner.to_wake.extend(task.decide(outcome));
         }
     }
 }
 
 impl Task {
-    /// Decides the task and wakes it (under the group's lock).
-    fn fire(&self, outcome: TaskPoll) {
+    /// Decides the task (under the group's lock); returns its waker, to wake once that lock is
+    /// released.
+    fn decide(&self, outcome: TaskPoll) -> Option<Waker> {
         let mut state = lock(&self.state);
         state.outcome = Some(outcome);
         state.listed = false;
-        let waker = state.waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        state.waker.take()
     }
 }
 
