@@ -14,6 +14,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use wal_format::{Lsn, Salt};
 
+use crate::chunk_header::CHUNK_HEADER_BYTES;
 use crate::segment_id::SegmentId;
 use crate::storage::SegmentFile;
 
@@ -175,6 +176,10 @@ fn decode_v2(body: &[u8], first_lsn: Lsn) -> Vec<IndexEntry> {
         .map(|word| u32::from_le_bytes(word.try_into().expect("chunks_exact gives words")));
     let mut chunk: Option<(u32, Salt)> = None;
     let mut lsn = Some(first_lsn);
+    // The offset of the chunk's last entry: offsets only grow within a chunk, and no record
+    // starts inside the chunk header. A word that breaks this (the zeros of a hole an append
+    // left, or damage) ends the usable part.
+    let mut last_offset = 0;
     while let (Some(word), Some(at)) = (words.next(), lsn) {
         match word {
             INDEX_CHUNK_MARK => {
@@ -190,10 +195,16 @@ fn decode_v2(body: &[u8], first_lsn: Lsn) -> Vec<IndexEntry> {
                 }
                 chunk = Some((index, Salt(salt)));
                 lsn = Some(starts);
+                last_offset = 0;
             }
             INDEX_SKIP_MARK => lsn = at.0.checked_add(1).map(Lsn),
             offset => {
                 let Some((index, salt)) = chunk else { break };
+                let header_end = u32::try_from(CHUNK_HEADER_BYTES).expect("64");
+                if offset < header_end || offset <= last_offset {
+                    break;
+                }
+                last_offset = offset;
                 entries.push(IndexEntry { lsn: at, chunk: index, offset, salt });
                 lsn = at.0.checked_add(1).map(Lsn);
             }
@@ -319,7 +330,7 @@ mod tests {
                 .map(|n| IndexEntry {
                     lsn: Lsn(u64::from(n)),
                     chunk: n / 10,
-                    offset: n % 10 * 64,
+                    offset: 64 + n % 10 * 64,
                     salt: Salt(n / 10),
                 })
                 .collect(),
@@ -349,6 +360,28 @@ mod tests {
         assert_eq!(decoded.lookup(Lsn(120)), Some(original.entries()[20]));
         assert_eq!(decoded.lookup(Lsn(99)), None);
         assert_eq!(decoded.lookup(Lsn(150)), None);
+    }
+
+    /// A hole of zeros (an append that failed while a later one was written) or an offset that
+    /// goes back ends the usable part instead of listing entries that point into the chunk
+    /// header or backwards.
+    #[test]
+    fn a_zeroed_or_backward_word_ends_the_usable_part() {
+        let whole = index(0, 20);
+        let bytes = whole.encode(SegmentId(1));
+        let header = size_of::<IndexHeader>();
+        // Word 0 is the first chunk's mark (5 words); entry 3 is word 5 + 3.
+        let at = header + (5 + 3) * INDEX_WORD_BYTES;
+        let mut hole = bytes.clone();
+        hole[at..at + INDEX_WORD_BYTES].fill(0);
+        assert_eq!(
+            SegmentIndex::decode(&hole, SegmentId(1), Lsn(0)).entries(),
+            &whole.entries()[..3]
+        );
+        let mut backward = bytes;
+        backward[at..at + INDEX_WORD_BYTES].copy_from_slice(&64u32.to_le_bytes());
+        let decoded = SegmentIndex::decode(&backward, SegmentId(1), Lsn(0));
+        assert_eq!(decoded.entries(), &whole.entries()[..3]);
     }
 
     #[test]
