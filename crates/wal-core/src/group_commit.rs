@@ -492,21 +492,13 @@ impl GroupCommit {
             !done
         });
         inner.to_notify = woken;
-        if !inner.tasks.is_empty() {
-            let mut wakers = std::mem::take(&mut inner.to_wake);
-            inner.tasks.retain(|(lsn, _, task)| {
-                let outcome = if failed {
-                    TaskPoll::Failed
-                } else if *lsn <= durable {
-                    TaskPoll::Durable
-                } else {
-                    return true;
-                };
-                wakers.extend(task.decide(outcome));
-                false
-            });
-            inner.to_wake = wakers;
-        }
+        inner.decide_tasks(|lsn, _| {
+            if failed {
+                Some(TaskPoll::Failed)
+            } else {
+                (lsn <= durable).then_some(TaskPoll::Durable)
+            }
+        });
         if inner.in_flight == 0 && inner.exclusive_waiting > 0 {
             self.drained.notify_all();
         }
@@ -553,15 +545,7 @@ impl GroupCommit {
         self.durable.store(lsn, Ordering::Release);
         // Tasks waiting beyond the cut wait for records it removed: no sync will cover them.
         // (A thread waiting there learns it from the next sync it leads.)
-        let mut wakers = std::mem::take(&mut inner.to_wake);
-        inner.tasks.retain(|(wanted, _, task)| {
-            let cut = *wanted > lsn;
-            if cut {
-                wakers.extend(task.decide(TaskPoll::Short { target: lsn }));
-            }
-            !cut
-        });
-        inner.to_wake = wakers;
+        inner.decide_tasks(|wanted, _| (wanted > lsn).then_some(TaskPoll::Short { target: lsn }));
     }
 
     /// Marks the group failed (a sync outside `wait` failed).
@@ -658,15 +642,9 @@ impl GroupCommit {
     pub(crate) fn end_tasks_short(&self, seq: u64) {
         let mut inner = Locked::new(&self.inner);
         let durable = inner.durable;
-        let mut wakers = std::mem::take(&mut inner.to_wake);
-        inner.tasks.retain(|(lsn, registered, task)| {
-            let short = *registered <= seq && *lsn > durable;
-            if short {
-                wakers.extend(task.decide(TaskPoll::Short { target: durable }));
-            }
-            !short
+        inner.decide_tasks(|lsn, registered| {
+            (registered <= seq && lsn > durable).then_some(TaskPoll::Short { target: durable })
         });
-        inner.to_wake = wakers;
     }
 
     /// The log is closed: every task the watermark does not cover is told so, now and later.
@@ -674,15 +652,32 @@ impl GroupCommit {
         let mut inner = Locked::new(&self.inner);
         inner.tasks_closed = true;
         let durable = inner.durable;
-        let tasks = std::mem::take(&mut inner.tasks);
-        for (lsn, _, task) in tasks {
-            let outcome = if lsn <= durable {
+        inner.decide_tasks(|lsn, _| {
+            Some(if lsn <= durable {
                 TaskPoll::Durable
             } else {
                 TaskPoll::Short { target: durable }
-            };
-            inner.to_wake.extend(task.decide(outcome));
+            })
+        });
+    }
+}
+
+impl Inner {
+    /// Decides every task `outcome_of` (given its LSN and registration number) has an outcome
+    /// for, and takes it off the list; their wakers are woken once the lock is released.
+    fn decide_tasks(&mut self, outcome_of: impl Fn(u64, u64) -> Option<TaskPoll>) {
+        if self.tasks.is_empty() {
+            return;
         }
+        let mut wakers = std::mem::take(&mut self.to_wake);
+        self.tasks.retain(|(lsn, registered, task)| match outcome_of(*lsn, *registered) {
+            Some(outcome) => {
+                wakers.extend(task.decide(outcome));
+                false
+            }
+            None => true,
+        });
+        self.to_wake = wakers;
     }
 }
 
